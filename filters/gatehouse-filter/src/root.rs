@@ -1,0 +1,84 @@
+//! The root context: loads the plugin configuration once per VM and hands it to every HTTP context.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gatehouse::Config;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel};
+use sha2::Digest;
+
+use crate::http::Http;
+use crate::metrics::Metrics;
+
+#[derive(Default)]
+pub struct Root {
+    config: Option<Rc<Config>>,
+    metrics: Rc<RefCell<Metrics>>,
+}
+
+impl Context for Root {}
+
+pub fn log(level: LogLevel, message: &str) {
+    // Logging can only fail if the host is gone; there is nobody left to tell.
+    let _ = hostcalls::log(level, message);
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX) {
+            Ok(Some(b)) => b,
+            Ok(None) => Vec::new(),
+            Err(status) => {
+                log(
+                    LogLevel::Error,
+                    &format!("cannot read plugin configuration: {status:?}"),
+                );
+                return false;
+            }
+        };
+        let env = |name: &str| std::env::var(name).ok();
+        match gatehouse::load_config(&bytes, &env) {
+            Ok(config) => {
+                let digest = sha2::Sha256::digest(&bytes);
+                let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+                log(
+                    LogLevel::Info,
+                    &format!(
+                        "configured version={} config_sha256={short} routes={} issuers={}",
+                        env!("CARGO_PKG_VERSION"),
+                        config.routes.len(),
+                        config.issuers.len()
+                    ),
+                );
+                self.config = Some(Rc::new(config));
+                self.metrics.borrow_mut().count("gatehouse.config.loaded");
+                true
+            }
+            Err(errors) => {
+                // Envoy refuses the configuration (or NACKs the xDS update) when this returns false; every
+                // problem is logged first so the operator sees all of them at once.
+                log(
+                    LogLevel::Error,
+                    &format!("invalid configuration ({} problems):", errors.len()),
+                );
+                for e in errors.iter() {
+                    log(LogLevel::Error, &format!("config error: {e}"));
+                }
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Http::new(
+            self.config.clone(),
+            self.metrics.clone(),
+        )))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

@@ -1,0 +1,259 @@
+//! `issuers[]`: trusted token issuers with keys pinned in the configuration (inline JWKS) or, for HMAC,
+//! secrets named by environment variable.
+
+use std::collections::{HashMap, HashSet};
+
+use super::reader::{array, kind, Obj};
+use super::{ConfigErrors, Env};
+use crate::b64;
+use crate::jwt::jwk::verify_key_from_jwk;
+use crate::jwt::{Alg, Issuer, IssuerKind, VerifyKey};
+use crate::secret::Secret;
+
+const FIELDS: &[&str] = &[
+    "name",
+    "issuer",
+    "audiences",
+    "kind",
+    "jwks",
+    "hmac_keys",
+    "require_exp",
+    "leeway_seconds",
+    "role_claim",
+    "permissions_claim",
+    "revoked_token_ids",
+    "subject_not_before",
+];
+
+pub(super) fn load(
+    errs: &mut ConfigErrors,
+    top: &Obj<'_>,
+    roles: &HashMap<String, Vec<String>>,
+    env: Env<'_>,
+) -> Vec<Issuer> {
+    let Some(v) = top.get("issuers") else {
+        return Vec::new();
+    };
+    let path = top.at("issuers");
+    let mut out = Vec::new();
+    let mut names = HashSet::new();
+    let mut iss_values = HashSet::new();
+    for (i, item) in array(errs, &path, v).iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let Some(o) = Obj::open(errs, &p, item, FIELDS) else {
+            continue;
+        };
+        let name = o.string(errs, "name").unwrap_or_default().to_owned();
+        if !name.is_empty() && !names.insert(name.clone()) {
+            errs.push(o.at("name"), format!("duplicate issuer name {name:?}"));
+        }
+        let issuer = o.string(errs, "issuer").unwrap_or_default().to_owned();
+        // Two entries with one `iss` would make the choice of keys depend on order.
+        if !issuer.is_empty() && !iss_values.insert(issuer.clone()) {
+            errs.push(
+                o.at("issuer"),
+                format!("another issuer already has iss {issuer:?}"),
+            );
+        }
+        let audiences = o.string_list(errs, "audiences");
+        if audiences.is_empty() && !o.has("audiences") {
+            errs.push(o.at("audiences"), "required: at least one accepted audience (tokens without a matching aud are refused)");
+        } else if audiences.is_empty() {
+            errs.push(o.at("audiences"), "expected at least one audience");
+        }
+        let kind = o
+            .choice(
+                errs,
+                "kind",
+                &[
+                    ("direct_access", IssuerKind::DirectAccess),
+                    ("access_token", IssuerKind::AccessToken),
+                ],
+            )
+            .unwrap_or(IssuerKind::AccessToken);
+        let mut keys = load_jwks(errs, &o);
+        keys.extend(load_hmac_keys(errs, &o, env));
+        if keys.is_empty() && !errs.iter().any(|e| e.path.starts_with(&p)) {
+            errs.push(&p, "no keys: give \"jwks\" (inline JWKS) or \"hmac_keys\"");
+        }
+        let role_claim = o
+            .opt_string(errs, "role_claim")
+            .unwrap_or("role")
+            .to_owned();
+        let permissions_claim = o.opt_string(errs, "permissions_claim").map(str::to_owned);
+        if kind == IssuerKind::DirectAccess && roles.is_empty() {
+            errs.push(
+                top.at("roles"),
+                format!(
+                    "issuer {name:?} issues Direct Access Tokens, whose roles need a role table"
+                ),
+            );
+        }
+        let revoked_token_ids: HashSet<String> = o
+            .string_list(errs, "revoked_token_ids")
+            .into_iter()
+            .collect();
+        let subject_not_before = load_not_before(errs, &o);
+        out.push(Issuer {
+            name,
+            issuer,
+            audiences,
+            kind,
+            keys,
+            require_exp: o.bool_or(errs, "require_exp", true),
+            leeway_seconds: o.u64_or(errs, "leeway_seconds", 30, 0, 300),
+            role_claim,
+            permissions_claim,
+            revoked_token_ids,
+            subject_not_before,
+        });
+    }
+    out
+}
+
+fn load_jwks(errs: &mut ConfigErrors, o: &Obj<'_>) -> Vec<VerifyKey> {
+    let Some(v) = o.get("jwks") else {
+        return Vec::new();
+    };
+    let path = o.at("jwks");
+    let Some(jwks) = Obj::open(errs, &path, v, &["keys"]) else {
+        return Vec::new();
+    };
+    let Some(keys) = jwks.required(errs, "keys") else {
+        return Vec::new();
+    };
+    let kpath = jwks.at("keys");
+    let mut out = Vec::new();
+    for (i, jwk) in array(errs, &kpath, keys).iter().enumerate() {
+        match verify_key_from_jwk(jwk) {
+            Ok(k) => out.push(k),
+            Err(problems) => {
+                for (member, msg) in problems {
+                    errs.push(format!("{kpath}[{i}]{member}"), msg);
+                }
+            }
+        }
+    }
+    check_unique_kids(errs, &kpath, &out);
+    out
+}
+
+fn check_unique_kids(errs: &mut ConfigErrors, path: &str, keys: &[VerifyKey]) {
+    let mut seen = HashSet::new();
+    for k in keys {
+        if let Some(kid) = &k.kid {
+            if !seen.insert((kid.clone(), k.alg)) {
+                errs.push(
+                    path,
+                    format!("two keys share kid {kid:?} and alg {}", k.alg),
+                );
+            }
+        }
+    }
+    if keys.len() > 1 && keys.iter().any(|k| k.kid.is_none()) {
+        errs.push(
+            path,
+            "with more than one key every key needs a \"kid\" (the token's kid picks the key)",
+        );
+    }
+}
+
+fn load_hmac_keys(errs: &mut ConfigErrors, o: &Obj<'_>, env: Env<'_>) -> Vec<VerifyKey> {
+    let Some(v) = o.get("hmac_keys") else {
+        return Vec::new();
+    };
+    let path = o.at("hmac_keys");
+    let mut out = Vec::new();
+    for (i, item) in array(errs, &path, v).iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let Some(k) = Obj::open(errs, &p, item, &["kid", "alg", "secret_env", "encoding"]) else {
+            continue;
+        };
+        let kid = k.opt_string(errs, "kid").map(str::to_owned);
+        let alg = match k.string(errs, "alg").map(|s| (s, Alg::parse(s))) {
+            Some((_, Some(a))) if a.is_hmac() => Some(a),
+            Some((s, _)) => {
+                errs.push(
+                    k.at("alg"),
+                    format!("expected one of HS256, HS384, HS512; got {s:?}"),
+                );
+                None
+            }
+            None => None,
+        };
+        let encoding = k
+            .choice(
+                errs,
+                "encoding",
+                &[("raw", 0u8), ("base64url", 1), ("base64", 2)],
+            )
+            .unwrap_or(0);
+        let Some(var) = k.string(errs, "secret_env") else {
+            continue;
+        };
+        let Some(raw) = env(var) else {
+            errs.push(k.at("secret_env"), format!("environment variable {var} is not set in the VM (vm_config.environment_variables)"));
+            continue;
+        };
+        let bytes = match encoding {
+            1 => b64::decode_strict(raw.trim()),
+            2 => b64::decode_standard(raw.trim()),
+            _ => Some(raw.into_bytes()),
+        };
+        let Some(bytes) = bytes else {
+            errs.push(
+                k.at("secret_env"),
+                format!(
+                    "environment variable {var} is not valid for encoding {:?}",
+                    ["raw", "base64url", "base64"][usize::from(encoding.min(2))]
+                ),
+            );
+            continue;
+        };
+        let Some(alg) = alg else { continue };
+        // RFC 7518 §3.2: shorter keys make the MAC guessable. The message names the length, never the value.
+        if bytes.len() < alg.min_hmac_key_len() {
+            errs.push(
+                k.at("secret_env"),
+                format!(
+                    "{alg} needs a secret of at least {} bytes; {var} has {}",
+                    alg.min_hmac_key_len(),
+                    bytes.len()
+                ),
+            );
+            continue;
+        }
+        out.push(VerifyKey::hmac(kid, alg, Secret::new(bytes)));
+    }
+    out
+}
+
+fn load_not_before(errs: &mut ConfigErrors, o: &Obj<'_>) -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    let Some(v) = o.get("subject_not_before") else {
+        return out;
+    };
+    let path = o.at("subject_not_before");
+    let Some(map) = v.as_object() else {
+        errs.push(
+            &path,
+            format!(
+                "expected an object of subject to unix time; got {}",
+                kind(v)
+            ),
+        );
+        return out;
+    };
+    for (sub, t) in map {
+        match t.as_u64() {
+            Some(n) => {
+                out.insert(sub.clone(), n);
+            }
+            None => errs.push(
+                format!("{path}.{sub}"),
+                format!("expected a unix time in seconds; got {}", kind(t)),
+            ),
+        }
+    }
+    out
+}

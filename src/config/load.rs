@@ -1,0 +1,285 @@
+//! Top-level loading: the document's shape, the dataplane, defaults, and the derived lists.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::reader::{array, kind, string_list, Obj};
+use super::{
+    issuers, routes, Config, ConfigErrors, CorsPreflight, Dataplane, IdentityHeaders, TokenSource,
+    Unmatched,
+};
+
+/// Looks up an environment variable of the VM (Envoy `vm_config.environment_variables`). Passed in so the
+/// core stays free of I/O and tests can supply their own.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+const TOP: &[&str] = &[
+    "dataplane",
+    "realm",
+    "unmatched",
+    "cors_preflight",
+    "max_token_bytes",
+    "token_sources",
+    "identity_headers",
+    "strip_request_headers",
+    "roles",
+    "issuers",
+    "routes",
+];
+
+/// Headers the core reads besides the token sources: CORS preflight detection and response negotiation.
+const BASE_HEADERS: [&str; 2] = ["origin", "access-control-request-method"];
+
+/// Headers that must never be configured as identity headers: overwriting them would change routing,
+/// credentials or the request's framing.
+const RESERVED: [&str; 7] = [
+    "authorization",
+    "cookie",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "te",
+    "connection",
+];
+
+pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
+    let mut errs = ConfigErrors::default();
+    let doc: Value = match serde_json::from_slice(json) {
+        Ok(v) => v,
+        Err(e) => {
+            errs.push("$", format!("not valid JSON: {e}"));
+            return Err(errs);
+        }
+    };
+    let Some(top) = Obj::open(&mut errs, "$", &doc, TOP) else {
+        return Err(errs);
+    };
+
+    let dataplane = load_dataplane(&mut errs, &top);
+    let realm = top
+        .opt_string(&mut errs, "realm")
+        .unwrap_or("gatehouse")
+        .to_owned();
+    if realm.contains('"') || realm.contains('\\') || realm.chars().any(char::is_control) {
+        errs.push(top.at("realm"), "must not contain quotes, backslashes or control characters (it goes into WWW-Authenticate)");
+    }
+    let unmatched = top
+        .choice(
+            &mut errs,
+            "unmatched",
+            &[("deny", Unmatched::Deny), ("allow", Unmatched::Allow)],
+        )
+        .unwrap_or(Unmatched::Deny);
+    let cors_preflight = top
+        .choice(
+            &mut errs,
+            "cors_preflight",
+            &[
+                ("pass", CorsPreflight::Pass),
+                ("enforce", CorsPreflight::Enforce),
+            ],
+        )
+        .unwrap_or(CorsPreflight::Pass);
+    let max_token_bytes = top.u64_or(&mut errs, "max_token_bytes", 8192, 256, 65536) as usize;
+    let token_sources = load_token_sources(&mut errs, &top);
+    let identity_headers = load_identity_headers(&mut errs, &top);
+    let strip = top.string_list(&mut errs, "strip_request_headers");
+    for (i, h) in strip.iter().enumerate() {
+        check_header_name(
+            &mut errs,
+            &format!("{}[{i}]", top.at("strip_request_headers")),
+            h,
+        );
+    }
+    let roles = load_roles(&mut errs, &top);
+    let issuers = issuers::load(&mut errs, &top, &roles, env);
+    let routes = routes::load(&mut errs, &top);
+
+    if !errs.is_empty() {
+        return Err(errs.sorted());
+    }
+
+    let mut forged_headers: Vec<String> = Vec::new();
+    for name in identity_headers.names().map(str::to_owned).chain(strip) {
+        // Envoy lower-cases names, but `x_user` and `x-user` are both seen as one header by many upstreams
+        // (CGI, WSGI): remove both spellings.
+        for variant in [name.clone(), name.replace('-', "_"), name.replace('_', "-")] {
+            if !forged_headers.contains(&variant) {
+                forged_headers.push(variant);
+            }
+        }
+    }
+    let mut request_headers: Vec<String> = BASE_HEADERS.iter().map(|s| (*s).to_owned()).collect();
+    for s in &token_sources {
+        if !request_headers.contains(&s.header) {
+            request_headers.push(s.header.clone());
+        }
+    }
+    Ok(Config {
+        dataplane,
+        realm,
+        unmatched,
+        cors_preflight,
+        max_token_bytes,
+        token_sources,
+        identity_headers,
+        forged_headers,
+        roles,
+        issuers,
+        routes,
+        request_headers,
+    })
+}
+
+fn load_dataplane(errs: &mut ConfigErrors, top: &Obj<'_>) -> Dataplane {
+    let empty = Dataplane {
+        organization_id: String::new(),
+        workspace_id: String::new(),
+        deployment_id: String::new(),
+    };
+    let Some(v) = top.required(errs, "dataplane") else {
+        return empty;
+    };
+    let Some(o) = Obj::open(
+        errs,
+        &top.at("dataplane"),
+        v,
+        &["organization_id", "workspace_id", "deployment_id"],
+    ) else {
+        return empty;
+    };
+    Dataplane {
+        organization_id: o
+            .string(errs, "organization_id")
+            .unwrap_or_default()
+            .to_owned(),
+        workspace_id: o
+            .string(errs, "workspace_id")
+            .unwrap_or_default()
+            .to_owned(),
+        deployment_id: o
+            .string(errs, "deployment_id")
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+pub(super) fn check_header_name(errs: &mut ConfigErrors, path: &str, name: &str) {
+    // RFC 9110 §5.1 token characters, lower-case because Envoy presents header names lower-cased.
+    let ok = !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+        });
+    if !ok {
+        errs.push(
+            path,
+            format!("{name:?} is not a lower-case HTTP header name"),
+        );
+    }
+}
+
+fn load_token_sources(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<TokenSource> {
+    let Some(v) = top.get("token_sources") else {
+        return vec![TokenSource {
+            header: "authorization".into(),
+            scheme: Some("Bearer".into()),
+        }];
+    };
+    let path = top.at("token_sources");
+    let items = array(errs, &path, v);
+    if items.is_empty() && v.is_array() {
+        errs.push(&path, "expected at least one token source");
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let p = format!("{path}[{i}]");
+            let o = Obj::open(errs, &p, item, &["header", "scheme"])?;
+            let header = o.string(errs, "header")?.to_owned();
+            check_header_name(errs, &o.at("header"), &header);
+            let scheme = o.opt_string(errs, "scheme").map(str::to_owned);
+            Some(TokenSource { header, scheme })
+        })
+        .collect()
+}
+
+fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHeaders {
+    let mut h = IdentityHeaders {
+        subject: Some("x-gatehouse-subject".into()),
+        issuer: Some("x-gatehouse-issuer".into()),
+        scope: Some("x-gatehouse-scope".into()),
+        role: Some("x-gatehouse-role".into()),
+        permissions: Some("x-gatehouse-permissions".into()),
+        token_id: Some("x-gatehouse-token-id".into()),
+    };
+    let Some(v) = top.get("identity_headers") else {
+        return h;
+    };
+    let path = top.at("identity_headers");
+    let fields = [
+        "subject",
+        "issuer",
+        "scope",
+        "role",
+        "permissions",
+        "token_id",
+    ];
+    let Some(o) = Obj::open(errs, &path, v, &fields) else {
+        return h;
+    };
+    for field in fields {
+        let slot = match field {
+            "subject" => &mut h.subject,
+            "issuer" => &mut h.issuer,
+            "scope" => &mut h.scope,
+            "role" => &mut h.role,
+            "permissions" => &mut h.permissions,
+            _ => &mut h.token_id,
+        };
+        match o.get(field) {
+            None => {}
+            // `null` turns a header off; it is still stripped from clients under its default name.
+            Some(Value::Null) => *slot = None,
+            Some(Value::String(name)) => {
+                check_header_name(errs, &o.at(field), name);
+                if RESERVED.contains(&name.as_str()) || name.starts_with(':') {
+                    errs.push(
+                        o.at(field),
+                        format!("{name:?} is reserved and cannot carry identity"),
+                    );
+                }
+                *slot = Some(name.clone());
+            }
+            Some(other) => errs.push(
+                o.at(field),
+                format!("expected a header name or null; got {}", kind(other)),
+            ),
+        }
+    }
+    h
+}
+
+fn load_roles(errs: &mut ConfigErrors, top: &Obj<'_>) -> HashMap<String, Vec<String>> {
+    let mut roles = HashMap::new();
+    let Some(v) = top.get("roles") else {
+        return roles;
+    };
+    let path = top.at("roles");
+    let Some(map) = v.as_object() else {
+        errs.push(
+            &path,
+            format!(
+                "expected an object of role name to permission list; got {}",
+                kind(v)
+            ),
+        );
+        return roles;
+    };
+    for (name, perms) in map {
+        let perms = string_list(errs, &format!("{path}.{name}"), perms);
+        roles.insert(name.clone(), perms);
+    }
+    roles
+}

@@ -1,0 +1,92 @@
+//! The plugin configuration: parsed once (in `on_configure`, or by `gatehouse validate-config`), validated
+//! completely, and compiled into the structures the request path reads.
+
+mod error;
+mod issuers;
+mod load;
+pub mod reader;
+mod routes;
+
+use std::collections::HashMap;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{load_config, Env};
+
+use crate::jwt::Issuer;
+use crate::policy::Route;
+
+/// The ids of the dataplane this proxy serves; Direct Access Tokens are checked against them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dataplane {
+    pub organization_id: String,
+    pub workspace_id: String,
+    pub deployment_id: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unmatched {
+    Deny,
+    Allow,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CorsPreflight {
+    /// Browsers send preflights without credentials (Fetch standard §3.2.2), so they pass to the upstream,
+    /// which answers CORS itself. Envoy's `jwt_authn` does the same by default (`bypass_cors_preflight`).
+    Pass,
+    /// Preflights go through the route's requirement like any request.
+    Enforce,
+}
+
+/// Where a bearer credential may be found. `scheme` (e.g. `Bearer`) is compared case-insensitively
+/// (RFC 7235 §2.1); without a scheme the whole header value is the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenSource {
+    pub header: String,
+    pub scheme: Option<String>,
+}
+
+/// Header names for the verified identity given to the upstream. `None` means "do not send".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityHeaders {
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub scope: Option<String>,
+    pub role: Option<String>,
+    pub permissions: Option<String>,
+    pub token_id: Option<String>,
+}
+
+impl IdentityHeaders {
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.subject,
+            &self.issuer,
+            &self.scope,
+            &self.role,
+            &self.permissions,
+            &self.token_id,
+        ]
+        .into_iter()
+        .filter_map(|h| h.as_deref())
+    }
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub dataplane: Dataplane,
+    pub realm: String,
+    pub unmatched: Unmatched,
+    pub cors_preflight: CorsPreflight,
+    pub max_token_bytes: usize,
+    pub token_sources: Vec<TokenSource>,
+    pub identity_headers: IdentityHeaders,
+    /// Every header removed before an allowed request goes upstream: identity headers in their `-` and `_`
+    /// spellings plus the configured extras. Computed once here, not per request.
+    pub forged_headers: Vec<String>,
+    pub roles: HashMap<String, Vec<String>>,
+    pub issuers: Vec<Issuer>,
+    pub routes: Vec<Route>,
+    /// The request headers the core reads: the filter fetches exactly these, one host call each.
+    pub request_headers: Vec<String>,
+}

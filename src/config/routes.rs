@@ -1,0 +1,194 @@
+//! `routes[]`: ordered rules from host, method and path to a requirement.
+
+use std::collections::HashSet;
+
+use regex_lite::Regex;
+
+use super::reader::{array, Obj};
+use super::ConfigErrors;
+use crate::policy::{normalize_path, HostMatch, PathMatch, Requirement, ResponseFormat, Route};
+
+const FIELDS: &[&str] = &[
+    "name",
+    "class",
+    "hosts",
+    "path",
+    "methods",
+    "require",
+    "permissions",
+    "response",
+];
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
+const MAX_REGEX_LEN: usize = 1024;
+
+pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
+    let Some(v) = top.required(errs, "routes") else {
+        return Vec::new();
+    };
+    let path = top.at("routes");
+    let mut names = HashSet::new();
+    let mut out = Vec::new();
+    for (i, item) in array(errs, &path, v).iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let Some(o) = Obj::open(errs, &p, item, FIELDS) else {
+            continue;
+        };
+        let name = o.string(errs, "name").unwrap_or_default().to_owned();
+        if !name.is_empty() && !names.insert(name.clone()) {
+            errs.push(o.at("name"), format!("duplicate route name {name:?}"));
+        }
+        let class = o.opt_string(errs, "class").unwrap_or("default").to_owned();
+        let hosts = o
+            .string_list(errs, "hosts")
+            .into_iter()
+            .enumerate()
+            .filter_map(|(j, h)| host(errs, &format!("{}[{j}]", o.at("hosts")), &h))
+            .collect();
+        let methods: Vec<String> = o.string_list(errs, "methods");
+        for (j, m) in methods.iter().enumerate() {
+            if !METHODS.contains(&m.as_str()) {
+                errs.push(
+                    format!("{}[{j}]", o.at("methods")),
+                    format!(
+                        "expected an upper-case method, one of {}; got {m:?}",
+                        METHODS.join(", ")
+                    ),
+                );
+            }
+        }
+        let require = o.choice(
+            errs,
+            "require",
+            &[
+                ("public", Requirement::Public),
+                ("bearer", Requirement::Bearer),
+                ("session", Requirement::Session),
+                ("bearer_or_session", Requirement::BearerOrSession),
+            ],
+        );
+        if !o.has("require") {
+            errs.push(o.at("require"), "required field is missing; expected \"public\", \"bearer\", \"session\" or \"bearer_or_session\"");
+        }
+        let permissions = o.string_list(errs, "permissions");
+        if require == Some(Requirement::Public) && !permissions.is_empty() {
+            errs.push(
+                o.at("permissions"),
+                "a public route cannot require permissions",
+            );
+        }
+        let response = o
+            .choice(
+                errs,
+                "response",
+                &[
+                    ("json", ResponseFormat::Json),
+                    ("text", ResponseFormat::Text),
+                ],
+            )
+            .unwrap_or(ResponseFormat::Json);
+        let path_match = o
+            .required(errs, "path")
+            .and_then(|v| path_match(errs, &o.at("path"), v));
+        if let (Some(require), Some(path)) = (require, path_match) {
+            out.push(Route {
+                name,
+                class,
+                hosts,
+                path,
+                methods,
+                require,
+                permissions,
+                response,
+            });
+        }
+    }
+    out
+}
+
+fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:[]".contains(&b))
+    };
+    if let Some(rest) = h.strip_prefix("*.") {
+        if valid(rest) {
+            return Some(HostMatch::Suffix(format!(".{rest}")));
+        }
+    } else if valid(h) {
+        return Some(HostMatch::Exact(h.to_owned()));
+    }
+    errs.push(
+        path,
+        format!("expected a lower-case host name without port, or \"*.\" and a domain; got {h:?}"),
+    );
+    None
+}
+
+fn path_match(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Option<PathMatch> {
+    let o = Obj::open(errs, path, v, &["exact", "prefix", "regex"])?;
+    let given: Vec<&str> = ["exact", "prefix", "regex"]
+        .into_iter()
+        .filter(|k| o.has(k))
+        .collect();
+    if given.len() != 1 {
+        errs.push(
+            path,
+            format!(
+                "expected exactly one of \"exact\", \"prefix\", \"regex\"; got {}",
+                given.len()
+            ),
+        );
+        return None;
+    }
+    let kind = given.first().copied().unwrap_or("exact");
+    let value = o.string(errs, kind)?;
+    if kind == "regex" {
+        if value.len() > MAX_REGEX_LEN {
+            errs.push(
+                o.at(kind),
+                format!("regex longer than {MAX_REGEX_LEN} characters"),
+            );
+            return None;
+        }
+        return match Regex::new(&format!("^(?:{value})$")) {
+            Ok(r) => Some(PathMatch::Regex(r)),
+            Err(e) => {
+                errs.push(o.at(kind), format!("invalid regex: {e}"));
+                None
+            }
+        };
+    }
+    // A literal must already be in normal form, or it could never match a normalized request path.
+    match normalize_path(value) {
+        Ok((normal, None)) if normal == value => {}
+        Ok((normal, None)) => {
+            errs.push(
+                o.at(kind),
+                format!("{value:?} is not a normalized path; write {normal:?}"),
+            );
+            return None;
+        }
+        Ok((_, Some(_))) => {
+            errs.push(
+                o.at(kind),
+                "paths match without the query string; remove the \"?\" part",
+            );
+            return None;
+        }
+        Err(e) => {
+            errs.push(
+                o.at(kind),
+                format!("{value:?} is not a valid request path ({e})"),
+            );
+            return None;
+        }
+    }
+    Some(if kind == "exact" {
+        PathMatch::Exact(value.to_owned())
+    } else {
+        PathMatch::Prefix(value.to_owned())
+    })
+}

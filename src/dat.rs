@@ -1,0 +1,136 @@
+//! From a verified token to an identity with permissions: Direct Access Token scope checks against this
+//! dataplane's ids, and role tables.
+
+use std::collections::BTreeSet;
+
+use crate::config::Config;
+use crate::jwt::{IssuerKind, JwtError, Verified};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub issuer: String,
+    pub subject: String,
+    pub token_id: Option<String>,
+    /// `deployment:<id>`, `workspace:<id>` or `organization:<id>` for Direct Access Tokens.
+    pub scope: Option<String>,
+    pub roles: Vec<String>,
+    pub permissions: BTreeSet<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdentityError {
+    /// The token verified but its claims are not a well-formed token of its kind: 401 `invalid_token`.
+    Invalid(JwtError),
+    /// A Direct Access Token for another organization, workspace or deployment: 403.
+    ScopeMismatch,
+    /// None of the token's roles is in the role table: 403.
+    UnknownRole,
+}
+
+impl IdentityError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            IdentityError::Invalid(e) => e.code(),
+            IdentityError::ScopeMismatch => "scope_mismatch",
+            IdentityError::UnknownRole => "unknown_role",
+        }
+    }
+}
+
+impl From<JwtError> for IdentityError {
+    fn from(e: JwtError) -> Self {
+        IdentityError::Invalid(e)
+    }
+}
+
+/// Direct Access Token claims. The scope level says which ids must be present; every id present must equal
+/// this dataplane's, so a token can never be stretched from one deployment to another.
+pub const SCOPE_TYPE: &str = "scope_type";
+pub const ORGANIZATION_ID: &str = "organization_id";
+pub const WORKSPACE_ID: &str = "workspace_id";
+pub const DEPLOYMENT_ID: &str = "deployment_id";
+
+pub fn identify(cfg: &Config, v: &Verified<'_>) -> Result<Identity, IdentityError> {
+    let issuer = v.issuer;
+    let claims = &v.claims;
+    let subject = claims.required_string("sub")?.to_owned();
+    let token_id = claims.string("jti")?.map(str::to_owned);
+    let roles: Vec<String> = claims
+        .string_or_list(&issuer.role_claim, false)?
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let mut permissions: BTreeSet<String> = BTreeSet::new();
+    let mut known_role = false;
+    for role in &roles {
+        if let Some(perms) = cfg.roles.get(role) {
+            known_role = true;
+            permissions.extend(perms.iter().cloned());
+        }
+    }
+    let scope = match issuer.kind {
+        IssuerKind::DirectAccess => {
+            let scope = check_scope(cfg, v)?;
+            if !known_role {
+                return Err(IdentityError::UnknownRole);
+            }
+            Some(scope)
+        }
+        IssuerKind::AccessToken => {
+            if let Some(claim) = &issuer.permissions_claim {
+                // Auth0 RBAC puts an array in `permissions`; OAuth `scope` is space-separated (RFC 8693 §4.2).
+                permissions.extend(
+                    claims
+                        .string_or_list(claim, true)?
+                        .into_iter()
+                        .map(str::to_owned),
+                );
+            }
+            None
+        }
+    };
+    Ok(Identity {
+        issuer: issuer.name.clone(),
+        subject,
+        token_id,
+        scope,
+        roles,
+        permissions,
+    })
+}
+
+fn check_scope(cfg: &Config, v: &Verified<'_>) -> Result<String, IdentityError> {
+    let claims = &v.claims;
+    let dp = &cfg.dataplane;
+    let level = claims.required_string(SCOPE_TYPE)?;
+    let needed: &[&str] = match level {
+        "organization" => &[ORGANIZATION_ID],
+        "workspace" => &[ORGANIZATION_ID, WORKSPACE_ID],
+        "deployment" => &[ORGANIZATION_ID, WORKSPACE_ID, DEPLOYMENT_ID],
+        _ => {
+            return Err(IdentityError::Invalid(JwtError::ClaimType(
+                SCOPE_TYPE.into(),
+            )))
+        }
+    };
+    for (claim, ours) in [
+        (ORGANIZATION_ID, &dp.organization_id),
+        (WORKSPACE_ID, &dp.workspace_id),
+        (DEPLOYMENT_ID, &dp.deployment_id),
+    ] {
+        match claims.string(claim)? {
+            Some(theirs) if theirs != ours => return Err(IdentityError::ScopeMismatch),
+            Some(_) => {}
+            None if needed.contains(&claim) => {
+                return Err(IdentityError::Invalid(JwtError::MissingClaim(claim.into())))
+            }
+            None => {}
+        }
+    }
+    let id = match level {
+        "organization" => &dp.organization_id,
+        "workspace" => &dp.workspace_id,
+        _ => &dp.deployment_id,
+    };
+    Ok(format!("{level}:{id}"))
+}

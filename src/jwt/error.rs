@@ -1,0 +1,60 @@
+//! Why a token was refused. `code()` is stable: it appears in logs and metrics, never in client bodies.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwtError {
+    TooLarge,
+    Malformed,
+    BadBase64,
+    BadJson,
+    DuplicateMember,
+    UnsupportedAlg,
+    CriticalHeader,
+    UnknownIssuer,
+    UnknownKid,
+    AlgMismatch,
+    BadSignature,
+    MissingClaim(String),
+    ClaimType(String),
+    AudienceMismatch,
+    Expired,
+    NotYetValid,
+    IssuedInFuture,
+    Revoked,
+}
+
+impl JwtError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            JwtError::TooLarge => "token_too_large",
+            JwtError::Malformed => "malformed",
+            JwtError::BadBase64 => "bad_base64",
+            JwtError::BadJson => "bad_json",
+            JwtError::DuplicateMember => "duplicate_member",
+            JwtError::UnsupportedAlg => "unsupported_alg",
+            JwtError::CriticalHeader => "unsupported_crit",
+            JwtError::UnknownIssuer => "unknown_issuer",
+            JwtError::UnknownKid => "unknown_kid",
+            JwtError::AlgMismatch => "alg_mismatch",
+            JwtError::BadSignature => "bad_signature",
+            JwtError::MissingClaim(_) => "missing_claim",
+            JwtError::ClaimType(_) => "claim_type",
+            JwtError::AudienceMismatch => "aud_mismatch",
+            JwtError::Expired => "expired",
+            JwtError::NotYetValid => "not_yet_valid",
+            JwtError::IssuedInFuture => "iat_in_future",
+            JwtError::Revoked => "revoked",
+        }
+    }
+}
+
+impl fmt::Display for JwtError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JwtError::MissingClaim(c) => write!(f, "missing_claim({c})"),
+            JwtError::ClaimType(c) => write!(f, "claim_type({c})"),
+            other => f.write_str(other.code()),
+        }
+    }
+}

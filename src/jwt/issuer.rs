@@ -1,0 +1,29 @@
+//! A trusted token issuer as configured: its keys and the rules its tokens must meet.
+
+use std::collections::{HashMap, HashSet};
+
+use super::VerifyKey;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssuerKind {
+    /// The platform's Direct Access Tokens: scoped to an organization, workspace or deployment, checked
+    /// against this dataplane's ids, with a role mapped through the role table.
+    DirectAccess,
+    /// Plain OAuth access tokens (e.g. from Auth0): permissions from a claim and/or roles.
+    AccessToken,
+}
+
+#[derive(Debug)]
+pub struct Issuer {
+    pub name: String,
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub kind: IssuerKind,
+    pub keys: Vec<VerifyKey>,
+    pub require_exp: bool,
+    pub leeway_seconds: u64,
+    pub role_claim: String,
+    pub permissions_claim: Option<String>,
+    pub revoked_token_ids: HashSet<String>,
+    pub subject_not_before: HashMap<String, u64>,
+}

@@ -1,0 +1,114 @@
+//! Verifying a bearer token against the configured issuers. Order matters: structure, then the issuer and
+//! key the token names (as hints only), then the signature, and only then the claims.
+
+use super::token::{parse, Header};
+use super::{Claims, Issuer, JwtError, VerifyKey};
+
+pub struct Verified<'c> {
+    pub issuer: &'c Issuer,
+    pub header: Header,
+    pub claims: Claims,
+}
+
+pub fn verify_token<'c>(
+    token: &str,
+    issuers: &'c [Issuer],
+    max_len: usize,
+    now: u64,
+) -> Result<Verified<'c>, JwtError> {
+    let unverified = parse(token, max_len)?;
+    // `iss` picks the issuer before the signature is checked; a forged `iss` only selects keys that will
+    // then refuse the signature. Exact comparison: no trailing-slash or case games (RFC 7519 §4.1.1).
+    let iss = unverified.claims.required_string("iss")?;
+    let issuer = issuers
+        .iter()
+        .find(|i| i.issuer == iss)
+        .ok_or(JwtError::UnknownIssuer)?;
+    let key = select_key(
+        issuer,
+        unverified.header.kid.as_deref(),
+        unverified.header.alg,
+    )?;
+    key.verify(
+        unverified.header.alg,
+        unverified.signing_input,
+        &unverified.signature,
+    )?;
+    check_claims(issuer, &unverified.claims, now)?;
+    Ok(Verified {
+        issuer,
+        header: unverified.header,
+        claims: unverified.claims,
+    })
+}
+
+fn select_key<'i>(
+    issuer: &'i Issuer,
+    kid: Option<&str>,
+    alg: super::Alg,
+) -> Result<&'i VerifyKey, JwtError> {
+    match kid {
+        Some(kid) => {
+            let mut named = issuer
+                .keys
+                .iter()
+                .filter(|k| k.kid.as_deref() == Some(kid))
+                .peekable();
+            if named.peek().is_none() {
+                return Err(JwtError::UnknownKid);
+            }
+            // A JWKS may publish one kid under two algorithms; the token's alg must match one of them exactly.
+            named.find(|k| k.alg == alg).ok_or(JwtError::AlgMismatch)
+        }
+        // Without a kid there is no choice to make only when the issuer has a single key.
+        None => match issuer.keys.as_slice() {
+            [only] => Ok(only),
+            _ => Err(JwtError::UnknownKid),
+        },
+    }
+}
+
+fn check_claims(issuer: &Issuer, claims: &Claims, now: u64) -> Result<(), JwtError> {
+    let leeway = issuer.leeway_seconds;
+    let audiences = claims.audiences()?;
+    if audiences.is_empty() {
+        return Err(JwtError::MissingClaim("aud".into()));
+    }
+    if !audiences
+        .iter()
+        .any(|a| issuer.audiences.iter().any(|want| want == a))
+    {
+        return Err(JwtError::AudienceMismatch);
+    }
+    // RFC 7519 §4.1.4: the token must not be accepted on or after `exp`.
+    match claims.numeric_date("exp")? {
+        Some(exp) if now >= exp.saturating_add(leeway) => return Err(JwtError::Expired),
+        Some(_) => {}
+        None if issuer.require_exp => return Err(JwtError::MissingClaim("exp".into())),
+        None => {}
+    }
+    if let Some(nbf) = claims.numeric_date("nbf")? {
+        if now.saturating_add(leeway) < nbf {
+            return Err(JwtError::NotYetValid);
+        }
+    }
+    let iat = claims.numeric_date("iat")?;
+    if let Some(iat) = iat {
+        if iat > now.saturating_add(leeway) {
+            return Err(JwtError::IssuedInFuture);
+        }
+    }
+    let sub = claims.required_string("sub")?;
+    let jti = claims.string("jti")?;
+    if jti.is_some_and(|j| issuer.revoked_token_ids.contains(j)) {
+        return Err(JwtError::Revoked);
+    }
+    // A per-subject "not before" revokes every token issued earlier; a token without `iat` cannot prove it
+    // is newer, so it is revoked too.
+    if let Some(cutoff) = issuer.subject_not_before.get(sub) {
+        if iat.is_none_or(|iat| iat < *cutoff) {
+            return Err(JwtError::Revoked);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! Gatehouse core: forward authentication as pure logic.
+//!
+//! A request goes in as data ([`request::Request`]), a decision comes out as data ([`decision::Decision`]).
+//! Nothing here talks to a proxy, a clock or a random source: the filter crate passes those in. That is what
+//! lets every rule be tested natively, with a fake clock, and the same tests run compiled to `wasm32-wasip1`.
+#![forbid(unsafe_code)]
+
+pub mod b64;
+pub mod config;
+pub mod dat;
+pub mod decide;
+pub mod decision;
+pub mod jwt;
+pub mod policy;
+pub mod request;
+pub mod secret;
+
+pub use config::{load_config, Config, ConfigErrors};
+pub use decide::decide;
+pub use decision::{Allow, Decision, Reply, Verdict};
+pub use request::Request;

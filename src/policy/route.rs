@@ -1,0 +1,96 @@
+//! Ordered route rules; the first that matches host, method and normalized path wins.
+
+use regex_lite::Regex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requirement {
+    Public,
+    Bearer,
+    Session,
+    BearerOrSession,
+}
+
+impl Requirement {
+    pub fn name(self) -> &'static str {
+        match self {
+            Requirement::Public => "public",
+            Requirement::Bearer => "bearer",
+            Requirement::Session => "session",
+            Requirement::BearerOrSession => "bearer_or_session",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug)]
+pub enum PathMatch {
+    Exact(String),
+    /// Segment-aware: `/api` matches `/api` and `/api/x` but not `/apix` (Envoy's `path_separated_prefix`),
+    /// so a rule for one directory cannot leak onto a sibling that shares its spelling.
+    Prefix(String),
+    /// Anchored at both ends, as Envoy's `safe_regex` is.
+    Regex(Regex),
+}
+
+impl PathMatch {
+    pub fn matches(&self, path: &str) -> bool {
+        match self {
+            PathMatch::Exact(p) => path == p,
+            PathMatch::Prefix(p) => path
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| rest.is_empty() || p.ends_with('/') || rest.starts_with('/')),
+            PathMatch::Regex(r) => r.is_match(path),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum HostMatch {
+    Exact(String),
+    /// `*.example.com`, stored as `.example.com`: any subdomain, not the apex.
+    Suffix(String),
+}
+
+impl HostMatch {
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
+            HostMatch::Exact(h) => host == h,
+            HostMatch::Suffix(s) => host.len() > s.len() && host.ends_with(s.as_str()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Route {
+    pub name: String,
+    pub class: String,
+    pub hosts: Vec<HostMatch>,
+    pub path: PathMatch,
+    /// Upper-case method names; empty means any method.
+    pub methods: Vec<String>,
+    pub require: Requirement,
+    pub permissions: Vec<String>,
+    pub response: ResponseFormat,
+}
+
+impl Route {
+    pub fn matches(&self, host: &str, path: &str, method: &str) -> bool {
+        (self.hosts.is_empty() || self.hosts.iter().any(|h| h.matches(host)))
+            && (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
+            && self.path.matches(path)
+    }
+}
+
+pub fn find_route<'r>(
+    routes: &'r [Route],
+    host: &str,
+    path: &str,
+    method: &str,
+) -> Option<&'r Route> {
+    routes.iter().find(|r| r.matches(host, path, method))
+}

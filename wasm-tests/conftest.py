@@ -1,0 +1,35 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness.envoy import Envoy  # noqa: E402
+from harness.tokens import Keys, plugin_config  # noqa: E402
+from harness.upstream import Upstream  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def keys():
+    return Keys()
+
+
+@pytest.fixture(scope="session")
+def upstream():
+    u = Upstream()
+    yield u
+    u.stop()
+
+
+@pytest.fixture(scope="session")
+def envoy(keys, upstream):
+    e = Envoy(plugin_config(keys), upstream.port, env=keys.env())
+    yield e
+    e.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_upstream(upstream):
+    upstream.take()
+    yield

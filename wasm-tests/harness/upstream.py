@@ -1,0 +1,67 @@
+"""A loopback HTTP upstream that records every request that reaches it.
+
+Tests assert on what the upstream actually received: which headers, which path, and, for every
+rejection, that nothing arrived at all."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Recorded:
+    def __init__(self, method, path, headers):
+        self.method = method
+        self.path = path
+        self.headers = headers  # list of (lower-case name, value), in order
+
+    def header(self, name):
+        values = [v for n, v in self.headers if n == name.lower()]
+        return values[0] if values else None
+
+    def names(self):
+        return {n for n, _ in self.headers}
+
+
+class Upstream:
+    def __init__(self, host="127.0.0.1"):
+        self.requests = []
+        self._lock = threading.Lock()
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                length = int(self.headers.get("content-length") or 0)
+                if length:
+                    self.rfile.read(length)
+                rec = Recorded(self.command, self.path, [(k.lower(), v) for k, v in self.headers.items()])
+                with upstream._lock:
+                    upstream.requests.append(rec)
+                body = json.dumps({"upstream": "ok", "path": self.path}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _any
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def take(self):
+        """Returns and forgets the requests recorded so far."""
+        with self._lock:
+            out, self.requests = self.requests, []
+        return out
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
