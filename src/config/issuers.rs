@@ -205,7 +205,9 @@ fn load_hmac_keys(errs: &mut ConfigErrors, o: &Obj<'_>, env: Env<'_>) -> Vec<Ver
                 k.at("secret_env"),
                 format!(
                     "environment variable {var} is not valid for encoding {:?}",
-                    ["raw", "base64url", "base64"][usize::from(encoding.min(2))]
+                    ["raw", "base64url", "base64"]
+                        .get(usize::from(encoding))
+                        .unwrap_or(&"raw")
                 ),
             );
             continue;

@@ -40,7 +40,7 @@ impl Claims {
                     Ok(Some(u))
                 } else {
                     match n.as_f64() {
-                        Some(f) if f.is_finite() && f >= 0.0 && f < 1e15 => {
+                        Some(f) if f.is_finite() && (0.0..1e15).contains(&f) => {
                             Ok(Some(f.floor() as u64))
                         }
                         _ => Err(JwtError::ClaimType(name.into())),

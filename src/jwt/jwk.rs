@@ -179,7 +179,7 @@ pub fn generate(
             let x = b64::encode(sk.verifying_key().as_bytes());
             let public = json!({"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "EdDSA"});
             let mut private = public.clone();
-            private["d"] = json!(b64::encode(&seed));
+            set(&mut private, "d", json!(b64::encode(&seed)));
             (private, public)
         }
         KeyKind::P256 => {
@@ -214,24 +214,24 @@ pub fn generate(
             let be = |n: &rsa::BigUint| b64::encode(&n.to_bytes_be());
             let public = json!({"kty": "RSA", "alg": "RS256", "n": be(sk.n()), "e": be(sk.e())});
             let mut private = public.clone();
-            private["d"] = json!(be(sk.d()));
+            set(&mut private, "d", json!(be(sk.d())));
             let primes = sk.primes();
             if let [p, q] = primes {
-                private["p"] = json!(be(p));
-                private["q"] = json!(be(q));
+                set(&mut private, "p", json!(be(p)));
+                set(&mut private, "q", json!(be(q)));
             }
             if let (Some(dp), Some(dq), Some(qi)) = (sk.dp(), sk.dq(), sk.crt_coefficient()) {
-                private["dp"] = json!(be(dp));
-                private["dq"] = json!(be(dq));
-                private["qi"] = json!(be(&qi));
+                set(&mut private, "dp", json!(be(dp)));
+                set(&mut private, "dq", json!(be(dq)));
+                set(&mut private, "qi", json!(be(&qi)));
             }
             (private, public)
         }
     };
     let (mut private, mut public) = (private, public);
     for v in [&mut private, &mut public] {
-        v["kid"] = json!(kid);
-        v["use"] = json!("sig");
+        set(v, "kid", json!(kid));
+        set(v, "use", json!("sig"));
     }
     Ok((private, public))
 }
@@ -240,6 +240,13 @@ fn ec_pair(crv: &str, alg: &str, x: Option<&[u8]>, y: Option<&[u8]>, d: &[u8]) -
     let enc = |v: Option<&[u8]>| b64::encode(v.unwrap_or_default());
     let public = json!({"kty": "EC", "crv": crv, "alg": alg, "x": enc(x), "y": enc(y)});
     let mut private = public.clone();
-    private["d"] = json!(b64::encode(d));
+    set(&mut private, "d", json!(b64::encode(d)));
     (private, public)
+}
+
+/// Adds a member to a JSON object (a no-op on anything else: every caller builds objects with `json!({..})`).
+fn set(target: &mut Value, name: &str, value: Value) {
+    if let Some(obj) = target.as_object_mut() {
+        obj.insert(name.to_owned(), value);
+    }
 }

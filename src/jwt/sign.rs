@@ -104,7 +104,9 @@ impl SigningKey {
     pub fn sign(&self, claims: &Value, rng: &mut impl CryptoRngCore) -> Result<String, String> {
         let mut header = json!({"alg": self.alg.name(), "typ": "JWT"});
         if let Some(kid) = &self.kid {
-            header["kid"] = json!(kid);
+            if let Some(h) = header.as_object_mut() {
+                h.insert("kid".into(), json!(kid));
+            }
         }
         let h = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
         let c = serde_json::to_vec(claims).map_err(|e| e.to_string())?;

@@ -84,9 +84,7 @@ fn decode_unreserved(path: &str) -> Result<String, PathError> {
                     0 => return Err(PathError::Nul),
                     v if is_unreserved(v) => out.push(char::from(v)),
                     v => {
-                        out.push('%');
-                        out.push(char::from(b"0123456789ABCDEF"[usize::from(v >> 4)]));
-                        out.push(char::from(b"0123456789ABCDEF"[usize::from(v & 15)]));
+                        out.push_str(&format!("%{v:02X}"));
                     }
                 }
                 i += 3;

@@ -7,7 +7,7 @@ use gatehouse::dat::{DEPLOYMENT_ID, ORGANIZATION_ID, SCOPE_TYPE, WORKSPACE_ID};
 use gatehouse::jwt::{Alg, SigningKey};
 use gatehouse::secret::Secret;
 use rand_core::{OsRng, RngCore};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::{flag, flags};
 
@@ -57,7 +57,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let ttl: u64 = flag(args, "--ttl")
         .map_or(Ok(3600), |t| t.parse())
         .map_err(|_| "--ttl must be seconds")?;
-    let mut claims = json!({
+    let claims = json!({
         "iss": flag(args, "--iss").ok_or("--iss is required")?,
         "aud": flag(args, "--aud").ok_or("--aud is required")?,
         "sub": flag(args, "--sub").ok_or("--sub is required")?,
@@ -65,11 +65,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "nbf": now,
         "exp": now + ttl,
     });
+    let mut claims = match claims {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
     let mut jti = [0u8; 12];
     OsRng.fill_bytes(&mut jti);
-    claims["jti"] = json!(flag(args, "--jti").unwrap_or_else(|| b64::encode(&jti)));
+    claims.insert(
+        "jti".to_string(),
+        json!(flag(args, "--jti").unwrap_or_else(|| b64::encode(&jti))),
+    );
     if let Some(role) = flag(args, "--role") {
-        claims["role"] = json!(role);
+        claims.insert("role".to_string(), json!(role));
     }
     if let Some(scope) = flag(args, "--scope") {
         let needed: &[(&str, &str)] = match scope.as_str() {
@@ -86,17 +93,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 ))
             }
         };
-        claims[SCOPE_TYPE] = json!(scope);
+        claims.insert(SCOPE_TYPE.to_string(), json!(scope));
         for (flag_name, claim) in needed {
-            claims[*claim] =
-                json!(flag(args, flag_name).ok_or(format!("--scope {scope} needs {flag_name}"))?);
+            claims.insert(
+                (*claim).to_string(),
+                json!(flag(args, flag_name).ok_or(format!("--scope {scope} needs {flag_name}"))?),
+            );
         }
     }
     for pair in flags(args, "--claim") {
         let (name, value) = pair.split_once('=').ok_or("--claim takes NAME=JSON")?;
         let value: Value = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
-        claims[name] = value;
+        claims.insert(name.to_string(), value);
     }
-    println!("{}", key.sign(&claims, &mut OsRng)?);
+    println!("{}", key.sign(&Value::Object(claims), &mut OsRng)?);
     Ok(())
 }
