@@ -14,6 +14,22 @@ pub mod jwt;
 pub mod policy;
 pub mod request;
 pub mod secret;
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+pub(crate) mod testing;
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests;
 
 pub use config::{load_config, Config, ConfigErrors};
 pub use decide::decide;

@@ -1,0 +1,176 @@
+//! Named fixtures shared by the unit tests: keys (checked in, test-only), a configuration that trusts them,
+//! and a token builder.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand_core::OsRng;
+use serde_json::{json, Map, Value};
+
+use crate::config::{load_config, Config};
+use crate::jwt::{Alg, SigningKey};
+use crate::secret::Secret;
+
+pub const PLATFORM: &str = "https://platform.test/";
+pub const AUTH0: &str = "https://tenant.auth0.test/";
+pub const AUD: &str = "gatehouse-dataplane";
+pub const ORG: &str = "org-1";
+pub const WS: &str = "ws-1";
+pub const DEP: &str = "dep-1";
+pub const ALL_ALGS: [Alg; 10] = crate::jwt::alg::ALL;
+
+const KEYS: &str = include_str!("../tests/fixtures/keys.json");
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn fixture(name: &str) -> Value {
+    let all: Value = serde_json::from_str(KEYS).unwrap();
+    all[name].clone()
+}
+
+fn fixture_for(alg: Alg) -> &'static str {
+    match alg {
+        Alg::EdDSA => "ed25519",
+        Alg::ES256 => "p256",
+        Alg::ES384 => "p384",
+        _ => "rsa",
+    }
+}
+
+pub fn hmac_secret(alg: Alg) -> String {
+    format!("{}-test-secret-{}", alg.name(), "x".repeat(64))
+}
+
+pub fn kid(alg: Alg) -> String {
+    format!("k-{}", alg.name().to_lowercase())
+}
+
+pub fn signing_key(alg: Alg) -> SigningKey {
+    let mut key = if alg.is_hmac() {
+        SigningKey::hmac(None, alg, Secret::new(hmac_secret(alg).into_bytes())).unwrap()
+    } else {
+        SigningKey::from_private_jwk(&fixture(fixture_for(alg)), Some(alg)).unwrap()
+    };
+    key.kid = Some(kid(alg));
+    key
+}
+
+/// A key of the right type that the configuration does not trust.
+pub fn untrusted_rsa_key(alg: Alg) -> SigningKey {
+    let mut key = SigningKey::from_private_jwk(&fixture("rsa_other"), Some(alg)).unwrap();
+    key.kid = Some(kid(alg));
+    key
+}
+
+pub fn public_jwk(name: &str, alg: Alg, kid: &str) -> Value {
+    let mut jwk = fixture(name);
+    let obj = jwk.as_object_mut().unwrap();
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        obj.remove(private);
+    }
+    obj.insert("alg".into(), json!(alg.name()));
+    obj.insert("kid".into(), json!(kid));
+    jwk
+}
+
+pub fn env(name: &str) -> Option<String> {
+    ALL_ALGS
+        .iter()
+        .find(|a| format!("HMAC_{}", a.name()) == name)
+        .map(|a| hmac_secret(*a))
+}
+
+pub fn config_json() -> Value {
+    let asymmetric: Vec<Value> = ALL_ALGS
+        .iter()
+        .filter(|a| !a.is_hmac())
+        .map(|a| public_jwk(fixture_for(*a), *a, &kid(*a)))
+        .collect();
+    let hmac: Vec<Value> = ALL_ALGS
+        .iter()
+        .filter(|a| a.is_hmac())
+        .map(|a| json!({"kid": kid(*a), "alg": a.name(), "secret_env": format!("HMAC_{}", a.name())}))
+        .collect();
+    json!({
+        "dataplane": {"organization_id": ORG, "workspace_id": WS, "deployment_id": DEP},
+        "realm": "airflow",
+        "roles": {
+            "ADMIN": ["read", "operate", "admin"],
+            "OPERATOR": ["read", "operate"],
+            "VIEWER": ["read"]
+        },
+        "issuers": [
+            {"name": "platform", "issuer": PLATFORM, "audiences": [AUD], "kind": "direct_access",
+             "jwks": {"keys": asymmetric}, "hmac_keys": hmac,
+             "revoked_token_ids": ["revoked-1"], "subject_not_before": {"fired": 2_000_000_000u64}},
+            {"name": "auth0", "issuer": AUTH0, "audiences": ["https://api.test"], "kind": "access_token",
+             "jwks": {"keys": [public_jwk("rsa", Alg::RS256, "auth0-1")]},
+             "permissions_claim": "permissions", "role_claim": "https://test/roles"}
+        ],
+        "routes": [
+            {"name": "health", "path": {"exact": "/health"}, "require": "public"},
+            {"name": "admin", "class": "api", "path": {"prefix": "/api/admin"}, "require": "bearer", "permissions": ["admin"]},
+            {"name": "runs", "class": "api", "path": {"regex": "/api/dags/[^/]+/runs"}, "methods": ["POST"],
+             "require": "bearer", "permissions": ["operate"]},
+            {"name": "api", "class": "api", "path": {"prefix": "/api"}, "require": "bearer", "permissions": ["read"]},
+            {"name": "ui", "class": "ui", "path": {"prefix": "/ui"}, "require": "session", "response": "text"},
+            {"name": "either", "path": {"prefix": "/either"}, "require": "bearer_or_session"},
+            {"name": "static", "hosts": ["static.test", "*.cdn.test"], "path": {"prefix": "/"}, "require": "public"}
+        ]
+    })
+}
+
+pub fn config_from(v: &Value) -> Config {
+    match load_config(v.to_string().as_bytes(), &env) {
+        Ok(c) => c,
+        Err(e) => panic!("fixture config invalid:\n{e}"),
+    }
+}
+
+pub fn config() -> Config {
+    config_from(&config_json())
+}
+
+/// Claims of a valid deployment-scoped Direct Access Token; tests change what they are about.
+pub fn dat() -> Map<String, Value> {
+    let now = now();
+    match json!({
+        "iss": PLATFORM, "aud": AUD, "sub": "robot-1", "iat": now, "nbf": now, "exp": now + 600,
+        "jti": "jti-1", "scope_type": "deployment", "organization_id": ORG, "workspace_id": WS,
+        "deployment_id": DEP, "role": "ADMIN"
+    }) {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+pub fn sign(claims: &Map<String, Value>, alg: Alg) -> String {
+    signing_key(alg)
+        .sign(&Value::Object(claims.clone()), &mut OsRng)
+        .unwrap()
+}
+
+/// Signs arbitrary header and payload bytes with the HS256 fixture secret, for malformed-token cases: the
+/// signature is valid, so only the property under test can make verification fail.
+pub fn sign_raw(header: &Value, payload: &[u8], alg: Alg) -> String {
+    use crate::b64::encode;
+    let input = format!(
+        "{}.{}",
+        encode(header.to_string().as_bytes()),
+        encode(payload)
+    );
+    let sig = raw_signature(&input, alg);
+    format!("{input}.{}", encode(&sig))
+}
+
+fn raw_signature(input: &str, alg: Alg) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    assert!(alg == Alg::HS256, "sign_raw supports HS256 only");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(hmac_secret(alg).as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}

@@ -1,0 +1,7 @@
+//! Unit tests of the core, run natively and compiled to wasm32-wasip1.
+
+mod config;
+mod decide;
+mod known_answers;
+mod path;
+mod verify;

@@ -1,0 +1,295 @@
+use serde_json::{json, Value};
+
+use crate::b64;
+use crate::jwt::{verify_token, Alg, JwtError};
+use crate::testing::*;
+
+fn verify(token: &str) -> Result<String, JwtError> {
+    let cfg = config();
+    verify_token(token, &cfg.issuers, cfg.max_token_bytes, now()).map(|v| v.issuer.name.clone())
+}
+
+#[test]
+fn a_token_of_every_supported_algorithm_verifies_with_its_pinned_key() {
+    for alg in ALL_ALGS {
+        assert_eq!(verify(&sign(&dat(), alg)), Ok("platform".into()), "{alg}");
+    }
+}
+
+#[test]
+fn a_token_signed_by_an_untrusted_key_with_a_trusted_kid_is_a_bad_signature() {
+    for alg in [Alg::RS256, Alg::RS384, Alg::RS512, Alg::PS256] {
+        let token = untrusted_rsa_key(alg)
+            .sign(&Value::Object(dat()), &mut rand_core::OsRng)
+            .unwrap();
+        assert_eq!(verify(&token), Err(JwtError::BadSignature), "{alg}");
+    }
+}
+
+#[test]
+fn a_key_never_verifies_a_token_whose_alg_differs_from_the_key_alg() {
+    // RS256 key id, but the header says RS512 (the same RSA key is pinned to RS512 under another kid).
+    let mut key = signing_key(Alg::RS512);
+    key.kid = Some(kid(Alg::RS256));
+    let token = key
+        .sign(&Value::Object(dat()), &mut rand_core::OsRng)
+        .unwrap();
+    assert_eq!(verify(&token), Err(JwtError::AlgMismatch));
+}
+
+#[test]
+fn an_hs256_token_keyed_with_the_rsa_public_key_is_refused_rs_hs_confusion() {
+    // The classic attack: HMAC over the token using the RSA public key (as PEM-ish bytes) as the secret.
+    let public = public_jwk("rsa", Alg::RS256, &kid(Alg::RS256));
+    let secret = public["n"].as_str().unwrap().as_bytes().to_vec();
+    let mut key = crate::jwt::SigningKey::hmac(
+        Some(kid(Alg::RS256)),
+        Alg::HS256,
+        crate::secret::Secret::new(secret),
+    )
+    .unwrap();
+    key.kid = Some(kid(Alg::RS256));
+    let token = key
+        .sign(&Value::Object(dat()), &mut rand_core::OsRng)
+        .unwrap();
+    assert_eq!(verify(&token), Err(JwtError::AlgMismatch));
+}
+
+#[test]
+fn alg_none_and_its_case_variants_are_refused() {
+    let payload = serde_json::to_vec(&Value::Object(dat())).unwrap();
+    for alg in ["none", "None", "NONE", "nOnE", "hs256"] {
+        let header = json!({"alg": alg, "typ": "JWT"});
+        let unsigned = format!(
+            "{}.{}.",
+            b64::encode(header.to_string().as_bytes()),
+            b64::encode(&payload)
+        );
+        assert_eq!(
+            verify(&unsigned),
+            Err(JwtError::Malformed),
+            "{alg} without signature"
+        );
+        let signed = sign_raw(&header, &payload, Alg::HS256);
+        assert_eq!(
+            verify(&signed),
+            Err(JwtError::UnsupportedAlg),
+            "{alg} with signature"
+        );
+    }
+}
+
+#[test]
+fn tampering_with_any_part_of_the_token_breaks_it() {
+    let token = sign(&dat(), Alg::ES256);
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut other = dat();
+    other.insert("role".into(), json!("ADMIN"));
+    other.insert("deployment_id".into(), json!("dep-2"));
+    let forged_payload = b64::encode(&serde_json::to_vec(&Value::Object(other)).unwrap());
+    let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+    assert_eq!(verify(&forged), Err(JwtError::BadSignature));
+    let mut sig = b64::decode_strict(parts[2]).unwrap();
+    sig[10] ^= 1;
+    assert_eq!(
+        verify(&format!("{}.{}.{}", parts[0], parts[1], b64::encode(&sig))),
+        Err(JwtError::BadSignature)
+    );
+}
+
+#[test]
+fn base64_that_is_padded_standard_or_non_canonical_is_refused() {
+    let token = sign(&dat(), Alg::HS256);
+    let parts: Vec<&str> = token.split('.').collect();
+    let padded = format!("{}=.{}.{}", parts[0], parts[1], parts[2]);
+    assert_eq!(verify(&padded), Err(JwtError::BadBase64));
+    let spaced = format!("{} .{}.{}", parts[0], parts[1], parts[2]);
+    assert_eq!(verify(&spaced), Err(JwtError::BadBase64));
+    // The signature of HS256 is 32 bytes = 43 chars; the last char carries 2 unused bits. Flipping them
+    // gives another string for the same bytes, which a strict decoder refuses.
+    let last = parts[2].chars().last().unwrap();
+    let idx = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        .find(last)
+        .unwrap();
+    let twin = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        .chars()
+        .nth(idx ^ 1)
+        .unwrap();
+    let noncanonical = format!(
+        "{}.{}.{}{}",
+        parts[0],
+        parts[1],
+        &parts[2][..parts[2].len() - 1],
+        twin
+    );
+    assert_eq!(verify(&noncanonical), Err(JwtError::BadBase64));
+}
+
+#[test]
+fn tokens_with_the_wrong_number_of_parts_are_malformed() {
+    for t in ["", "a", "a.b", "a.b.c.d", "a.b.c.d.e", "..", "a..c"] {
+        assert_eq!(verify(t), Err(JwtError::Malformed), "{t:?}");
+    }
+}
+
+#[test]
+fn a_token_larger_than_the_bound_is_refused_before_decoding() {
+    let mut claims = dat();
+    claims.insert("pad".into(), json!("x".repeat(9000)));
+    assert_eq!(verify(&sign(&claims, Alg::HS256)), Err(JwtError::TooLarge));
+}
+
+#[test]
+fn duplicate_members_in_header_or_payload_are_refused() {
+    let header = json!({"alg": "HS256", "kid": kid(Alg::HS256)});
+    let now = now();
+    let payload = format!(
+        r#"{{"iss":"{PLATFORM}","aud":"{AUD}","sub":"a","exp":{},"scope_type":"deployment","organization_id":"{ORG}","workspace_id":"{WS}","deployment_id":"dep-2","deployment_id":"{DEP}","role":"ADMIN"}}"#,
+        now + 60
+    );
+    assert_eq!(
+        verify(&sign_raw(&header, payload.as_bytes(), Alg::HS256)),
+        Err(JwtError::DuplicateMember)
+    );
+    let dup_header = format!(
+        r#"{{"alg":"HS256","alg":"none","kid":"{}"}}"#,
+        kid(Alg::HS256)
+    );
+    let input = format!(
+        "{}.{}",
+        b64::encode(dup_header.as_bytes()),
+        b64::encode(b"{}")
+    );
+    assert_eq!(
+        verify(&format!("{input}.AAAA")),
+        Err(JwtError::DuplicateMember)
+    );
+}
+
+#[test]
+fn any_crit_header_is_refused_because_no_extension_is_understood() {
+    let header = json!({"alg": "HS256", "kid": kid(Alg::HS256), "crit": ["b64"], "b64": false});
+    let payload = serde_json::to_vec(&Value::Object(dat())).unwrap();
+    assert_eq!(
+        verify(&sign_raw(&header, &payload, Alg::HS256)),
+        Err(JwtError::CriticalHeader)
+    );
+}
+
+#[test]
+fn keys_named_by_jku_x5u_or_an_embedded_jwk_are_never_used() {
+    // The token embeds the attacker's own public key and points at a URL; both are ignored, so the token
+    // is checked against the configured key for its kid and fails.
+    let attacker = public_jwk("rsa_other", Alg::RS256, "evil");
+    let mut key = untrusted_rsa_key(Alg::RS256);
+    key.kid = Some("evil".into());
+    let token = key
+        .sign(&Value::Object(dat()), &mut rand_core::OsRng)
+        .unwrap();
+    assert_eq!(verify(&token), Err(JwtError::UnknownKid));
+    // Same with a trusted kid plus jku/jwk in the header: still the pinned key decides.
+    let header = json!({"alg": "HS256", "kid": kid(Alg::HS256), "jku": "https://evil.test/jwks", "jwk": attacker, "x5u": "https://evil.test/c"});
+    let payload = serde_json::to_vec(&Value::Object(dat())).unwrap();
+    assert_eq!(
+        verify(&sign_raw(&header, &payload, Alg::HS256)),
+        Ok("platform".into()),
+        "a valid pinned signature still passes"
+    );
+}
+
+#[test]
+fn claim_checks_refuse_each_invalid_claim_with_its_own_reason() {
+    let now = now();
+    let cases: Vec<(&str, Value, JwtError)> = vec![
+        ("exp", json!(now - 31), JwtError::Expired),
+        ("exp", json!("never"), JwtError::ClaimType("exp".into())),
+        ("exp", json!(-5), JwtError::ClaimType("exp".into())),
+        ("nbf", json!(now + 120), JwtError::NotYetValid),
+        ("nbf", json!(true), JwtError::ClaimType("nbf".into())),
+        ("iat", json!(now + 120), JwtError::IssuedInFuture),
+        ("aud", json!("someone-else"), JwtError::AudienceMismatch),
+        ("aud", json!(["a", "b"]), JwtError::AudienceMismatch),
+        ("aud", json!(42), JwtError::ClaimType("aud".into())),
+        ("aud", json!([AUD, 1]), JwtError::ClaimType("aud".into())),
+        ("aud", json!([]), JwtError::MissingClaim("aud".into())),
+        (
+            "iss",
+            json!("https://platform.test"),
+            JwtError::UnknownIssuer,
+        ),
+        (
+            "iss",
+            json!(["https://platform.test/"]),
+            JwtError::ClaimType("iss".into()),
+        ),
+        ("sub", json!(7), JwtError::ClaimType("sub".into())),
+        ("jti", json!("revoked-1"), JwtError::Revoked),
+        ("jti", json!({"id": 1}), JwtError::ClaimType("jti".into())),
+    ];
+    for (claim, value, want) in cases {
+        let mut c = dat();
+        c.insert(claim.into(), value.clone());
+        assert_eq!(
+            verify(&sign(&c, Alg::HS512)),
+            Err(want.clone()),
+            "{claim}={value}"
+        );
+    }
+    for missing in ["iss", "aud", "exp", "sub"] {
+        let mut c = dat();
+        c.remove(missing);
+        let got = verify(&sign(&c, Alg::HS512));
+        assert!(
+            matches!(got, Err(JwtError::MissingClaim(ref m)) if m == missing),
+            "{missing}: {got:?}"
+        );
+    }
+}
+
+#[test]
+fn leeway_accepts_small_clock_skew_in_both_directions() {
+    let now = now();
+    let mut c = dat();
+    c.insert("exp".into(), json!(now - 20));
+    c.insert("nbf".into(), json!(now + 20));
+    c.insert("iat".into(), json!(now + 20));
+    assert_eq!(verify(&sign(&c, Alg::HS256)), Ok("platform".into()));
+}
+
+#[test]
+fn an_audience_array_passes_when_it_contains_a_configured_audience() {
+    let mut c = dat();
+    c.insert("aud".into(), json!(["other", AUD]));
+    assert_eq!(verify(&sign(&c, Alg::EdDSA)), Ok("platform".into()));
+}
+
+#[test]
+fn subject_not_before_revokes_older_tokens_and_tokens_without_iat() {
+    let mut c = dat();
+    c.insert("sub".into(), json!("fired"));
+    assert_eq!(verify(&sign(&c, Alg::HS256)), Err(JwtError::Revoked));
+    c.remove("iat");
+    assert_eq!(verify(&sign(&c, Alg::HS256)), Err(JwtError::Revoked));
+}
+
+#[test]
+fn a_token_without_kid_is_refused_when_the_issuer_has_several_keys() {
+    let mut key = signing_key(Alg::ES256);
+    key.kid = None;
+    let token = key
+        .sign(&Value::Object(dat()), &mut rand_core::OsRng)
+        .unwrap();
+    assert_eq!(verify(&token), Err(JwtError::UnknownKid));
+}
+
+#[test]
+fn exp_may_be_absent_only_when_the_issuer_allows_non_expiring_tokens() {
+    let mut v = config_json();
+    v["issuers"][0]["require_exp"] = json!(false);
+    let cfg = config_from(&v);
+    let mut c = dat();
+    c.remove("exp");
+    let token = sign(&c, Alg::HS256);
+    assert!(verify_token(&token, &cfg.issuers, 8192, now()).is_ok());
+    assert_eq!(verify(&token), Err(JwtError::MissingClaim("exp".into())));
+}
