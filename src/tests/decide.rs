@@ -118,7 +118,8 @@ fn a_valid_token_is_forwarded_with_identity_headers_and_without_credentials_or_f
 #[test]
 fn direct_access_tokens_pass_only_when_their_scope_covers_this_dataplane() {
     let cfg = config();
-    let cases: Vec<(&str, Vec<(&str, serde_json::Value)>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, serde_json::Value)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("deployment", vec![], 200, "verified"),
         (
             "workspace",
