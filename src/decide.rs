@@ -8,6 +8,7 @@ use crate::policy::host::normalize_host;
 use crate::policy::{find_route, normalize_path, Requirement, ResponseFormat, Route};
 use crate::request::Request;
 use crate::secret::Credential;
+use crate::upstream;
 
 pub fn decide<'c>(cfg: &'c Config, req: &Request<'_>, now: u64) -> Decision<'c> {
     let (path, query) = match normalize_path(req.path) {
@@ -27,9 +28,7 @@ pub fn decide<'c>(cfg: &'c Config, req: &Request<'_>, now: u64) -> Decision<'c> 
     let route = find_route(&cfg.routes, &host, &path, req.method);
     let mut set_headers = Vec::new();
     // The upstream must see the path the rules matched, not a spelling it might resolve differently.
-    if path.len() != req.path.len() - query.map_or(0, |q| q.len() + 1)
-        || !req.path.starts_with(path.as_str())
-    {
+    if Some(path.as_str()) != req.path.split('?').next() {
         let rewritten = match query {
             Some(q) => format!("{path}?{q}"),
             None => path.clone(),
@@ -168,31 +167,7 @@ fn bearer<'c>(
             None,
         );
     };
-    let h = &cfg.identity_headers;
-    let mut add = |name: &Option<String>, value: Option<String>| {
-        if let (Some(n), Some(v)) = (name, value) {
-            set.push((n.clone(), v));
-        }
-    };
-    add(&h.subject, Some(identity.subject.clone()));
-    add(&h.issuer, Some(identity.issuer.clone()));
-    add(&h.scope, identity.scope.clone());
-    add(
-        &h.role,
-        (!identity.roles.is_empty()).then(|| identity.roles.join(",")),
-    );
-    add(
-        &h.permissions,
-        Some(
-            identity
-                .permissions
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-    );
-    add(&h.token_id, identity.token_id.clone());
+    set.extend(upstream::identity_headers(&cfg.identity_headers, &identity));
     let credential_headers: Vec<&'c str> = cfg
         .token_sources
         .iter()

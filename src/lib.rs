@@ -30,6 +30,7 @@ pub(crate) mod testing;
     clippy::indexing_slicing
 )]
 mod tests;
+pub mod upstream;
 
 pub use config::{load_config, Config, ConfigErrors};
 pub use decide::decide;

@@ -166,3 +166,22 @@ def test_no_token_or_secret_ever_appears_in_the_envoy_log(envoy, keys):
                 assert part not in logs
     for secret in keys.hmac.values():
         assert secret not in logs
+
+
+def test_a_second_authorization_header_never_reaches_the_upstream_unverified(envoy, upstream, keys):
+    # Envoy's ABI shows the filter the first copy of a repeated header; every copy is removed before
+    # forwarding, so the unverified one cannot reach an upstream that would read the other copy.
+    good = keys.sign(dat_claims(), "ES256")
+    r = envoy.get("/api/v2/dags", headers=[("authorization", f"Bearer {good}"), ("authorization", "Bearer forged")])
+    assert r.status == 200
+    (seen,) = upstream.take()
+    assert seen.header("authorization") is None
+    r = envoy.get("/api/v2/dags", headers=[("authorization", "Bearer forged"), ("authorization", f"Bearer {good}")])
+    assert r.status == 401
+    assert upstream.take() == []
+
+
+def test_a_comma_joined_pair_of_tokens_is_refused(envoy, upstream, keys):
+    good = keys.sign(dat_claims(), "ES256")
+    assert envoy.get("/api/v2/dags", headers={"authorization": f"Bearer {good}, Bearer {good}"}).status == 401
+    assert upstream.take() == []
