@@ -55,11 +55,22 @@ pub fn identify(cfg: &Config, v: &Verified<'_>) -> Result<Identity, IdentityErro
     let claims = &v.claims;
     let subject = claims.required_string("sub")?.to_owned();
     let token_id = claims.string("jti")?.map(str::to_owned);
-    let roles: Vec<String> = claims
-        .string_or_list(&issuer.role_claim, false)?
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let controls = |v: &str| v.chars().any(char::is_control);
+    if subject.is_empty() || controls(&subject) {
+        return Err(IdentityError::Invalid(JwtError::ClaimType("sub".into())));
+    }
+    if token_id.as_deref().is_some_and(controls) {
+        return Err(IdentityError::Invalid(JwtError::ClaimType("jti".into())));
+    }
+    let roles: Vec<String> = match &issuer.role_claim {
+        Some(claim) => claims.string_or_list(claim, false)?.into_iter().map(str::to_owned).collect(),
+        None => Vec::new(),
+    };
+    // Values become header values and a comma-joined list: refuse what could split or smuggle a header.
+    let unsafe_value = |v: &str| v.is_empty() || v.chars().any(|c| c.is_control() || c == ',');
+    if roles.iter().any(|r| unsafe_value(r)) {
+        return Err(IdentityError::Invalid(JwtError::ClaimType("role".into())));
+    }
     let mut permissions: BTreeSet<String> = BTreeSet::new();
     let mut known_role = false;
     for role in &roles {
@@ -79,24 +90,16 @@ pub fn identify(cfg: &Config, v: &Verified<'_>) -> Result<Identity, IdentityErro
         IssuerKind::AccessToken => {
             if let Some(claim) = &issuer.permissions_claim {
                 // Auth0 RBAC puts an array in `permissions`; OAuth `scope` is space-separated (RFC 8693 §4.2).
-                permissions.extend(
-                    claims
-                        .string_or_list(claim, true)?
-                        .into_iter()
-                        .map(str::to_owned),
-                );
+                let granted = claims.string_or_list(claim, true)?;
+                if granted.iter().any(|p| p.chars().any(|c| c.is_control() || c == ',')) {
+                    return Err(IdentityError::Invalid(JwtError::ClaimType(claim.clone())));
+                }
+                permissions.extend(granted.into_iter().map(str::to_owned));
             }
             None
         }
     };
-    Ok(Identity {
-        issuer: issuer.name.clone(),
-        subject,
-        token_id,
-        scope,
-        roles,
-        permissions,
-    })
+    Ok(Identity { issuer: issuer.name.clone(), subject, token_id, scope, roles, permissions })
 }
 
 fn check_scope(cfg: &Config, v: &Verified<'_>) -> Result<String, IdentityError> {
@@ -107,17 +110,11 @@ fn check_scope(cfg: &Config, v: &Verified<'_>) -> Result<String, IdentityError> 
         "organization" => &[ORGANIZATION_ID],
         "workspace" => &[ORGANIZATION_ID, WORKSPACE_ID],
         "deployment" => &[ORGANIZATION_ID, WORKSPACE_ID, DEPLOYMENT_ID],
-        _ => {
-            return Err(IdentityError::Invalid(JwtError::ClaimType(
-                SCOPE_TYPE.into(),
-            )))
-        }
+        _ => return Err(IdentityError::Invalid(JwtError::ClaimType(SCOPE_TYPE.into()))),
     };
-    for (claim, ours) in [
-        (ORGANIZATION_ID, &dp.organization_id),
-        (WORKSPACE_ID, &dp.workspace_id),
-        (DEPLOYMENT_ID, &dp.deployment_id),
-    ] {
+    for (claim, ours) in
+        [(ORGANIZATION_ID, &dp.organization_id), (WORKSPACE_ID, &dp.workspace_id), (DEPLOYMENT_ID, &dp.deployment_id)]
+    {
         match claims.string(claim)? {
             Some(theirs) if theirs != ours => return Err(IdentityError::ScopeMismatch),
             Some(_) => {}

@@ -21,10 +21,7 @@ pub const ALL_ALGS: [Alg; 10] = crate::jwt::alg::ALL;
 const KEYS: &str = include_str!("../tests/fixtures/keys.json");
 
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn fixture(name: &str) -> Value {
@@ -78,18 +75,12 @@ pub fn public_jwk(name: &str, alg: Alg, kid: &str) -> Value {
 }
 
 pub fn env(name: &str) -> Option<String> {
-    ALL_ALGS
-        .iter()
-        .find(|a| format!("HMAC_{}", a.name()) == name)
-        .map(|a| hmac_secret(*a))
+    ALL_ALGS.iter().find(|a| format!("HMAC_{}", a.name()) == name).map(|a| hmac_secret(*a))
 }
 
 pub fn config_json() -> Value {
-    let asymmetric: Vec<Value> = ALL_ALGS
-        .iter()
-        .filter(|a| !a.is_hmac())
-        .map(|a| public_jwk(fixture_for(*a), *a, &kid(*a)))
-        .collect();
+    let asymmetric: Vec<Value> =
+        ALL_ALGS.iter().filter(|a| !a.is_hmac()).map(|a| public_jwk(fixture_for(*a), *a, &kid(*a))).collect();
     let hmac: Vec<Value> = ALL_ALGS
         .iter()
         .filter(|a| a.is_hmac())
@@ -149,20 +140,14 @@ pub fn dat() -> Map<String, Value> {
 }
 
 pub fn sign(claims: &Map<String, Value>, alg: Alg) -> String {
-    signing_key(alg)
-        .sign(&Value::Object(claims.clone()), &mut OsRng)
-        .unwrap()
+    signing_key(alg).sign(&Value::Object(claims.clone()), &mut OsRng).unwrap()
 }
 
 /// Signs arbitrary header and payload bytes with the HS256 fixture secret, for malformed-token cases: the
 /// signature is valid, so only the property under test can make verification fail.
 pub fn sign_raw(header: &Value, payload: &[u8], alg: Alg) -> String {
     use crate::b64::encode;
-    let input = format!(
-        "{}.{}",
-        encode(header.to_string().as_bytes()),
-        encode(payload)
-    );
+    let input = format!("{}.{}", encode(header.to_string().as_bytes()), encode(payload));
     let sig = raw_signature(&input, alg);
     format!("{input}.{}", encode(&sig))
 }

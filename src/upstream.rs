@@ -11,25 +11,9 @@ pub fn identity_headers(names: &IdentityHeaders, identity: &Identity) -> Vec<(St
         (&names.subject, Some(identity.subject.clone())),
         (&names.issuer, Some(identity.issuer.clone())),
         (&names.scope, identity.scope.clone()),
-        (
-            &names.role,
-            (!identity.roles.is_empty()).then(|| identity.roles.join(",")),
-        ),
-        (
-            &names.permissions,
-            Some(
-                identity
-                    .permissions
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-        ),
+        (&names.role, (!identity.roles.is_empty()).then(|| identity.roles.join(","))),
+        (&names.permissions, Some(identity.permissions.iter().cloned().collect::<Vec<_>>().join(","))),
         (&names.token_id, identity.token_id.clone()),
     ];
-    values
-        .into_iter()
-        .filter_map(|(name, value)| Some((name.clone()?, value?)))
-        .collect()
+    values.into_iter().filter_map(|(name, value)| Some((name.clone()?, value?))).collect()
 }

@@ -68,3 +68,28 @@ def test_head_requests_get_the_status_without_a_body(envoy, upstream):
     r = envoy.request("HEAD", "/api/v2/dags")
     assert r.status == 401
     assert r.body == b""
+
+
+def test_a_header_value_that_is_not_utf8_gets_400_and_the_vm_keeps_serving(envoy, upstream):
+    # obs-text bytes are legal HTTP; the SDK's helpers would panic on them and trap the VM.
+    r = envoy.get("/api/v2/dags", headers=[("authorization", "Bearer \xff\xfe".encode("latin-1").decode("latin-1"))])
+    assert r.status == 400
+    r = envoy.get("/api/v2/dags", headers=[("origin", "https://\xe9.example")])
+    assert r.status == 400
+    assert upstream.take() == []
+    assert "wasmcustom.gatehouse.decision.deny.bad_header_encoding: 2" in envoy.admin("/stats?filter=bad_header"), \
+        "the filter itself refused them (Envoy passed the bytes through)"
+    for _ in range(4):  # both workers
+        assert envoy.get("/api/v2/monitor/health").status == 200
+
+
+def test_servlet_style_dot_segment_parameters_get_400(envoy, upstream):
+    assert envoy.get("/api/v2/monitor/health/..;/..;/config").status == 400
+    assert upstream.take() == []
+
+
+def test_public_routes_do_not_forward_unverified_credentials(envoy, upstream):
+    r = envoy.get("/api/v2/version", headers={"authorization": "Bearer not-checked-here"})
+    assert r.status == 200
+    (seen,) = upstream.take()
+    assert seen.header("authorization") is None

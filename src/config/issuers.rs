@@ -50,14 +50,14 @@ pub(super) fn load(
         let issuer = o.string(errs, "issuer").unwrap_or_default().to_owned();
         // Two entries with one `iss` would make the choice of keys depend on order.
         if !issuer.is_empty() && !iss_values.insert(issuer.clone()) {
-            errs.push(
-                o.at("issuer"),
-                format!("another issuer already has iss {issuer:?}"),
-            );
+            errs.push(o.at("issuer"), format!("another issuer already has iss {issuer:?}"));
         }
         let audiences = o.string_list(errs, "audiences");
         if audiences.is_empty() && !o.has("audiences") {
-            errs.push(o.at("audiences"), "required: at least one accepted audience (tokens without a matching aud are refused)");
+            errs.push(
+                o.at("audiences"),
+                "required: at least one accepted audience (tokens without a matching aud are refused)",
+            );
         } else if audiences.is_empty() {
             errs.push(o.at("audiences"), "expected at least one audience");
         }
@@ -65,34 +65,40 @@ pub(super) fn load(
             .choice(
                 errs,
                 "kind",
-                &[
-                    ("direct_access", IssuerKind::DirectAccess),
-                    ("access_token", IssuerKind::AccessToken),
-                ],
+                &[("direct_access", IssuerKind::DirectAccess), ("access_token", IssuerKind::AccessToken)],
             )
             .unwrap_or(IssuerKind::AccessToken);
+        // No default: a platform issuer left as a plain access-token issuer would skip the scope check.
+        if !o.has("kind") {
+            errs.push(o.at("kind"), "required field is missing; expected \"direct_access\" or \"access_token\"");
+        }
+        let before = errs.len();
         let mut keys = load_jwks(errs, &o);
         keys.extend(load_hmac_keys(errs, &o, env));
-        if keys.is_empty() && !errs.iter().any(|e| e.path.starts_with(&p)) {
+        check_unique_kids(errs, &p, &keys);
+        if keys.is_empty() && errs.len() == before && !o.has("jwks") && !o.has("hmac_keys") {
             errs.push(&p, "no keys: give \"jwks\" (inline JWKS) or \"hmac_keys\"");
+        } else if keys.is_empty() && errs.len() == before {
+            errs.push(&p, "no keys: \"jwks\" and \"hmac_keys\" are empty");
         }
-        let role_claim = o
-            .opt_string(errs, "role_claim")
-            .unwrap_or("role")
-            .to_owned();
+        // Access tokens map roles through the role table only when the operator names the claim: the
+        // shared table was written for Direct Access Tokens.
+        let role_claim = o.opt_string(errs, "role_claim").map(str::to_owned);
+        let role_claim = match kind {
+            IssuerKind::DirectAccess => Some(role_claim.unwrap_or_else(|| "role".to_owned())),
+            IssuerKind::AccessToken => role_claim,
+        };
         let permissions_claim = o.opt_string(errs, "permissions_claim").map(str::to_owned);
+        if kind == IssuerKind::DirectAccess && permissions_claim.is_some() {
+            errs.push(o.at("permissions_claim"), "Direct Access Tokens get permissions from their role only");
+        }
         if kind == IssuerKind::DirectAccess && roles.is_empty() {
             errs.push(
                 top.at("roles"),
-                format!(
-                    "issuer {name:?} issues Direct Access Tokens, whose roles need a role table"
-                ),
+                format!("issuer {name:?} issues Direct Access Tokens, whose roles need a role table"),
             );
         }
-        let revoked_token_ids: HashSet<String> = o
-            .string_list(errs, "revoked_token_ids")
-            .into_iter()
-            .collect();
+        let revoked_token_ids: HashSet<String> = o.string_list(errs, "revoked_token_ids").into_iter().collect();
         let subject_not_before = load_not_before(errs, &o);
         out.push(Issuer {
             name,
@@ -134,27 +140,21 @@ fn load_jwks(errs: &mut ConfigErrors, o: &Obj<'_>) -> Vec<VerifyKey> {
             }
         }
     }
-    check_unique_kids(errs, &kpath, &out);
     out
 }
 
+/// Across inline and HMAC keys together: the token's `kid` must pick exactly one key per algorithm.
 fn check_unique_kids(errs: &mut ConfigErrors, path: &str, keys: &[VerifyKey]) {
     let mut seen = HashSet::new();
     for k in keys {
         if let Some(kid) = &k.kid {
             if !seen.insert((kid.clone(), k.alg)) {
-                errs.push(
-                    path,
-                    format!("two keys share kid {kid:?} and alg {}", k.alg),
-                );
+                errs.push(path, format!("two keys share kid {kid:?} and alg {}", k.alg));
             }
         }
     }
     if keys.len() > 1 && keys.iter().any(|k| k.kid.is_none()) {
-        errs.push(
-            path,
-            "with more than one key every key needs a \"kid\" (the token's kid picks the key)",
-        );
+        errs.push(path, "with more than one key every key needs a \"kid\" (the token's kid picks the key)");
     }
 }
 
@@ -173,26 +173,20 @@ fn load_hmac_keys(errs: &mut ConfigErrors, o: &Obj<'_>, env: Env<'_>) -> Vec<Ver
         let alg = match k.string(errs, "alg").map(|s| (s, Alg::parse(s))) {
             Some((_, Some(a))) if a.is_hmac() => Some(a),
             Some((s, _)) => {
-                errs.push(
-                    k.at("alg"),
-                    format!("expected one of HS256, HS384, HS512; got {s:?}"),
-                );
+                errs.push(k.at("alg"), format!("expected one of HS256, HS384, HS512; got {s:?}"));
                 None
             }
             None => None,
         };
-        let encoding = k
-            .choice(
-                errs,
-                "encoding",
-                &[("raw", 0u8), ("base64url", 1), ("base64", 2)],
-            )
-            .unwrap_or(0);
+        let encoding = k.choice(errs, "encoding", &[("raw", 0u8), ("base64url", 1), ("base64", 2)]).unwrap_or(0);
         let Some(var) = k.string(errs, "secret_env") else {
             continue;
         };
         let Some(raw) = env(var) else {
-            errs.push(k.at("secret_env"), format!("environment variable {var} is not set in the VM (vm_config.environment_variables)"));
+            errs.push(
+                k.at("secret_env"),
+                format!("environment variable {var} is not set in the VM (vm_config.environment_variables)"),
+            );
             continue;
         };
         let bytes = match encoding {
@@ -205,9 +199,7 @@ fn load_hmac_keys(errs: &mut ConfigErrors, o: &Obj<'_>, env: Env<'_>) -> Vec<Ver
                 k.at("secret_env"),
                 format!(
                     "environment variable {var} is not valid for encoding {:?}",
-                    ["raw", "base64url", "base64"]
-                        .get(usize::from(encoding))
-                        .unwrap_or(&"raw")
+                    ["raw", "base64url", "base64"].get(usize::from(encoding)).unwrap_or(&"raw")
                 ),
             );
             continue;
@@ -217,11 +209,7 @@ fn load_hmac_keys(errs: &mut ConfigErrors, o: &Obj<'_>, env: Env<'_>) -> Vec<Ver
         if bytes.len() < alg.min_hmac_key_len() {
             errs.push(
                 k.at("secret_env"),
-                format!(
-                    "{alg} needs a secret of at least {} bytes; {var} has {}",
-                    alg.min_hmac_key_len(),
-                    bytes.len()
-                ),
+                format!("{alg} needs a secret of at least {} bytes; {var} has {}", alg.min_hmac_key_len(), bytes.len()),
             );
             continue;
         }
@@ -237,13 +225,7 @@ fn load_not_before(errs: &mut ConfigErrors, o: &Obj<'_>) -> HashMap<String, u64>
     };
     let path = o.at("subject_not_before");
     let Some(map) = v.as_object() else {
-        errs.push(
-            &path,
-            format!(
-                "expected an object of subject to unix time; got {}",
-                kind(v)
-            ),
-        );
+        errs.push(&path, format!("expected an object of subject to unix time; got {}", kind(v)));
         return out;
     };
     for (sub, t) in map {
@@ -251,10 +233,7 @@ fn load_not_before(errs: &mut ConfigErrors, o: &Obj<'_>) -> HashMap<String, u64>
             Some(n) => {
                 out.insert(sub.clone(), n);
             }
-            None => errs.push(
-                format!("{path}.{sub}"),
-                format!("expected a unix time in seconds; got {}", kind(t)),
-            ),
+            None => errs.push(format!("{path}[{sub:?}]"), format!("expected a unix time in seconds; got {}", kind(t))),
         }
     }
     out

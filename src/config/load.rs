@@ -4,11 +4,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::policy::Requirement;
+
 use super::reader::{array, kind, string_list, Obj};
-use super::{
-    issuers, routes, Config, ConfigErrors, CorsPreflight, Dataplane, IdentityHeaders, TokenSource,
-    Unmatched,
-};
+use super::{issuers, routes, Config, ConfigErrors, CorsPreflight, Dataplane, IdentityHeaders, TokenSource, Unmatched};
 
 /// Looks up an environment variable of the VM (Envoy `vm_config.environment_variables`). Passed in so the
 /// core stays free of I/O and tests can supply their own.
@@ -33,15 +32,8 @@ const BASE_HEADERS: [&str; 2] = ["origin", "access-control-request-method"];
 
 /// Headers that must never be configured as identity headers: overwriting them would change routing,
 /// credentials or the request's framing.
-const RESERVED: [&str; 7] = [
-    "authorization",
-    "cookie",
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "te",
-    "connection",
-];
+const RESERVED: [&str; 7] =
+    ["authorization", "cookie", "host", "content-length", "transfer-encoding", "te", "connection"];
 
 pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let mut errs = ConfigErrors::default();
@@ -57,54 +49,61 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     };
 
     let dataplane = load_dataplane(&mut errs, &top);
-    let realm = top
-        .opt_string(&mut errs, "realm")
-        .unwrap_or("gatehouse")
-        .to_owned();
+    let realm = top.opt_string(&mut errs, "realm").unwrap_or("gatehouse").to_owned();
     if realm.contains('"') || realm.contains('\\') || realm.chars().any(char::is_control) {
-        errs.push(top.at("realm"), "must not contain quotes, backslashes or control characters (it goes into WWW-Authenticate)");
+        errs.push(
+            top.at("realm"),
+            "must not contain quotes, backslashes or control characters (it goes into WWW-Authenticate)",
+        );
     }
     let unmatched = top
-        .choice(
-            &mut errs,
-            "unmatched",
-            &[("deny", Unmatched::Deny), ("allow", Unmatched::Allow)],
-        )
+        .choice(&mut errs, "unmatched", &[("deny", Unmatched::Deny), ("allow", Unmatched::Allow)])
         .unwrap_or(Unmatched::Deny);
     let cors_preflight = top
-        .choice(
-            &mut errs,
-            "cors_preflight",
-            &[
-                ("pass", CorsPreflight::Pass),
-                ("enforce", CorsPreflight::Enforce),
-            ],
-        )
+        .choice(&mut errs, "cors_preflight", &[("pass", CorsPreflight::Pass), ("enforce", CorsPreflight::Enforce)])
         .unwrap_or(CorsPreflight::Pass);
     let max_token_bytes = top.u64_or(&mut errs, "max_token_bytes", 8192, 256, 65536) as usize;
     let token_sources = load_token_sources(&mut errs, &top);
     let identity_headers = load_identity_headers(&mut errs, &top);
     let strip = top.string_list(&mut errs, "strip_request_headers");
     for (i, h) in strip.iter().enumerate() {
-        check_header_name(
-            &mut errs,
-            &format!("{}[{i}]", top.at("strip_request_headers")),
-            h,
-        );
+        let p = format!("{}[{i}]", top.at("strip_request_headers"));
+        check_header_name(&mut errs, &p, h);
+        if RESERVED.contains(&h.as_str()) {
+            errs.push(p, format!("{h:?} cannot be stripped: requests need it"));
+        }
+    }
+    for (i, s) in token_sources.iter().enumerate() {
+        if identity_headers.names().chain(IdentityHeaders::defaults().names()).any(|n| n == s.header) {
+            errs.push(
+                format!("{}[{i}].header", top.at("token_sources")),
+                format!("{:?} is also an identity header", s.header),
+            );
+        }
     }
     let roles = load_roles(&mut errs, &top);
     let issuers = issuers::load(&mut errs, &top, &roles, env);
     let routes = routes::load(&mut errs, &top);
+    if issuers.is_empty() {
+        for (i, r) in routes.iter().enumerate() {
+            if matches!(r.require, Requirement::Bearer | Requirement::BearerOrSession) {
+                errs.push(
+                    format!("$.routes[{i}].require"),
+                    format!("route {:?} needs bearer tokens but no issuers are configured", r.name),
+                );
+            }
+        }
+    }
 
     if !errs.is_empty() {
         return Err(errs.sorted());
     }
 
     let mut forged_headers: Vec<String> = Vec::new();
-    for name in identity_headers.names().map(str::to_owned).chain(strip) {
-        // Envoy lower-cases names, but `x_user` and `x-user` are both seen as one header by many upstreams
-        // (CGI, WSGI): remove both spellings.
-        for variant in [name.clone(), name.replace('-', "_"), name.replace('_', "-")] {
+    // Default names stay stripped even when configured away or switched off: an upstream may still read them.
+    let defaults = IdentityHeaders::defaults();
+    for name in identity_headers.names().chain(defaults.names()).map(str::to_owned).chain(strip) {
+        for variant in separator_variants(&name) {
             if !forged_headers.contains(&variant) {
                 forged_headers.push(variant);
             }
@@ -132,62 +131,59 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     })
 }
 
+/// Every spelling of `name` with `-` and `_` swapped at each separator: CGI and WSGI upstreams fold `_` into
+/// `-`, so `x-gatehouse_subject` would reach them as `x-gatehouse-subject`. Past six separators only the two
+/// uniform spellings are produced (Envoy's `headers_with_underscores_action` covers the rest).
+fn separator_variants(name: &str) -> Vec<String> {
+    let seps: Vec<usize> = name.char_indices().filter(|(_, c)| *c == '-' || *c == '_').map(|(i, _)| i).collect();
+    if seps.len() > 6 {
+        return vec![name.to_owned(), name.replace('-', "_"), name.replace('_', "-")];
+    }
+    (0u32..(1 << seps.len()))
+        .map(|mask| {
+            let mut bytes = name.as_bytes().to_vec();
+            for (bit, at) in seps.iter().enumerate() {
+                if let Some(b) = bytes.get_mut(*at) {
+                    *b = if mask & (1 << bit) != 0 { b'_' } else { b'-' };
+                }
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+        .collect()
+}
+
 fn load_dataplane(errs: &mut ConfigErrors, top: &Obj<'_>) -> Dataplane {
-    let empty = Dataplane {
-        organization_id: String::new(),
-        workspace_id: String::new(),
-        deployment_id: String::new(),
-    };
+    let empty = Dataplane { organization_id: String::new(), workspace_id: String::new(), deployment_id: String::new() };
     let Some(v) = top.required(errs, "dataplane") else {
         return empty;
     };
-    let Some(o) = Obj::open(
-        errs,
-        &top.at("dataplane"),
-        v,
-        &["organization_id", "workspace_id", "deployment_id"],
-    ) else {
+    let Some(o) = Obj::open(errs, &top.at("dataplane"), v, &["organization_id", "workspace_id", "deployment_id"])
+    else {
         return empty;
     };
     Dataplane {
-        organization_id: o
-            .string(errs, "organization_id")
-            .unwrap_or_default()
-            .to_owned(),
-        workspace_id: o
-            .string(errs, "workspace_id")
-            .unwrap_or_default()
-            .to_owned(),
-        deployment_id: o
-            .string(errs, "deployment_id")
-            .unwrap_or_default()
-            .to_owned(),
+        organization_id: o.string(errs, "organization_id").unwrap_or_default().to_owned(),
+        workspace_id: o.string(errs, "workspace_id").unwrap_or_default().to_owned(),
+        deployment_id: o.string(errs, "deployment_id").unwrap_or_default().to_owned(),
     }
 }
 
 pub(super) fn check_header_name(errs: &mut ConfigErrors, path: &str, name: &str) {
     // RFC 9110 §5.1 token characters, lower-case because Envoy presents header names lower-cased.
     let ok = !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
-        });
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !ok {
-        errs.push(
-            path,
-            format!("{name:?} is not a lower-case HTTP header name"),
-        );
+        errs.push(path, format!("{name:?} is not a lower-case HTTP header name"));
     }
 }
 
 fn load_token_sources(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<TokenSource> {
     let Some(v) = top.get("token_sources") else {
-        return vec![TokenSource {
-            header: "authorization".into(),
-            scheme: Some("Bearer".into()),
-        }];
+        return vec![TokenSource { header: "authorization".into(), scheme: Some("Bearer".into()) }];
     };
     let path = top.at("token_sources");
     let items = array(errs, &path, v);
+    let mut seen: Vec<String> = Vec::new();
     if items.is_empty() && v.is_array() {
         errs.push(&path, "expected at least one token source");
     }
@@ -199,6 +195,13 @@ fn load_token_sources(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<TokenSource
             let o = Obj::open(errs, &p, item, &["header", "scheme"])?;
             let header = o.string(errs, "header")?.to_owned();
             check_header_name(errs, &o.at("header"), &header);
+            if RESERVED.contains(&header.as_str()) && header != "authorization" {
+                errs.push(o.at("header"), format!("{header:?} cannot carry a token"));
+            }
+            if seen.contains(&header) {
+                errs.push(o.at("header"), format!("header {header:?} is already a token source"));
+            }
+            seen.push(header.clone());
             let scheme = o.opt_string(errs, "scheme").map(str::to_owned);
             Some(TokenSource { header, scheme })
         })
@@ -206,26 +209,12 @@ fn load_token_sources(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<TokenSource
 }
 
 fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHeaders {
-    let mut h = IdentityHeaders {
-        subject: Some("x-gatehouse-subject".into()),
-        issuer: Some("x-gatehouse-issuer".into()),
-        scope: Some("x-gatehouse-scope".into()),
-        role: Some("x-gatehouse-role".into()),
-        permissions: Some("x-gatehouse-permissions".into()),
-        token_id: Some("x-gatehouse-token-id".into()),
-    };
+    let mut h = IdentityHeaders::defaults();
     let Some(v) = top.get("identity_headers") else {
         return h;
     };
     let path = top.at("identity_headers");
-    let fields = [
-        "subject",
-        "issuer",
-        "scope",
-        "role",
-        "permissions",
-        "token_id",
-    ];
+    let fields = ["subject", "issuer", "scope", "role", "permissions", "token_id"];
     let Some(o) = Obj::open(errs, &path, v, &fields) else {
         return h;
     };
@@ -245,17 +234,28 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
             Some(Value::String(name)) => {
                 check_header_name(errs, &o.at(field), name);
                 if RESERVED.contains(&name.as_str()) || name.starts_with(':') {
-                    errs.push(
-                        o.at(field),
-                        format!("{name:?} is reserved and cannot carry identity"),
-                    );
+                    errs.push(o.at(field), format!("{name:?} is reserved and cannot carry identity"));
                 }
                 *slot = Some(name.clone());
             }
-            Some(other) => errs.push(
-                o.at(field),
-                format!("expected a header name or null; got {}", kind(other)),
-            ),
+            Some(other) => errs.push(o.at(field), format!("expected a header name or null; got {}", kind(other))),
+        }
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for field in fields {
+        let name = match field {
+            "subject" => &h.subject,
+            "issuer" => &h.issuer,
+            "scope" => &h.scope,
+            "role" => &h.role,
+            "permissions" => &h.permissions,
+            _ => &h.token_id,
+        };
+        if let Some(name) = name.as_deref() {
+            if seen.contains(&name) {
+                errs.push(o.at(field), format!("{name:?} is already used by another identity header"));
+            }
+            seen.push(name);
         }
     }
     h
@@ -268,13 +268,7 @@ fn load_roles(errs: &mut ConfigErrors, top: &Obj<'_>) -> HashMap<String, Vec<Str
     };
     let path = top.at("roles");
     let Some(map) = v.as_object() else {
-        errs.push(
-            &path,
-            format!(
-                "expected an object of role name to permission list; got {}",
-                kind(v)
-            ),
-        );
+        errs.push(&path, format!("expected an object of role name to permission list; got {}", kind(v)));
         return roles;
     };
     for (name, perms) in map {

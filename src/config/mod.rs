@@ -58,17 +58,21 @@ pub struct IdentityHeaders {
 }
 
 impl IdentityHeaders {
+    pub fn defaults() -> Self {
+        IdentityHeaders {
+            subject: Some("x-gatehouse-subject".into()),
+            issuer: Some("x-gatehouse-issuer".into()),
+            scope: Some("x-gatehouse-scope".into()),
+            role: Some("x-gatehouse-role".into()),
+            permissions: Some("x-gatehouse-permissions".into()),
+            token_id: Some("x-gatehouse-token-id".into()),
+        }
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        [
-            &self.subject,
-            &self.issuer,
-            &self.scope,
-            &self.role,
-            &self.permissions,
-            &self.token_id,
-        ]
-        .into_iter()
-        .filter_map(|h| h.as_deref())
+        [&self.subject, &self.issuer, &self.scope, &self.role, &self.permissions, &self.token_id]
+            .into_iter()
+            .filter_map(|h| h.as_deref())
     }
 }
 

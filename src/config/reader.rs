@@ -25,12 +25,7 @@ pub struct Obj<'v> {
 impl<'v> Obj<'v> {
     /// Opens `value` as an object whose members must all be in `known`; unknown members are errors
     /// (the `deny_unknown_fields` rule), with a suggestion when one is a near miss.
-    pub fn open(
-        errs: &mut ConfigErrors,
-        path: &str,
-        value: &'v Value,
-        known: &[&str],
-    ) -> Option<Obj<'v>> {
+    pub fn open(errs: &mut ConfigErrors, path: &str, value: &'v Value, known: &[&str]) -> Option<Obj<'v>> {
         let Some(map) = value.as_object() else {
             errs.push(path, format!("expected an object; got {}", kind(value)));
             return None;
@@ -48,10 +43,7 @@ impl<'v> Obj<'v> {
                 );
             }
         }
-        Some(Obj {
-            path: path.to_owned(),
-            map,
-        })
+        Some(Obj { path: path.to_owned(), map })
     }
 
     pub fn at(&self, key: &str) -> String {
@@ -75,13 +67,11 @@ impl<'v> Obj<'v> {
     }
 
     pub fn string(&self, errs: &mut ConfigErrors, key: &str) -> Option<&'v str> {
-        self.required(errs, key)
-            .and_then(|v| as_nonempty_str(errs, &self.at(key), v))
+        self.required(errs, key).and_then(|v| as_nonempty_str(errs, &self.at(key), v))
     }
 
     pub fn opt_string(&self, errs: &mut ConfigErrors, key: &str) -> Option<&'v str> {
-        self.get(key)
-            .and_then(|v| as_nonempty_str(errs, &self.at(key), v))
+        self.get(key).and_then(|v| as_nonempty_str(errs, &self.at(key), v))
     }
 
     pub fn bool_or(&self, errs: &mut ConfigErrors, key: &str, default: bool) -> bool {
@@ -89,32 +79,19 @@ impl<'v> Obj<'v> {
             None => default,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
-                errs.push(
-                    self.at(key),
-                    format!("expected a boolean; got {}", kind(other)),
-                );
+                errs.push(self.at(key), format!("expected a boolean; got {}", kind(other)));
                 default
             }
         }
     }
 
-    pub fn u64_or(
-        &self,
-        errs: &mut ConfigErrors,
-        key: &str,
-        default: u64,
-        min: u64,
-        max: u64,
-    ) -> u64 {
+    pub fn u64_or(&self, errs: &mut ConfigErrors, key: &str, default: u64, min: u64, max: u64) -> u64 {
         match self.get(key) {
             None => default,
             Some(v) => match v.as_u64() {
                 Some(n) if (min..=max).contains(&n) => n,
                 _ => {
-                    errs.push(
-                        self.at(key),
-                        format!("expected an integer from {min} to {max}; got {v}"),
-                    );
+                    errs.push(self.at(key), format!("expected an integer from {min} to {max}; got {v}"));
                     default
                 }
             },
@@ -122,23 +99,12 @@ impl<'v> Obj<'v> {
     }
 
     /// One of a fixed set of strings; `None` when absent (the caller applies the default).
-    pub fn choice<T: Copy>(
-        &self,
-        errs: &mut ConfigErrors,
-        key: &str,
-        options: &[(&str, T)],
-    ) -> Option<T> {
+    pub fn choice<T: Copy>(&self, errs: &mut ConfigErrors, key: &str, options: &[(&str, T)]) -> Option<T> {
         let v = self.get(key)?;
-        let found = v
-            .as_str()
-            .and_then(|s| options.iter().find(|(name, _)| *name == s))
-            .map(|(_, t)| *t);
+        let found = v.as_str().and_then(|s| options.iter().find(|(name, _)| *name == s)).map(|(_, t)| *t);
         if found.is_none() {
             let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
-            errs.push(
-                self.at(key),
-                format!("expected one of {}; got {v}", names.join(", ")),
-            );
+            errs.push(self.at(key), format!("expected one of {}; got {v}", names.join(", ")));
         }
         found
     }
@@ -167,18 +133,13 @@ pub fn as_nonempty_str<'v>(errs: &mut ConfigErrors, path: &str, v: &'v Value) ->
 
 pub fn string_list(errs: &mut ConfigErrors, path: &str, v: &Value) -> Vec<String> {
     let Some(items) = v.as_array() else {
-        errs.push(
-            path,
-            format!("expected an array of strings; got {}", kind(v)),
-        );
+        errs.push(path, format!("expected an array of strings; got {}", kind(v)));
         return Vec::new();
     };
     items
         .iter()
         .enumerate()
-        .filter_map(|(i, item)| {
-            as_nonempty_str(errs, &format!("{path}[{i}]"), item).map(str::to_owned)
-        })
+        .filter_map(|(i, item)| as_nonempty_str(errs, &format!("{path}[{i}]"), item).map(str::to_owned))
         .collect()
 }
 

@@ -6,21 +6,11 @@ use regex_lite::Regex;
 
 use super::reader::{array, Obj};
 use super::ConfigErrors;
+use crate::policy::host::normalize_host;
 use crate::policy::{normalize_path, HostMatch, PathMatch, Requirement, ResponseFormat, Route};
 
-const FIELDS: &[&str] = &[
-    "name",
-    "class",
-    "hosts",
-    "path",
-    "methods",
-    "require",
-    "permissions",
-    "response",
-];
-const METHODS: [&str; 9] = [
-    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
-];
+const FIELDS: &[&str] = &["name", "class", "hosts", "path", "methods", "require", "permissions", "response"];
+const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
 const MAX_REGEX_LEN: usize = 1024;
 
 pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
@@ -51,10 +41,7 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
             if !METHODS.contains(&m.as_str()) {
                 errs.push(
                     format!("{}[{j}]", o.at("methods")),
-                    format!(
-                        "expected an upper-case method, one of {}; got {m:?}",
-                        METHODS.join(", ")
-                    ),
+                    format!("expected an upper-case method, one of {}; got {m:?}", METHODS.join(", ")),
                 );
             }
         }
@@ -69,52 +56,40 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
             ],
         );
         if !o.has("require") {
-            errs.push(o.at("require"), "required field is missing; expected \"public\", \"bearer\", \"session\" or \"bearer_or_session\"");
+            errs.push(
+                o.at("require"),
+                "required field is missing; expected \"public\", \"bearer\", \"session\" or \"bearer_or_session\"",
+            );
+        }
+        for list in ["hosts", "methods"] {
+            if o.get(list).and_then(|v| v.as_array()).is_some_and(Vec::is_empty) {
+                errs.push(o.at(list), "an empty list matches nothing; leave the field out to match any");
+            }
         }
         let permissions = o.string_list(errs, "permissions");
         if require == Some(Requirement::Public) && !permissions.is_empty() {
-            errs.push(
-                o.at("permissions"),
-                "a public route cannot require permissions",
-            );
+            errs.push(o.at("permissions"), "a public route cannot require permissions");
         }
         let response = o
-            .choice(
-                errs,
-                "response",
-                &[
-                    ("json", ResponseFormat::Json),
-                    ("text", ResponseFormat::Text),
-                ],
-            )
+            .choice(errs, "response", &[("json", ResponseFormat::Json), ("text", ResponseFormat::Text)])
             .unwrap_or(ResponseFormat::Json);
-        let path_match = o
-            .required(errs, "path")
-            .and_then(|v| path_match(errs, &o.at("path"), v));
+        let path_match = o.required(errs, "path").and_then(|v| path_match(errs, &o.at("path"), v));
         if let (Some(require), Some(path)) = (require, path_match) {
-            out.push(Route {
-                name,
-                class,
-                hosts,
-                path,
-                methods,
-                require,
-                permissions,
-                response,
-            });
+            out.push(Route { name, class, hosts, path, methods, require, permissions, response });
         }
     }
     out
 }
 
 fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {
+    // A pattern must already be what `normalize_host` makes of a request's authority, or it never matches.
     let valid = |s: &str| {
         !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:[]".contains(&b))
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:".contains(&b))
+            && normalize_host(s) == s
     };
     if let Some(rest) = h.strip_prefix("*.") {
-        if valid(rest) {
+        if valid(rest) && !rest.contains(':') {
             return Some(HostMatch::Suffix(format!(".{rest}")));
         }
     } else if valid(h) {
@@ -122,35 +97,25 @@ fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {
     }
     errs.push(
         path,
-        format!("expected a lower-case host name without port, or \"*.\" and a domain; got {h:?}"),
+        format!(
+            "expected a lower-case host name without port (IPv6 without brackets), or \"*.\" and a domain; got {h:?}"
+        ),
     );
     None
 }
 
 fn path_match(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Option<PathMatch> {
     let o = Obj::open(errs, path, v, &["exact", "prefix", "regex"])?;
-    let given: Vec<&str> = ["exact", "prefix", "regex"]
-        .into_iter()
-        .filter(|k| o.has(k))
-        .collect();
+    let given: Vec<&str> = ["exact", "prefix", "regex"].into_iter().filter(|k| o.has(k)).collect();
     if given.len() != 1 {
-        errs.push(
-            path,
-            format!(
-                "expected exactly one of \"exact\", \"prefix\", \"regex\"; got {}",
-                given.len()
-            ),
-        );
+        errs.push(path, format!("expected exactly one of \"exact\", \"prefix\", \"regex\"; got {}", given.len()));
         return None;
     }
     let kind = given.first().copied().unwrap_or("exact");
     let value = o.string(errs, kind)?;
     if kind == "regex" {
         if value.len() > MAX_REGEX_LEN {
-            errs.push(
-                o.at(kind),
-                format!("regex longer than {MAX_REGEX_LEN} characters"),
-            );
+            errs.push(o.at(kind), format!("regex longer than {MAX_REGEX_LEN} characters"));
             return None;
         }
         return match Regex::new(&format!("^(?:{value})$")) {
@@ -165,30 +130,17 @@ fn path_match(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Opt
     match normalize_path(value) {
         Ok((normal, None)) if normal == value => {}
         Ok((normal, None)) => {
-            errs.push(
-                o.at(kind),
-                format!("{value:?} is not a normalized path; write {normal:?}"),
-            );
+            errs.push(o.at(kind), format!("{value:?} is not a normalized path; write {normal:?}"));
             return None;
         }
         Ok((_, Some(_))) => {
-            errs.push(
-                o.at(kind),
-                "paths match without the query string; remove the \"?\" part",
-            );
+            errs.push(o.at(kind), "paths match without the query string; remove the \"?\" part");
             return None;
         }
         Err(e) => {
-            errs.push(
-                o.at(kind),
-                format!("{value:?} is not a valid request path ({e})"),
-            );
+            errs.push(o.at(kind), format!("{value:?} is not a valid request path ({e})"));
             return None;
         }
     }
-    Some(if kind == "exact" {
-        PathMatch::Exact(value.to_owned())
-    } else {
-        PathMatch::Prefix(value.to_owned())
-    })
+    Some(if kind == "exact" { PathMatch::Exact(value.to_owned()) } else { PathMatch::Prefix(value.to_owned()) })
 }

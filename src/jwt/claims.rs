@@ -26,8 +26,7 @@ impl Claims {
     }
 
     pub fn required_string(&self, name: &str) -> Result<&str, JwtError> {
-        self.string(name)?
-            .ok_or_else(|| JwtError::MissingClaim(name.into()))
+        self.string(name)?.ok_or_else(|| JwtError::MissingClaim(name.into()))
     }
 
     /// RFC 7519 §2 NumericDate: seconds, possibly fractional. Negative, non-finite or absurd values are type
@@ -40,9 +39,7 @@ impl Claims {
                     Ok(Some(u))
                 } else {
                     match n.as_f64() {
-                        Some(f) if f.is_finite() && (0.0..1e15).contains(&f) => {
-                            Ok(Some(f.floor() as u64))
-                        }
+                        Some(f) if f.is_finite() && (0.0..1e15).contains(&f) => Ok(Some(f.floor() as u64)),
                         _ => Err(JwtError::ClaimType(name.into())),
                     }
                 }
@@ -61,14 +58,11 @@ impl Claims {
     pub fn string_or_list(&self, name: &str, split_spaces: bool) -> Result<Vec<&str>, JwtError> {
         match self.0.get(name) {
             None => Ok(Vec::new()),
-            Some(Value::String(s)) if split_spaces => {
-                Ok(s.split(' ').filter(|p| !p.is_empty()).collect())
-            }
+            Some(Value::String(s)) if split_spaces => Ok(s.split(' ').filter(|p| !p.is_empty()).collect()),
             Some(Value::String(s)) => Ok(vec![s.as_str()]),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().ok_or_else(|| JwtError::ClaimType(name.into())))
-                .collect(),
+            Some(Value::Array(items)) => {
+                items.iter().map(|v| v.as_str().ok_or_else(|| JwtError::ClaimType(name.into()))).collect()
+            }
             Some(_) => Err(JwtError::ClaimType(name.into())),
         }
     }

@@ -22,7 +22,8 @@ pub struct Issuer {
     pub keys: Vec<VerifyKey>,
     pub require_exp: bool,
     pub leeway_seconds: u64,
-    pub role_claim: String,
+    /// `None` for access-token issuers that do not map roles.
+    pub role_claim: Option<String>,
     pub permissions_claim: Option<String>,
     pub revoked_token_ids: HashSet<String>,
     pub subject_not_before: HashMap<String, u64>,

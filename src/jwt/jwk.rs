@@ -18,17 +18,11 @@ pub const MIN_RSA_BITS: usize = 2048;
 pub fn verify_key_from_jwk(jwk: &Value) -> Result<VerifyKey, Vec<(String, String)>> {
     let mut errors = Vec::new();
     let Some(obj) = jwk.as_object() else {
-        return Err(vec![(
-            String::new(),
-            "expected a JSON object (a JWK)".into(),
-        )]);
+        return Err(vec![(String::new(), "expected a JSON object (a JWK)".into())]);
     };
     for m in PRIVATE_MEMBERS {
         if obj.contains_key(m) {
-            errors.push((
-                format!(".{m}"),
-                "private key material must not be in the configuration".into(),
-            ));
+            errors.push((format!(".{m}"), "private key material must not be in the configuration".into()));
         }
     }
     let kid = match obj.get("kid") {
@@ -41,10 +35,7 @@ pub fn verify_key_from_jwk(jwk: &Value) -> Result<VerifyKey, Vec<(String, String
     };
     if let Some(u) = obj.get("use") {
         if u != "sig" {
-            errors.push((
-                ".use".into(),
-                "expected \"sig\"; this key is not for signatures".into(),
-            ));
+            errors.push((".use".into(), "expected \"sig\"; this key is not for signatures".into()));
         }
     }
     // RFC 8725 §3.1: one key, one algorithm. A JWK without `alg` would let the token choose.
@@ -52,25 +43,16 @@ pub fn verify_key_from_jwk(jwk: &Value) -> Result<VerifyKey, Vec<(String, String
         Some(Value::String(s)) => match Alg::parse(s) {
             Some(a) if !a.is_hmac() => Some(a),
             Some(_) => {
-                errors.push((
-                    ".alg".into(),
-                    "HMAC keys are configured with secret_env, not inline".into(),
-                ));
+                errors.push((".alg".into(), "HMAC keys are configured with secret_env, not inline".into()));
                 None
             }
             None => {
-                errors.push((
-                    ".alg".into(),
-                    format!("unsupported algorithm; expected one of {}", Alg::names()),
-                ));
+                errors.push((".alg".into(), format!("unsupported algorithm; expected one of {}", Alg::names())));
                 None
             }
         },
         _ => {
-            errors.push((
-                ".alg".into(),
-                "required: every key is pinned to one algorithm (RFC 8725 §3.1)".into(),
-            ));
+            errors.push((".alg".into(), "required: every key is pinned to one algorithm (RFC 8725 §3.1)".into()));
             None
         }
     };
@@ -82,10 +64,7 @@ pub fn verify_key_from_jwk(jwk: &Value) -> Result<VerifyKey, Vec<(String, String
         ("RSA", Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256) => rsa_key(obj).and_then(|k| {
             use rsa::traits::PublicKeyParts;
             if k.size() * 8 < MIN_RSA_BITS {
-                Err((
-                    ".n".into(),
-                    format!("RSA modulus too small; expected at least {MIN_RSA_BITS} bits"),
-                ))
+                Err((".n".into(), format!("RSA modulus too small; expected at least {MIN_RSA_BITS} bits")))
             } else {
                 VerifyKey::rsa(kid, alg, k).map_err(|e| (".alg".into(), e))
             }
@@ -101,10 +80,7 @@ pub fn verify_key_from_jwk(jwk: &Value) -> Result<VerifyKey, Vec<(String, String
                 .map_err(|_| (".x".into(), "not a point on P-384".into()))
         }),
         ("OKP", Alg::EdDSA) => ed25519_key(obj).map(|k| VerifyKey::ed25519(kid, k)),
-        (kty, alg) => Err((
-            ".kty".into(),
-            format!("key type {kty:?} cannot be used with {alg}"),
-        )),
+        (kty, alg) => Err((".kty".into(), format!("key type {kty:?} cannot be used with {alg}"))),
     };
     built.map_err(|e| vec![e])
 }
@@ -119,11 +95,8 @@ fn member(obj: &Map<String, Value>, name: &str) -> Result<Vec<u8>, (String, Stri
 fn rsa_key(obj: &Map<String, Value>) -> Result<rsa::RsaPublicKey, (String, String)> {
     let n = member(obj, "n")?;
     let e = member(obj, "e")?;
-    rsa::RsaPublicKey::new(
-        rsa::BigUint::from_bytes_be(&n),
-        rsa::BigUint::from_bytes_be(&e),
-    )
-    .map_err(|err| (".n".into(), format!("not a usable RSA public key: {err}")))
+    rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from_bytes_be(&e))
+        .map_err(|err| (".n".into(), format!("not a usable RSA public key: {err}")))
 }
 
 fn ec_point(obj: &Map<String, Value>, crv: &str, len: usize) -> Result<Vec<u8>, (String, String)> {
@@ -148,11 +121,8 @@ fn ed25519_key(obj: &Map<String, Value>) -> Result<ed25519_dalek::VerifyingKey, 
         return Err((".crv".into(), "expected \"Ed25519\"".into()));
     }
     let x = member(obj, "x")?;
-    let bytes: [u8; 32] = x
-        .try_into()
-        .map_err(|_| (".x".to_string(), "expected 32 bytes".to_string()))?;
-    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-        .map_err(|_| (".x".into(), "not an Ed25519 public key".into()))
+    let bytes: [u8; 32] = x.try_into().map_err(|_| (".x".to_string(), "expected 32 bytes".to_string()))?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| (".x".into(), "not an Ed25519 public key".into()))
 }
 
 /// The kinds of key `gatehouse keygen` makes.
@@ -166,11 +136,7 @@ pub enum KeyKind {
 
 /// A fresh key pair as (private JWK, public JWK). The private JWK carries `alg` and `kid` so that
 /// `gatehouse token mint --key` needs nothing else.
-pub fn generate(
-    kind: KeyKind,
-    kid: &str,
-    rng: &mut impl CryptoRngCore,
-) -> Result<(Value, Value), String> {
+pub fn generate(kind: KeyKind, kid: &str, rng: &mut impl CryptoRngCore) -> Result<(Value, Value), String> {
     let (private, public) = match kind {
         KeyKind::Ed25519 => {
             let mut seed = [0u8; 32];
@@ -185,24 +151,12 @@ pub fn generate(
         KeyKind::P256 => {
             let sk = p256::ecdsa::SigningKey::random(rng);
             let pt = sk.verifying_key().to_encoded_point(false);
-            ec_pair(
-                "P-256",
-                "ES256",
-                pt.x().map(|a| &a[..]),
-                pt.y().map(|a| &a[..]),
-                &sk.to_bytes(),
-            )
+            ec_pair("P-256", "ES256", pt.x().map(|a| &a[..]), pt.y().map(|a| &a[..]), &sk.to_bytes())
         }
         KeyKind::P384 => {
             let sk = p384::ecdsa::SigningKey::random(rng);
             let pt = sk.verifying_key().to_encoded_point(false);
-            ec_pair(
-                "P-384",
-                "ES384",
-                pt.x().map(|a| &a[..]),
-                pt.y().map(|a| &a[..]),
-                &sk.to_bytes(),
-            )
+            ec_pair("P-384", "ES384", pt.x().map(|a| &a[..]), pt.y().map(|a| &a[..]), &sk.to_bytes())
         }
         KeyKind::Rsa(bits) => {
             use rsa::traits::{PrivateKeyParts, PublicKeyParts};

@@ -27,10 +27,7 @@ enum Material {
 
 impl std::fmt::Debug for VerifyKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        f.debug_struct("VerifyKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
@@ -38,11 +35,7 @@ impl VerifyKey {
     /// `alg` must be an HMAC algorithm and the secret long enough; the caller (config loading) checks both
     /// so that it can report them with a JSON path.
     pub fn hmac(kid: Option<String>, alg: Alg, secret: Secret) -> Self {
-        VerifyKey {
-            kid,
-            alg,
-            material: Material::Hmac(secret),
-        }
+        VerifyKey { kid, alg, material: Material::Hmac(secret) }
     }
 
     pub fn rsa(kid: Option<String>, alg: Alg, key: rsa::RsaPublicKey) -> Result<Self, String> {
@@ -59,27 +52,15 @@ impl VerifyKey {
     }
 
     pub fn es256(kid: Option<String>, key: p256::ecdsa::VerifyingKey) -> Self {
-        VerifyKey {
-            kid,
-            alg: Alg::ES256,
-            material: Material::Es256(key),
-        }
+        VerifyKey { kid, alg: Alg::ES256, material: Material::Es256(key) }
     }
 
     pub fn es384(kid: Option<String>, key: p384::ecdsa::VerifyingKey) -> Self {
-        VerifyKey {
-            kid,
-            alg: Alg::ES384,
-            material: Material::Es384(key),
-        }
+        VerifyKey { kid, alg: Alg::ES384, material: Material::Es384(key) }
     }
 
     pub fn ed25519(kid: Option<String>, key: ed25519_dalek::VerifyingKey) -> Self {
-        VerifyKey {
-            kid,
-            alg: Alg::EdDSA,
-            material: Material::Ed25519(key),
-        }
+        VerifyKey { kid, alg: Alg::EdDSA, material: Material::Ed25519(key) }
     }
 
     pub fn verify(&self, alg: Alg, message: &[u8], signature: &[u8]) -> Result<(), JwtError> {
@@ -93,17 +74,19 @@ impl VerifyKey {
             Material::Rs512(k, size) => rsa_verify(k, *size, message, signature),
             Material::Ps256(k, size) => {
                 signature.len() == *size
-                    && rsa::pss::Signature::try_from(signature)
-                        .is_ok_and(|sig| k.verify(message, &sig).is_ok())
+                    && rsa::pss::Signature::try_from(signature).is_ok_and(|sig| k.verify(message, &sig).is_ok())
             }
             // RFC 7518 §3.4: ECDSA signatures are the fixed-width R||S form; DER is refused by `from_slice`.
-            Material::Es256(k) => p256::ecdsa::Signature::from_slice(signature)
-                .is_ok_and(|sig| k.verify(message, &sig).is_ok()),
-            Material::Es384(k) => p384::ecdsa::Signature::from_slice(signature)
-                .is_ok_and(|sig| k.verify(message, &sig).is_ok()),
+            Material::Es256(k) => {
+                p256::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| k.verify(message, &sig).is_ok())
+            }
+            Material::Es384(k) => {
+                p384::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| k.verify(message, &sig).is_ok())
+            }
             // verify_strict refuses small-order keys and non-canonical signatures (malleability).
-            Material::Ed25519(k) => ed25519_dalek::Signature::from_slice(signature)
-                .is_ok_and(|sig| k.verify_strict(message, &sig).is_ok()),
+            Material::Ed25519(k) => {
+                ed25519_dalek::Signature::from_slice(signature).is_ok_and(|sig| k.verify_strict(message, &sig).is_ok())
+            }
         };
         if ok {
             Ok(())
@@ -113,19 +96,13 @@ impl VerifyKey {
     }
 }
 
-fn rsa_verify<D>(
-    key: &rsa::pkcs1v15::VerifyingKey<D>,
-    size: usize,
-    message: &[u8],
-    signature: &[u8],
-) -> bool
+fn rsa_verify<D>(key: &rsa::pkcs1v15::VerifyingKey<D>, size: usize, message: &[u8], signature: &[u8]) -> bool
 where
     D: sha2::Digest + rsa::pkcs8::AssociatedOid,
 {
     // RFC 8017 §8.2.2 step 1: the signature is exactly as long as the modulus.
     signature.len() == size
-        && rsa::pkcs1v15::Signature::try_from(signature)
-            .is_ok_and(|sig| key.verify(message, &sig).is_ok())
+        && rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|sig| key.verify(message, &sig).is_ok())
 }
 
 fn hmac_verify(alg: Alg, secret: &Secret, message: &[u8], signature: &[u8]) -> bool {

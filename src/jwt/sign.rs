@@ -26,10 +26,7 @@ enum Material {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
@@ -46,29 +43,18 @@ impl SigningKey {
             return Err(format!("{alg} is not an HMAC algorithm"));
         }
         if secret.len() < alg.min_hmac_key_len() {
-            return Err(format!(
-                "{alg} needs a secret of at least {} bytes",
-                alg.min_hmac_key_len()
-            ));
+            return Err(format!("{alg} needs a secret of at least {} bytes", alg.min_hmac_key_len()));
         }
-        Ok(SigningKey {
-            kid,
-            alg,
-            material: Material::Hmac(secret),
-        })
+        Ok(SigningKey { kid, alg, material: Material::Hmac(secret) })
     }
 
     /// A private JWK as `gatehouse keygen` prints it. `alg` may override the JWK's (an RSA key may sign
     /// RS384 or PS256 too), but never across key types.
     pub fn from_private_jwk(jwk: &Value, alg: Option<Alg>) -> Result<Self, String> {
-        let obj = jwk
-            .as_object()
-            .ok_or("a private JWK must be a JSON object")?;
+        let obj = jwk.as_object().ok_or("a private JWK must be a JSON object")?;
         let kid = obj.get("kid").and_then(Value::as_str).map(str::to_owned);
         let jwk_alg = obj.get("alg").and_then(Value::as_str).and_then(Alg::parse);
-        let alg = alg
-            .or(jwk_alg)
-            .ok_or("the key has no usable \"alg\"; pass one")?;
+        let alg = alg.or(jwk_alg).ok_or("the key has no usable \"alg\"; pass one")?;
         let kty = obj.get("kty").and_then(Value::as_str).unwrap_or("");
         let material = match (kty, alg) {
             ("RSA", Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256) => {
@@ -77,22 +63,17 @@ impl SigningKey {
                 let d = rsa::BigUint::from_bytes_be(&member(obj, "d")?);
                 let p = rsa::BigUint::from_bytes_be(&member(obj, "p")?);
                 let q = rsa::BigUint::from_bytes_be(&member(obj, "q")?);
-                let key = rsa::RsaPrivateKey::from_components(n, e, d, vec![p, q])
-                    .map_err(|e| e.to_string())?;
+                let key = rsa::RsaPrivateKey::from_components(n, e, d, vec![p, q]).map_err(|e| e.to_string())?;
                 Material::Rsa(Box::new(key))
             }
             ("EC", Alg::ES256) => Material::Es256(
-                p256::ecdsa::SigningKey::from_slice(&member(obj, "d")?)
-                    .map_err(|_| "bad P-256 private key")?,
+                p256::ecdsa::SigningKey::from_slice(&member(obj, "d")?).map_err(|_| "bad P-256 private key")?,
             ),
             ("EC", Alg::ES384) => Material::Es384(
-                p384::ecdsa::SigningKey::from_slice(&member(obj, "d")?)
-                    .map_err(|_| "bad P-384 private key")?,
+                p384::ecdsa::SigningKey::from_slice(&member(obj, "d")?).map_err(|_| "bad P-384 private key")?,
             ),
             ("OKP", Alg::EdDSA) => {
-                let d: [u8; 32] = member(obj, "d")?
-                    .try_into()
-                    .map_err(|_| "Ed25519 \"d\" must be 32 bytes")?;
+                let d: [u8; 32] = member(obj, "d")?.try_into().map_err(|_| "Ed25519 \"d\" must be 32 bytes")?;
                 Material::Ed25519(ed25519_dalek::SigningKey::from_bytes(&d))
             }
             (kty, alg) => return Err(format!("key type {kty:?} cannot sign {alg}")),
@@ -127,30 +108,22 @@ impl SigningKey {
             (Material::Hmac(s), Alg::HS256) => mac!(Sha256, s),
             (Material::Hmac(s), Alg::HS384) => mac!(Sha384, s),
             (Material::Hmac(s), Alg::HS512) => mac!(Sha512, s),
-            (Material::Rsa(k), Alg::RS256) => {
-                rsa::pkcs1v15::SigningKey::<Sha256>::new((**k).clone())
-                    .try_sign(msg)
-                    .map_err(|e| e.to_string())?
-                    .to_vec()
-            }
-            (Material::Rsa(k), Alg::RS384) => {
-                rsa::pkcs1v15::SigningKey::<Sha384>::new((**k).clone())
-                    .try_sign(msg)
-                    .map_err(|e| e.to_string())?
-                    .to_vec()
-            }
-            (Material::Rsa(k), Alg::RS512) => {
-                rsa::pkcs1v15::SigningKey::<Sha512>::new((**k).clone())
-                    .try_sign(msg)
-                    .map_err(|e| e.to_string())?
-                    .to_vec()
-            }
-            (Material::Rsa(k), Alg::PS256) => {
-                rsa::pss::BlindedSigningKey::<Sha256>::new((**k).clone())
-                    .try_sign_with_rng(rng, msg)
-                    .map_err(|e| e.to_string())?
-                    .to_vec()
-            }
+            (Material::Rsa(k), Alg::RS256) => rsa::pkcs1v15::SigningKey::<Sha256>::new((**k).clone())
+                .try_sign(msg)
+                .map_err(|e| e.to_string())?
+                .to_vec(),
+            (Material::Rsa(k), Alg::RS384) => rsa::pkcs1v15::SigningKey::<Sha384>::new((**k).clone())
+                .try_sign(msg)
+                .map_err(|e| e.to_string())?
+                .to_vec(),
+            (Material::Rsa(k), Alg::RS512) => rsa::pkcs1v15::SigningKey::<Sha512>::new((**k).clone())
+                .try_sign(msg)
+                .map_err(|e| e.to_string())?
+                .to_vec(),
+            (Material::Rsa(k), Alg::PS256) => rsa::pss::BlindedSigningKey::<Sha256>::new((**k).clone())
+                .try_sign_with_rng(rng, msg)
+                .map_err(|e| e.to_string())?
+                .to_vec(),
             (Material::Es256(k), _) => {
                 let sig: p256::ecdsa::Signature = k.try_sign(msg).map_err(|e| e.to_string())?;
                 sig.to_bytes().to_vec()

@@ -29,9 +29,7 @@ pub fn parse(token: &str, max_len: usize) -> Result<Unverified<'_>, JwtError> {
         return Err(JwtError::TooLarge);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         // Five parts would be JWE, one or two garbage: neither is a signed token.
         return Err(JwtError::Malformed);
     };
@@ -45,16 +43,8 @@ pub fn parse(token: &str, max_len: usize) -> Result<Unverified<'_>, JwtError> {
 
     let header = parse_header(parse_object(&header_bytes)?)?;
     let claims = Claims::new(parse_object(&payload_bytes)?);
-    let signing_input = token
-        .get(..h.len() + 1 + p.len())
-        .ok_or(JwtError::Malformed)?
-        .as_bytes();
-    Ok(Unverified {
-        header,
-        claims,
-        signing_input,
-        signature,
-    })
+    let signing_input = token.get(..h.len() + 1 + p.len()).ok_or(JwtError::Malformed)?.as_bytes();
+    Ok(Unverified { header, claims, signing_input, signature })
 }
 
 fn parse_header(mut obj: Map<String, Value>) -> Result<Header, JwtError> {

@@ -20,40 +20,17 @@ pub fn verify_token<'c>(
     // `iss` picks the issuer before the signature is checked; a forged `iss` only selects keys that will
     // then refuse the signature. Exact comparison: no trailing-slash or case games (RFC 7519 §4.1.1).
     let iss = unverified.claims.required_string("iss")?;
-    let issuer = issuers
-        .iter()
-        .find(|i| i.issuer == iss)
-        .ok_or(JwtError::UnknownIssuer)?;
-    let key = select_key(
-        issuer,
-        unverified.header.kid.as_deref(),
-        unverified.header.alg,
-    )?;
-    key.verify(
-        unverified.header.alg,
-        unverified.signing_input,
-        &unverified.signature,
-    )?;
+    let issuer = issuers.iter().find(|i| i.issuer == iss).ok_or(JwtError::UnknownIssuer)?;
+    let key = select_key(issuer, unverified.header.kid.as_deref(), unverified.header.alg)?;
+    key.verify(unverified.header.alg, unverified.signing_input, &unverified.signature)?;
     check_claims(issuer, &unverified.claims, now)?;
-    Ok(Verified {
-        issuer,
-        header: unverified.header,
-        claims: unverified.claims,
-    })
+    Ok(Verified { issuer, header: unverified.header, claims: unverified.claims })
 }
 
-fn select_key<'i>(
-    issuer: &'i Issuer,
-    kid: Option<&str>,
-    alg: super::Alg,
-) -> Result<&'i VerifyKey, JwtError> {
+fn select_key<'i>(issuer: &'i Issuer, kid: Option<&str>, alg: super::Alg) -> Result<&'i VerifyKey, JwtError> {
     match kid {
         Some(kid) => {
-            let mut named = issuer
-                .keys
-                .iter()
-                .filter(|k| k.kid.as_deref() == Some(kid))
-                .peekable();
+            let mut named = issuer.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).peekable();
             if named.peek().is_none() {
                 return Err(JwtError::UnknownKid);
             }
@@ -74,10 +51,7 @@ fn check_claims(issuer: &Issuer, claims: &Claims, now: u64) -> Result<(), JwtErr
     if audiences.is_empty() {
         return Err(JwtError::MissingClaim("aud".into()));
     }
-    if !audiences
-        .iter()
-        .any(|a| issuer.audiences.iter().any(|want| want == a))
-    {
+    if !audiences.iter().any(|a| issuer.audiences.iter().any(|want| want == a)) {
         return Err(JwtError::AudienceMismatch);
     }
     // RFC 7519 §4.1.4: the token must not be accepted on or after `exp`.

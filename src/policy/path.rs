@@ -15,6 +15,7 @@ pub enum PathError {
     BadEncoding,
     ControlCharacter,
     Fragment,
+    DotSegmentParameter,
 }
 
 impl PathError {
@@ -28,6 +29,7 @@ impl PathError {
             PathError::BadEncoding => "path_bad_encoding",
             PathError::ControlCharacter => "path_control_character",
             PathError::Fragment => "path_fragment",
+            PathError::DotSegmentParameter => "path_dot_segment_parameter",
         }
     }
 }
@@ -48,6 +50,11 @@ pub fn normalize_path(raw: &str) -> Result<(String, Option<&str>), PathError> {
         return Err(PathError::NotAbsolute);
     }
     let decoded = decode_unreserved(path)?;
+    // `..;x` is a plain segment to RFC 3986 but a parent reference to servlet containers, which drop path
+    // parameters first; refuse the disagreement rather than match `/public/..;/admin` as public.
+    if decoded.split('/').any(|seg| seg.starts_with("..;") || seg.starts_with(".;")) {
+        return Err(PathError::DotSegmentParameter);
+    }
     Ok((remove_dot_segments(&decoded), query))
 }
 
@@ -71,10 +78,9 @@ fn decode_unreserved(path: &str) -> Result<String, PathError> {
     while let Some(&b) = bytes.get(i) {
         match b {
             b'%' => {
-                let (Some(h), Some(l)) = (
-                    bytes.get(i + 1).and_then(|c| hex(*c)),
-                    bytes.get(i + 2).and_then(|c| hex(*c)),
-                ) else {
+                let (Some(h), Some(l)) =
+                    (bytes.get(i + 1).and_then(|c| hex(*c)), bytes.get(i + 2).and_then(|c| hex(*c)))
+                else {
                     return Err(PathError::BadEncoding);
                 };
                 let v = h * 16 + l;

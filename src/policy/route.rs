@@ -86,11 +86,6 @@ impl Route {
     }
 }
 
-pub fn find_route<'r>(
-    routes: &'r [Route],
-    host: &str,
-    path: &str,
-    method: &str,
-) -> Option<&'r Route> {
+pub fn find_route<'r>(routes: &'r [Route], host: &str, path: &str, method: &str) -> Option<&'r Route> {
     routes.iter().find(|r| r.matches(host, path, method))
 }

@@ -40,17 +40,9 @@ fn every_problem_is_reported_at_once_each_with_its_json_path() {
         "$.routes[2].methods[0]: expected an upper-case method, one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, TRACE; got \"get\"",
     ];
     for w in want {
-        assert!(
-            got.iter().any(|g| g == w),
-            "missing {w:?} in\n{}",
-            got.join("\n")
-        );
+        assert!(got.iter().any(|g| g == w), "missing {w:?} in\n{}", got.join("\n"));
     }
-    assert!(
-        got.iter()
-            .any(|g| g.starts_with("$.surprise: unknown field")),
-        "{got:?}"
-    );
+    assert!(got.iter().any(|g| g.starts_with("$.surprise: unknown field")), "{got:?}");
     let mut sorted = got.clone();
     sorted.sort();
     assert_eq!(got, sorted, "messages are sorted for stable output");
@@ -66,8 +58,14 @@ fn secrets_come_from_the_environment_and_are_checked_without_being_printed() {
     let short = |name: &str| (name == "SHORT").then(|| "too-short-secret".to_owned());
     let e = load_config(v.to_string().as_bytes(), &short).unwrap_err();
     let text = e.to_string();
-    assert!(text.contains("$.issuers[0].hmac_keys[0].secret_env: environment variable NOT_SET_ANYWHERE is not set"), "{text}");
-    assert!(text.contains("$.issuers[0].hmac_keys[1].secret_env: HS512 needs a secret of at least 64 bytes; SHORT has 16"), "{text}");
+    assert!(
+        text.contains("$.issuers[0].hmac_keys[0].secret_env: environment variable NOT_SET_ANYWHERE is not set"),
+        "{text}"
+    );
+    assert!(
+        text.contains("$.issuers[0].hmac_keys[1].secret_env: HS512 needs a secret of at least 64 bytes; SHORT has 16"),
+        "{text}"
+    );
     assert!(!text.contains("too-short-secret"));
 }
 
@@ -79,7 +77,8 @@ fn keys_that_break_one_key_one_algorithm_or_leak_private_material_are_refused() 
     let mut private = public_jwk("p256", crate::jwt::Alg::ES256, "x2");
     private["d"] = json!("AAAA");
     let wrong_curve = public_jwk("p384", crate::jwt::Alg::ES256, "x3");
-    v["issuers"][1]["jwks"]["keys"] = json!([no_alg, private, wrong_curve, {"kty": "oct", "k": "c2VjcmV0", "alg": "HS256", "kid": "x4"}]);
+    v["issuers"][1]["jwks"]["keys"] =
+        json!([no_alg, private, wrong_curve, {"kty": "oct", "k": "c2VjcmV0", "alg": "HS256", "kid": "x4"}]);
     let text = errors(&v).to_string();
     for want in [
         "$.issuers[1].jwks.keys[0].alg: required: every key is pinned to one algorithm",
@@ -118,34 +117,70 @@ fn cross_references_and_duplicates_are_checked_at_load() {
 
 #[test]
 fn invalid_json_and_non_object_documents_get_one_clear_error() {
-    assert!(load_config(b"{", &env)
-        .unwrap_err()
-        .to_string()
-        .starts_with("$: not valid JSON"));
-    assert_eq!(
-        load_config(b"[]", &env).unwrap_err().to_string(),
-        "$: expected an object; got an array"
-    );
+    assert!(load_config(b"{", &env).unwrap_err().to_string().starts_with("$: not valid JSON"));
+    assert_eq!(load_config(b"[]", &env).unwrap_err().to_string(), "$: expected an object; got an array");
     let text = load_config(b"{}", &env).unwrap_err().to_string();
-    assert!(
-        text.contains("$.dataplane: required field is missing"),
-        "{text}"
-    );
-    assert!(
-        text.contains("$.routes: required field is missing"),
-        "{text}"
-    );
+    assert!(text.contains("$.dataplane: required field is missing"), "{text}");
+    assert!(text.contains("$.routes: required field is missing"), "{text}");
 }
 
 #[test]
 fn forged_header_list_covers_dash_and_underscore_spellings() {
     let cfg = config();
-    for h in [
-        "x-gatehouse-subject",
-        "x_gatehouse_subject",
-        "x-gatehouse-role",
-        "x_gatehouse_role",
-    ] {
+    for h in ["x-gatehouse-subject", "x_gatehouse_subject", "x-gatehouse-role", "x_gatehouse_role"] {
         assert!(cfg.forged_headers.iter().any(|f| f == h), "{h}");
     }
+}
+
+#[test]
+fn issuer_kind_is_required_and_key_ids_must_be_unambiguous_across_inline_and_hmac_keys() {
+    let mut v = config_json();
+    v["issuers"][1].as_object_mut().unwrap().remove("kind");
+    v["issuers"][1]["hmac_keys"] = json!([{"alg": "HS256", "secret_env": "HMAC_HS256"}]);
+    let text = errors(&v).to_string();
+    assert!(text.contains("$.issuers[1].kind: required field is missing"), "{text}");
+    assert!(text.contains("$.issuers[1]: with more than one key every key needs a \"kid\""), "{text}");
+}
+
+#[test]
+fn host_patterns_that_could_never_match_and_empty_lists_are_refused() {
+    let mut v = config_json();
+    v["routes"][6]["hosts"] = json!(["static.test:8443", "[::1]", "Static.test"]);
+    v["routes"][5]["methods"] = json!([]);
+    let text = errors(&v).to_string();
+    for i in 0..3 {
+        assert!(
+            text.contains(&format!("$.routes[6].hosts[{i}]: expected a lower-case host name without port")),
+            "{i}: {text}"
+        );
+    }
+    assert!(text.contains("$.routes[5].methods: an empty list matches nothing"), "{text}");
+}
+
+#[test]
+fn header_name_collisions_are_refused() {
+    let mut v = config_json();
+    v["identity_headers"] = json!({"subject": "x-who", "role": "x-who"});
+    v["token_sources"] = json!([{"header": "authorization", "scheme": "Bearer"}, {"header": "authorization"}, {"header": "x-gatehouse-subject"}]);
+    v["strip_request_headers"] = json!(["host"]);
+    let text = errors(&v).to_string();
+    for want in [
+        "$.identity_headers.role: \"x-who\" is already used by another identity header",
+        "$.token_sources[1].header: header \"authorization\" is already a token source",
+        "$.token_sources[2].header: \"x-gatehouse-subject\" is also an identity header",
+        "$.strip_request_headers[0]: \"host\" cannot be stripped",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn bearer_routes_without_any_issuer_are_refused() {
+    let mut v = config_json();
+    v["issuers"] = json!([]);
+    let text = errors(&v).to_string();
+    assert!(
+        text.contains("$.routes[1].require: route \"admin\" needs bearer tokens but no issuers are configured"),
+        "{text}"
+    );
 }

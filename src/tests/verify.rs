@@ -19,9 +19,7 @@ fn a_token_of_every_supported_algorithm_verifies_with_its_pinned_key() {
 #[test]
 fn a_token_signed_by_an_untrusted_key_with_a_trusted_kid_is_a_bad_signature() {
     for alg in [Alg::RS256, Alg::RS384, Alg::RS512, Alg::PS256] {
-        let token = untrusted_rsa_key(alg)
-            .sign(&Value::Object(dat()), &mut rand_core::OsRng)
-            .unwrap();
+        let token = untrusted_rsa_key(alg).sign(&Value::Object(dat()), &mut rand_core::OsRng).unwrap();
         assert_eq!(verify(&token), Err(JwtError::BadSignature), "{alg}");
     }
 }
@@ -31,9 +29,7 @@ fn a_key_never_verifies_a_token_whose_alg_differs_from_the_key_alg() {
     // RS256 key id, but the header says RS512 (the same RSA key is pinned to RS512 under another kid).
     let mut key = signing_key(Alg::RS512);
     key.kid = Some(kid(Alg::RS256));
-    let token = key
-        .sign(&Value::Object(dat()), &mut rand_core::OsRng)
-        .unwrap();
+    let token = key.sign(&Value::Object(dat()), &mut rand_core::OsRng).unwrap();
     assert_eq!(verify(&token), Err(JwtError::AlgMismatch));
 }
 
@@ -42,16 +38,10 @@ fn an_hs256_token_keyed_with_the_rsa_public_key_is_refused_rs_hs_confusion() {
     // The classic attack: HMAC over the token using the RSA public key (as PEM-ish bytes) as the secret.
     let public = public_jwk("rsa", Alg::RS256, &kid(Alg::RS256));
     let secret = public["n"].as_str().unwrap().as_bytes().to_vec();
-    let mut key = crate::jwt::SigningKey::hmac(
-        Some(kid(Alg::RS256)),
-        Alg::HS256,
-        crate::secret::Secret::new(secret),
-    )
-    .unwrap();
+    let mut key =
+        crate::jwt::SigningKey::hmac(Some(kid(Alg::RS256)), Alg::HS256, crate::secret::Secret::new(secret)).unwrap();
     key.kid = Some(kid(Alg::RS256));
-    let token = key
-        .sign(&Value::Object(dat()), &mut rand_core::OsRng)
-        .unwrap();
+    let token = key.sign(&Value::Object(dat()), &mut rand_core::OsRng).unwrap();
     assert_eq!(verify(&token), Err(JwtError::AlgMismatch));
 }
 
@@ -60,22 +50,10 @@ fn alg_none_and_its_case_variants_are_refused() {
     let payload = serde_json::to_vec(&Value::Object(dat())).unwrap();
     for alg in ["none", "None", "NONE", "nOnE", "hs256"] {
         let header = json!({"alg": alg, "typ": "JWT"});
-        let unsigned = format!(
-            "{}.{}.",
-            b64::encode(header.to_string().as_bytes()),
-            b64::encode(&payload)
-        );
-        assert_eq!(
-            verify(&unsigned),
-            Err(JwtError::Malformed),
-            "{alg} without signature"
-        );
+        let unsigned = format!("{}.{}.", b64::encode(header.to_string().as_bytes()), b64::encode(&payload));
+        assert_eq!(verify(&unsigned), Err(JwtError::Malformed), "{alg} without signature");
         let signed = sign_raw(&header, &payload, Alg::HS256);
-        assert_eq!(
-            verify(&signed),
-            Err(JwtError::UnsupportedAlg),
-            "{alg} with signature"
-        );
+        assert_eq!(verify(&signed), Err(JwtError::UnsupportedAlg), "{alg} with signature");
     }
 }
 
@@ -91,10 +69,7 @@ fn tampering_with_any_part_of_the_token_breaks_it() {
     assert_eq!(verify(&forged), Err(JwtError::BadSignature));
     let mut sig = b64::decode_strict(parts[2]).unwrap();
     sig[10] ^= 1;
-    assert_eq!(
-        verify(&format!("{}.{}.{}", parts[0], parts[1], b64::encode(&sig))),
-        Err(JwtError::BadSignature)
-    );
+    assert_eq!(verify(&format!("{}.{}.{}", parts[0], parts[1], b64::encode(&sig))), Err(JwtError::BadSignature));
 }
 
 #[test]
@@ -108,20 +83,9 @@ fn base64_that_is_padded_standard_or_non_canonical_is_refused() {
     // The signature of HS256 is 32 bytes = 43 chars; the last char carries 2 unused bits. Flipping them
     // gives another string for the same bytes, which a strict decoder refuses.
     let last = parts[2].chars().last().unwrap();
-    let idx = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-        .find(last)
-        .unwrap();
-    let twin = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-        .chars()
-        .nth(idx ^ 1)
-        .unwrap();
-    let noncanonical = format!(
-        "{}.{}.{}{}",
-        parts[0],
-        parts[1],
-        &parts[2][..parts[2].len() - 1],
-        twin
-    );
+    let idx = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".find(last).unwrap();
+    let twin = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".chars().nth(idx ^ 1).unwrap();
+    let noncanonical = format!("{}.{}.{}{}", parts[0], parts[1], &parts[2][..parts[2].len() - 1], twin);
     assert_eq!(verify(&noncanonical), Err(JwtError::BadBase64));
 }
 
@@ -147,33 +111,17 @@ fn duplicate_members_in_header_or_payload_are_refused() {
         r#"{{"iss":"{PLATFORM}","aud":"{AUD}","sub":"a","exp":{},"scope_type":"deployment","organization_id":"{ORG}","workspace_id":"{WS}","deployment_id":"dep-2","deployment_id":"{DEP}","role":"ADMIN"}}"#,
         now + 60
     );
-    assert_eq!(
-        verify(&sign_raw(&header, payload.as_bytes(), Alg::HS256)),
-        Err(JwtError::DuplicateMember)
-    );
-    let dup_header = format!(
-        r#"{{"alg":"HS256","alg":"none","kid":"{}"}}"#,
-        kid(Alg::HS256)
-    );
-    let input = format!(
-        "{}.{}",
-        b64::encode(dup_header.as_bytes()),
-        b64::encode(b"{}")
-    );
-    assert_eq!(
-        verify(&format!("{input}.AAAA")),
-        Err(JwtError::DuplicateMember)
-    );
+    assert_eq!(verify(&sign_raw(&header, payload.as_bytes(), Alg::HS256)), Err(JwtError::DuplicateMember));
+    let dup_header = format!(r#"{{"alg":"HS256","alg":"none","kid":"{}"}}"#, kid(Alg::HS256));
+    let input = format!("{}.{}", b64::encode(dup_header.as_bytes()), b64::encode(b"{}"));
+    assert_eq!(verify(&format!("{input}.AAAA")), Err(JwtError::DuplicateMember));
 }
 
 #[test]
 fn any_crit_header_is_refused_because_no_extension_is_understood() {
     let header = json!({"alg": "HS256", "kid": kid(Alg::HS256), "crit": ["b64"], "b64": false});
     let payload = serde_json::to_vec(&Value::Object(dat())).unwrap();
-    assert_eq!(
-        verify(&sign_raw(&header, &payload, Alg::HS256)),
-        Err(JwtError::CriticalHeader)
-    );
+    assert_eq!(verify(&sign_raw(&header, &payload, Alg::HS256)), Err(JwtError::CriticalHeader));
 }
 
 #[test]
@@ -183,9 +131,7 @@ fn keys_named_by_jku_x5u_or_an_embedded_jwk_are_never_used() {
     let attacker = public_jwk("rsa_other", Alg::RS256, "evil");
     let mut key = untrusted_rsa_key(Alg::RS256);
     key.kid = Some("evil".into());
-    let token = key
-        .sign(&Value::Object(dat()), &mut rand_core::OsRng)
-        .unwrap();
+    let token = key.sign(&Value::Object(dat()), &mut rand_core::OsRng).unwrap();
     assert_eq!(verify(&token), Err(JwtError::UnknownKid));
     // Same with a trusted kid plus jku/jwk in the header: still the pinned key decides.
     let header = json!({"alg": "HS256", "kid": kid(Alg::HS256), "jku": "https://evil.test/jwks", "jwk": attacker, "x5u": "https://evil.test/c"});
@@ -212,16 +158,8 @@ fn claim_checks_refuse_each_invalid_claim_with_its_own_reason() {
         ("aud", json!(42), JwtError::ClaimType("aud".into())),
         ("aud", json!([AUD, 1]), JwtError::ClaimType("aud".into())),
         ("aud", json!([]), JwtError::MissingClaim("aud".into())),
-        (
-            "iss",
-            json!("https://platform.test"),
-            JwtError::UnknownIssuer,
-        ),
-        (
-            "iss",
-            json!(["https://platform.test/"]),
-            JwtError::ClaimType("iss".into()),
-        ),
+        ("iss", json!("https://platform.test"), JwtError::UnknownIssuer),
+        ("iss", json!(["https://platform.test/"]), JwtError::ClaimType("iss".into())),
         ("sub", json!(7), JwtError::ClaimType("sub".into())),
         ("jti", json!("revoked-1"), JwtError::Revoked),
         ("jti", json!({"id": 1}), JwtError::ClaimType("jti".into())),
@@ -229,20 +167,13 @@ fn claim_checks_refuse_each_invalid_claim_with_its_own_reason() {
     for (claim, value, want) in cases {
         let mut c = dat();
         c.insert(claim.into(), value.clone());
-        assert_eq!(
-            verify(&sign(&c, Alg::HS512)),
-            Err(want.clone()),
-            "{claim}={value}"
-        );
+        assert_eq!(verify(&sign(&c, Alg::HS512)), Err(want.clone()), "{claim}={value}");
     }
     for missing in ["iss", "aud", "exp", "sub"] {
         let mut c = dat();
         c.remove(missing);
         let got = verify(&sign(&c, Alg::HS512));
-        assert!(
-            matches!(got, Err(JwtError::MissingClaim(ref m)) if m == missing),
-            "{missing}: {got:?}"
-        );
+        assert!(matches!(got, Err(JwtError::MissingClaim(ref m)) if m == missing), "{missing}: {got:?}");
     }
 }
 
@@ -276,9 +207,7 @@ fn subject_not_before_revokes_older_tokens_and_tokens_without_iat() {
 fn a_token_without_kid_is_refused_when_the_issuer_has_several_keys() {
     let mut key = signing_key(Alg::ES256);
     key.kid = None;
-    let token = key
-        .sign(&Value::Object(dat()), &mut rand_core::OsRng)
-        .unwrap();
+    let token = key.sign(&Value::Object(dat()), &mut rand_core::OsRng).unwrap();
     assert_eq!(verify(&token), Err(JwtError::UnknownKid));
 }
 

@@ -1,34 +1,25 @@
 //! The one function that turns a core `Decision` into host calls.
 
 use gatehouse::Decision;
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::{Action, LogLevel, MapType};
+use proxy_wasm::types::Action;
 
+use crate::host::{self, ERROR, INFO, REQUEST_HEADERS};
 use crate::root::log;
 
 pub fn apply(decision: &Decision<'_>, method: &str) -> Action {
     match decision {
         Decision::Allow(allow) => {
             for name in &allow.remove_headers {
-                if let Err(status) = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name)
-                {
+                if let Err(status) = host::remove_header(REQUEST_HEADERS, name) {
                     // A header we could not strip might reach the upstream forged: fail closed.
-                    log(
-                        LogLevel::Error,
-                        &format!("cannot remove header {name}: {status:?}"),
-                    );
-                    return local_error(500);
+                    log(ERROR, &format!("cannot remove header {name}: host status {status}"));
+                    return local_error(500, "internal");
                 }
             }
             for (name, value) in &allow.set_headers {
-                if let Err(status) =
-                    hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
-                {
-                    log(
-                        LogLevel::Error,
-                        &format!("cannot set header {name}: {status:?}"),
-                    );
-                    return local_error(500);
+                if let Err(status) = host::replace_header(REQUEST_HEADERS, name, value) {
+                    log(ERROR, &format!("cannot set header {name}: host status {status}"));
+                    return local_error(500, "internal");
                 }
             }
             Action::Continue
@@ -37,7 +28,7 @@ pub fn apply(decision: &Decision<'_>, method: &str) -> Action {
             let v = &reply.verdict;
             // One line per refusal with a stable reason code; never the token, cookie or any header value.
             log(
-                LogLevel::Info,
+                INFO,
                 &format!(
                     "deny status={} reason={} route={} class={} issuer={} method={method}",
                     reply.status,
@@ -47,34 +38,23 @@ pub fn apply(decision: &Decision<'_>, method: &str) -> Action {
                     v.issuer.as_deref().unwrap_or("-"),
                 ),
             );
-            let headers: Vec<(&str, &str)> = reply
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            let body = if method == "HEAD" {
-                None
-            } else {
-                Some(reply.body.as_bytes())
-            };
-            if let Err(status) =
-                hostcalls::send_http_response(u32::from(reply.status), headers, body)
-            {
-                log(
-                    LogLevel::Error,
-                    &format!("cannot send local reply: {status:?}"),
-                );
+            let headers: Vec<(&str, &str)> = reply.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let body = if method == "HEAD" { &[][..] } else { reply.body.as_bytes() };
+            if let Err(status) = host::send_local_response(u32::from(reply.status), &headers, body) {
+                log(ERROR, &format!("cannot send local reply: host status {status}"));
             }
             Action::Pause
         }
     }
 }
 
-pub fn local_error(status: u32) -> Action {
-    let _ = hostcalls::send_http_response(
+/// A reply for failures of the glue itself (no config, no clock, unreadable headers).
+pub fn local_error(status: u32, error: &str) -> Action {
+    let body = format!("{{\"error\":\"{error}\"}}\n");
+    let _ = host::send_local_response(
         status,
-        vec![("content-type", "application/json")],
-        Some(b"{\"error\":\"unavailable\"}\n"),
+        &[("content-type", "application/json"), ("cache-control", "no-store")],
+        body.as_bytes(),
     );
     Action::Pause
 }

@@ -1,9 +1,10 @@
 //! Gatehouse as a proxy-wasm HTTP filter: thin glue from host callbacks to the `gatehouse` core.
 //!
-//! Host calls go through `proxy_wasm::hostcalls` with every `Status` handled, because the SDK's trait
-//! helpers `unwrap()` host errors and a panic here traps the VM for every request on the worker.
+//! Every host call on the request path goes through `host`, which returns host errors as values instead of
+//! panicking as the SDK's helpers do: a panic here traps the VM for every request on the worker.
 
 mod apply;
+mod host;
 mod http;
 mod metrics;
 mod root;

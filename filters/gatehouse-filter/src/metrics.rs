@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use gatehouse::Decision;
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::MetricType;
+
+use crate::host;
 
 #[derive(Default)]
 pub struct Metrics {
@@ -16,7 +16,7 @@ impl Metrics {
     pub fn count(&mut self, name: &str) {
         let id = match self.ids.get(name) {
             Some(id) => *id,
-            None => match hostcalls::define_metric(MetricType::Counter, name) {
+            None => match host::define_counter(name) {
                 Ok(id) => {
                     self.ids.insert(name.to_owned(), id);
                     id
@@ -24,7 +24,7 @@ impl Metrics {
                 Err(_) => return,
             },
         };
-        let _ = hostcalls::increment_metric(id, 1);
+        host::increment(id, 1);
     }
 
     pub fn record(&mut self, decision: &Decision<'_>) {

@@ -4,11 +4,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gatehouse::Config;
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{BufferType, ContextType, LogLevel};
+use proxy_wasm::types::ContextType;
 use sha2::Digest;
 
+use crate::host::{self, ERROR, INFO};
 use crate::http::Http;
 use crate::metrics::Metrics;
 
@@ -20,21 +20,16 @@ pub struct Root {
 
 impl Context for Root {}
 
-pub fn log(level: LogLevel, message: &str) {
-    // Logging can only fail if the host is gone; there is nobody left to tell.
-    let _ = hostcalls::log(level, message);
+pub fn log(level: u32, message: &str) {
+    host::log(level, message);
 }
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
-        let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX) {
-            Ok(Some(b)) => b,
-            Ok(None) => Vec::new(),
+        let bytes = match host::plugin_configuration() {
+            Ok(b) => b,
             Err(status) => {
-                log(
-                    LogLevel::Error,
-                    &format!("cannot read plugin configuration: {status:?}"),
-                );
+                log(ERROR, &format!("cannot read plugin configuration: host status {status}"));
                 return false;
             }
         };
@@ -44,7 +39,7 @@ impl RootContext for Root {
                 let digest = sha2::Sha256::digest(&bytes);
                 let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
                 log(
-                    LogLevel::Info,
+                    INFO,
                     &format!(
                         "configured version={} config_sha256={short} routes={} issuers={}",
                         env!("CARGO_PKG_VERSION"),
@@ -59,12 +54,9 @@ impl RootContext for Root {
             Err(errors) => {
                 // Envoy refuses the configuration (or NACKs the xDS update) when this returns false; every
                 // problem is logged first so the operator sees all of them at once.
-                log(
-                    LogLevel::Error,
-                    &format!("invalid configuration ({} problems):", errors.len()),
-                );
+                log(ERROR, &format!("invalid configuration ({} problems):", errors.len()));
                 for e in errors.iter() {
-                    log(LogLevel::Error, &format!("config error: {e}"));
+                    log(ERROR, &format!("config error: {e}"));
                 }
                 false
             }
@@ -72,10 +64,7 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http::new(
-            self.config.clone(),
-            self.metrics.clone(),
-        )))
+        Some(Box::new(Http::new(self.config.clone(), self.metrics.clone())))
     }
 
     fn get_type(&self) -> Option<ContextType> {

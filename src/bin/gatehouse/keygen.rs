@@ -32,19 +32,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
                         .map_err(|_| "--bits must be a number")?;
                     KeyKind::Rsa(bits)
                 }
-                _ => {
-                    return Err(format!(
-                        "unknown key type {other:?}; expected hmac, ed25519, p256, p384 or rsa"
-                    ))
-                }
+                _ => return Err(format!("unknown key type {other:?}; expected hmac, ed25519, p256, p384 or rsa")),
             };
             let (private, public) = generate(key_kind, &kid, &mut OsRng)?;
             json!({"private_jwk": private, "jwks": {"keys": [public]}})
         }
     };
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
-    );
+    println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
     Ok(())
 }

@@ -44,24 +44,15 @@ fn main() -> ExitCode {
 
 /// Returns the value after `--name`, if given.
 pub fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
 }
 
 pub fn flags(args: &[String], name: &str) -> Vec<String> {
-    args.windows(2)
-        .filter(|w| w.first().is_some_and(|a| a == name))
-        .filter_map(|w| w.get(1).cloned())
-        .collect()
+    args.windows(2).filter(|w| w.first().is_some_and(|a| a == name)).filter_map(|w| w.get(1).cloned()).collect()
 }
 
 fn validate(args: &[String]) -> Result<(), String> {
-    let file = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .ok_or("validate-config needs a FILE")?;
+    let file = args.iter().find(|a| !a.starts_with("--")).ok_or("validate-config needs a FILE")?;
     let no_env = args.iter().any(|a| a == "--no-env");
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
     // With --no-env, any secret is a placeholder of 64 bytes: long enough for every HMAC algorithm.
@@ -70,11 +61,7 @@ fn validate(args: &[String]) -> Result<(), String> {
     let env: &dyn Fn(&str) -> Option<String> = if no_env { &placeholder } else { &real };
     match gatehouse::load_config(&bytes, env) {
         Ok(cfg) => {
-            println!(
-                "{file}: ok ({} routes, {} issuers)",
-                cfg.routes.len(),
-                cfg.issuers.len()
-            );
+            println!("{file}: ok ({} routes, {} issuers)", cfg.routes.len(), cfg.issuers.len());
             Ok(())
         }
         Err(errors) => {

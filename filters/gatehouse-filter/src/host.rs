@@ -1,0 +1,246 @@
+//! The proxy-wasm ABI 0.2.1 host calls the request path uses, without panics.
+//!
+//! `proxy_wasm::hostcalls` `panic!`s on any status it does not expect and `unwrap()`s header values as UTF-8,
+//! so one request with a non-UTF-8 header byte (allowed by HTTP as obs-text) would trap the VM and, under
+//! FAIL_CLOSED, turn every later request on that worker into a 503. These wrappers return every status as an
+//! error and header values as bytes. Status codes are read as plain `u32` because a host may return values
+//! the SDK's enum does not list.
+#![allow(unsafe_code)]
+// Call-out and response-header functions are wired up by the browser-login flow.
+#![allow(dead_code)]
+
+use std::ptr::{null, null_mut};
+
+pub const REQUEST_HEADERS: u32 = 0;
+pub const RESPONSE_HEADERS: u32 = 2;
+pub const CALL_RESPONSE_HEADERS: u32 = 6;
+const CALL_RESPONSE_BODY: u32 = 4;
+const PLUGIN_CONFIGURATION: u32 = 7;
+const OK: u32 = 0;
+const NOT_FOUND: u32 = 1;
+
+pub const INFO: u32 = 2;
+pub const WARN: u32 = 3;
+pub const ERROR: u32 = 4;
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer_type: u32,
+        start: usize,
+        max_size: usize,
+        return_data: *mut *mut u8,
+        return_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        return_data: *mut *mut u8,
+        return_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    fn proxy_replace_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_add_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
+    fn proxy_send_local_response(
+        status_code: u32,
+        details_data: *const u8,
+        details_size: usize,
+        body_data: *const u8,
+        body_size: usize,
+        headers_data: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
+    fn proxy_http_call(
+        upstream_data: *const u8,
+        upstream_size: usize,
+        headers_data: *const u8,
+        headers_size: usize,
+        body_data: *const u8,
+        body_size: usize,
+        trailers_data: *const u8,
+        trailers_size: usize,
+        timeout: u32,
+        return_token: *mut u32,
+    ) -> u32;
+    fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+}
+
+/// Takes ownership of a buffer the host allocated through the SDK's `proxy_on_memory_allocate`.
+fn take(data: *mut u8, size: usize) -> Vec<u8> {
+    if data.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: the host wrote `size` bytes into memory it obtained from `proxy_on_memory_allocate`, which
+    // allocates exactly `size` bytes as a boxed slice; ownership passes to us (ABI 0.2.1 "returned buffers").
+    unsafe { Vec::from_raw_parts(data, size, size) }
+}
+
+fn check(status: u32) -> Result<(), u32> {
+    if status == OK {
+        Ok(())
+    } else {
+        Err(status)
+    }
+}
+
+pub fn log(level: u32, message: &str) {
+    // SAFETY: pointer and length of a live &str.
+    let _ = unsafe { proxy_log(level, message.as_ptr(), message.len()) };
+}
+
+pub fn now_seconds() -> Result<u64, u32> {
+    let mut nanos: u64 = 0;
+    // SAFETY: `nanos` outlives the call.
+    check(unsafe { proxy_get_current_time_nanoseconds(&mut nanos) })?;
+    Ok(nanos / 1_000_000_000)
+}
+
+fn buffer(kind: u32, max: usize) -> Result<Vec<u8>, u32> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: out-pointers to locals; the returned buffer is taken over by `take`.
+    match unsafe { proxy_get_buffer_bytes(kind, 0, max, &mut data, &mut size) } {
+        OK => Ok(take(data, size)),
+        NOT_FOUND => Ok(Vec::new()),
+        other => Err(other),
+    }
+}
+
+pub fn plugin_configuration() -> Result<Vec<u8>, u32> {
+    buffer(PLUGIN_CONFIGURATION, usize::MAX)
+}
+
+pub fn call_response_body(max: usize) -> Result<Vec<u8>, u32> {
+    buffer(CALL_RESPONSE_BODY, max)
+}
+
+pub fn header(map: u32, name: &str) -> Result<Option<Vec<u8>>, u32> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: as in `buffer`.
+    match unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut data, &mut size) } {
+        OK => Ok(Some(take(data, size))),
+        NOT_FOUND => Ok(None),
+        other => Err(other),
+    }
+}
+
+/// All pairs of a header map, values as bytes. Used for call responses only: on the request path reading
+/// the whole map costs several times more than reading the few headers needed.
+pub fn header_pairs(map: u32) -> Result<Vec<(String, Vec<u8>)>, u32> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: as in `buffer`.
+    check(unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) })?;
+    Ok(deserialize_pairs(&take(data, size)))
+}
+
+pub fn replace_header(map: u32, name: &str, value: &str) -> Result<(), u32> {
+    // SAFETY: pointers and lengths of live &str values.
+    check(unsafe { proxy_replace_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len()) })
+}
+
+pub fn add_header(map: u32, name: &str, value: &str) -> Result<(), u32> {
+    // SAFETY: as above.
+    check(unsafe { proxy_add_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len()) })
+}
+
+pub fn remove_header(map: u32, name: &str) -> Result<(), u32> {
+    // SAFETY: as above.
+    check(unsafe { proxy_remove_header_map_value(map, name.as_ptr(), name.len()) })
+}
+
+pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), u32> {
+    let map = serialize_pairs(headers);
+    // SAFETY: every pointer is to a live local buffer for the duration of the call.
+    check(unsafe {
+        proxy_send_local_response(status, null(), 0, body.as_ptr(), body.len(), map.as_ptr(), map.len(), -1)
+    })
+}
+
+pub fn http_call(cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout_ms: u32) -> Result<u32, u32> {
+    let map = serialize_pairs(headers);
+    let mut token = 0u32;
+    // SAFETY: as above; an empty trailers map is passed as a null pointer with size 0.
+    check(unsafe {
+        proxy_http_call(
+            cluster.as_ptr(),
+            cluster.len(),
+            map.as_ptr(),
+            map.len(),
+            body.as_ptr(),
+            body.len(),
+            null(),
+            0,
+            timeout_ms,
+            &mut token,
+        )
+    })?;
+    Ok(token)
+}
+
+pub fn define_counter(name: &str) -> Result<u32, u32> {
+    let mut id = 0u32;
+    // SAFETY: as above.
+    check(unsafe { proxy_define_metric(0, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+pub fn increment(id: u32, by: i64) {
+    // SAFETY: no pointers.
+    let _ = unsafe { proxy_increment_metric(id, by) };
+}
+
+/// ABI 0.2.1 header map encoding: count, then (name length, value length) per pair, then each name and
+/// value followed by a NUL byte, all integers u32 little-endian.
+fn serialize_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + pairs.iter().map(|(n, v)| n.len() + v.len() + 10).sum::<usize>());
+    let len32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    out.extend_from_slice(&len32(pairs.len()));
+    for (n, v) in pairs {
+        out.extend_from_slice(&len32(n.len()));
+        out.extend_from_slice(&len32(v.len()));
+    }
+    for (n, v) in pairs {
+        out.extend_from_slice(n.as_bytes());
+        out.push(0);
+        out.extend_from_slice(v.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+fn deserialize_pairs(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let read32 = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(b)).ok()
+    };
+    let Some(count) = read32(0) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut data = 4usize.saturating_add(count.saturating_mul(8));
+    for i in 0..count {
+        let (Some(nl), Some(vl)) = (read32(4 + i * 8), read32(8 + i * 8)) else { break };
+        let (Some(name), Some(value)) = (bytes.get(data..data + nl), bytes.get(data + nl + 1..data + nl + 1 + vl))
+        else {
+            break;
+        };
+        out.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
+        data = data + nl + vl + 2;
+    }
+    out
+}

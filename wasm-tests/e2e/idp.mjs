@@ -1,0 +1,358 @@
+#!/usr/bin/env node
+// A real OpenID provider (npm `oidc-provider`) standing in for Auth0 in
+// loopback end-to-end tests.
+//
+//   node idp.mjs CONFIG_JSON_FILE
+//
+// Prints exactly one JSON line to stdout once it is listening
+// ({"ready": true, "issuer", "port", "jwks", ...endpoints}) and then runs until
+// SIGTERM/SIGINT. Everything else goes to stderr. See README.md.
+
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import process from 'node:process';
+
+import Provider from 'oidc-provider';
+
+const log = (...args) => process.stderr.write(`[idp] ${args.join(' ')}\n`);
+
+function fail(message) {
+  log(`fatal: ${message}`);
+  process.exit(2);
+}
+
+if (process.argv.length !== 3) {
+  fail('usage: node idp.mjs CONFIG_JSON_FILE');
+}
+
+let config;
+try {
+  config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+} catch (err) {
+  fail(`cannot read config: ${err.message}`);
+}
+
+const host = config.host ?? '127.0.0.1';
+const rolesClaim = config.roles_claim ?? 'https://gatehouse.test/roles';
+const accessTokenTtl = config.access_token_ttl ?? 300;
+const idTokenTtl = config.id_token_ttl ?? 300;
+const refreshTokenTtl = config.refresh_token_ttl ?? 86400;
+const debug = Boolean(config.debug || process.env.IDP_DEBUG);
+
+// ---- users --------------------------------------------------------------
+// Keyed by login name (what is typed into the form); the account id inside
+// the provider is the user's `sub` (so id_token_hint checks line up).
+const usersByLogin = new Map();
+const usersBySub = new Map();
+for (const [login, u] of Object.entries(config.users ?? {})) {
+  const user = { ...u, login, sub: u.sub ?? login };
+  usersByLogin.set(login, user);
+  usersBySub.set(user.sub, user);
+}
+
+function userClaims(user) {
+  const claims = {
+    sub: user.sub,
+    [rolesClaim]: Array.isArray(user.roles) ? user.roles : [],
+  };
+  if (user.email !== undefined) {
+    claims.email = user.email;
+    claims.email_verified = user.email_verified ?? true;
+  }
+  if (user.name !== undefined) claims.name = user.name;
+  return claims;
+}
+
+// ---- clients ------------------------------------------------------------
+const clients = (config.clients ?? []).map((c) => ({
+  client_id: c.client_id,
+  client_secret: c.client_secret,
+  redirect_uris: c.redirect_uris ?? [],
+  post_logout_redirect_uris: c.post_logout_redirect_uris ?? [],
+  token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_basic',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  id_token_signed_response_alg: 'RS256',
+}));
+
+// ---- signing key (RS256, generated per run) ------------------------------
+const kid = `idp-${randomBytes(6).toString('hex')}`;
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+const publicJwk = {
+  kty: privateJwk.kty, n: privateJwk.n, e: privateJwk.e, kid, alg: 'RS256', use: 'sig',
+};
+
+// ---- small HTML helpers (no external resources) ----------------------------
+const esc = (s) => String(s).replace(/[&<>"']/g, (ch) => ({
+  '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+}[ch]));
+
+const page = (title, body) => `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>${esc(title)}</title></head>
+<body><h1>${esc(title)}</h1>
+${body}
+</body></html>`;
+
+function loginPage(uid, params, error) {
+  const hint = params.login_hint ? ` value="${esc(params.login_hint)}"` : '';
+  return page('Sign-in', `${error ? `<p class="error" id="error">${esc(error)}</p>` : ''}
+<form autocomplete="off" action="/interaction/${esc(uid)}" method="post">
+  <input type="hidden" name="prompt" value="login"/>
+  <input required type="text" name="login" placeholder="Enter any login"${hint}/>
+  <input required type="password" name="password" placeholder="and password"/>
+  <button type="submit" class="login login-submit">Sign-in</button>
+</form>
+<p><a href="/interaction/${esc(uid)}/abort">[ Cancel ]</a></p>
+<p>client: ${esc(params.client_id)}</p>`);
+}
+
+// ---- provider configuration ---------------------------------------------
+const server = http.createServer();
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(config.port ?? 0, host, resolve);
+});
+const { port } = server.address();
+const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+async function autoGrant(provider, ctx, grant) {
+  // Grant everything that was asked for: there is never a consent page.
+  const g = grant ?? new provider.Grant({
+    accountId: ctx.oidc.account.accountId,
+    clientId: ctx.oidc.client.clientId,
+  });
+  const scopes = [...ctx.oidc.requestParamOIDCScopes];
+  if (scopes.length) g.addOIDCScope(scopes.join(' '));
+  const claims = [...ctx.oidc.requestParamClaims];
+  if (claims.length) g.addOIDCClaims(claims);
+  await g.save();
+  return g;
+}
+
+const provider = new Provider(issuer, {
+  clients,
+  jwks: { keys: [privateJwk] },
+  findAccount(ctx, id) {
+    const user = usersBySub.get(id);
+    if (!user) return undefined;
+    return {
+      accountId: user.sub,
+      async claims() { return userClaims(user); },
+    };
+  },
+  claims: {
+    acr: null,
+    auth_time: null,
+    iss: null,
+    sid: null,
+    openid: ['sub', rolesClaim],
+    email: ['email', 'email_verified'],
+    profile: ['name'],
+  },
+  scopes: ['openid', 'offline_access', 'email', 'profile'],
+  conformIdTokenClaims: false, // scope-granted claims go into the ID token itself
+  responseTypes: ['code'],
+  pkce: { required: () => true }, // S256 is the only method oidc-provider 9 supports
+  async issueRefreshToken(ctx, client, code) {
+    return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
+  },
+  ...(config.rotate_refresh_token === undefined
+    ? {}
+    : { rotateRefreshToken: () => Boolean(config.rotate_refresh_token) }),
+  async loadExistingGrant(ctx) {
+    const grantId = ctx.oidc.result?.consent?.grantId
+      || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+    return autoGrant(ctx.oidc.provider, ctx, existing);
+  },
+  interactions: {
+    url: (ctx, interaction) => `/interaction/${interaction.uid}`,
+  },
+  cookies: {
+    // Cookies are not port-scoped: keep these names distinct from the RP's.
+    names: {
+      session: 'idp_session',
+      interaction: 'idp_interaction',
+      resume: 'idp_interaction_resume',
+    },
+    keys: [randomBytes(32).toString('base64url')],
+  },
+  features: {
+    devInteractions: { enabled: false }, // replaced by the minimal form below
+    rpInitiatedLogout: {
+      enabled: true,
+      // Auto-confirm the logout ("Yes, sign me out") with a self-submitting form.
+      async logoutSource(ctx, form) {
+        const autoForm = form.replace('</form>', '<input type="hidden" name="logout" value="yes"/></form>');
+        ctx.body = page('Signing out', `${autoForm}
+<button type="submit" form="op.logoutForm">Yes, sign me out</button>
+<script>document.getElementById('op.logoutForm').submit();</script>`);
+      },
+      async postLogoutSuccessSource(ctx) {
+        ctx.body = page('Sign-out Success', '<p>Your sign-out was successful.</p>');
+      },
+    },
+    revocation: { enabled: true },
+  },
+  ttl: {
+    AccessToken: accessTokenTtl,
+    IdToken: idTokenTtl,
+    RefreshToken: refreshTokenTtl,
+    AuthorizationCode: 60,
+    Interaction: 600,
+    Session: 86400,
+    Grant: 86400,
+  },
+  clientBasedCORS: () => true,
+  async renderError(ctx, out) {
+    ctx.type = 'html';
+    ctx.body = page('oops! something went wrong', Object.entries(out)
+      .map(([k, v]) => `<pre>${esc(k)}: ${esc(v)}</pre>`).join('\n'));
+  },
+});
+
+for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error',
+  'userinfo.error', 'revocation.error', 'discovery.error', 'jwks.error']) {
+  provider.on(event, (...args) => {
+    const err = args.find((a) => a instanceof Error);
+    log(`${event}: ${err ? `${err.name} ${err.message} ${err.error_description ?? ''}` : ''}`);
+  });
+}
+if (debug) {
+  provider.on('grant.success', () => log('grant.success'));
+  provider.on('authorization.success', () => log('authorization.success'));
+}
+
+// ---- interactions (login form; consent is automatic) ---------------------
+async function readForm(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > 64 * 1024) throw new Error('body too large');
+    chunks.push(chunk);
+  }
+  return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+}
+
+function send(res, status, html) {
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+  });
+  res.end(html);
+}
+
+async function finishConsent(req, res, details) {
+  const { prompt, params, session, grantId } = details;
+  const grant = grantId
+    ? await provider.Grant.find(grantId)
+    : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  const d = prompt.details ?? {};
+  if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+  if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+  if (d.missingResourceScopes) {
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes)) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+  }
+  await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, {
+    mergeWithLastSubmission: true,
+  });
+}
+
+async function handleInteraction(req, res, url) {
+  const m = url.pathname.match(/^\/interaction\/([^/]+)(\/abort)?$/);
+  if (!m) return false;
+  try {
+    const details = await provider.interactionDetails(req, res);
+    const { uid, prompt, params } = details;
+    if (uid !== m[1]) throw new Error('interaction uid mismatch');
+
+    if (m[2]) {
+      await provider.interactionFinished(req, res, {
+        error: 'access_denied', error_description: 'End-User aborted interaction',
+      }, { mergeWithLastSubmission: false });
+      return true;
+    }
+
+    if (prompt.name === 'consent') {
+      await finishConsent(req, res, details);
+      return true;
+    }
+    if (prompt.name !== 'login') {
+      send(res, 501, page('Not implemented', `<p>prompt ${esc(prompt.name)}</p>`));
+      return true;
+    }
+
+    if (req.method === 'GET') {
+      send(res, 200, loginPage(uid, params));
+      return true;
+    }
+    if (req.method !== 'POST') {
+      send(res, 405, page('Method not allowed', ''));
+      return true;
+    }
+
+    const form = await readForm(req);
+    const user = usersByLogin.get(form.login ?? '');
+    if (!user) {
+      send(res, 200, loginPage(uid, params, `Unknown user: ${form.login ?? ''}`));
+      return true;
+    }
+    if (!form.password || (user.password !== undefined && user.password !== form.password)) {
+      send(res, 200, loginPage(uid, params, 'Wrong password'));
+      return true;
+    }
+    if (debug) log(`login ${user.login} (${user.sub})`);
+    await provider.interactionFinished(req, res, {
+      login: { accountId: user.sub },
+    }, { mergeWithLastSubmission: false });
+  } catch (err) {
+    log(`interaction error: ${err.name} ${err.message}`);
+    if (!res.headersSent) {
+      send(res, 400, page('oops! something went wrong', `<pre>${esc(err.message)}</pre>`));
+    }
+  }
+  return true;
+}
+
+const callback = provider.callback();
+server.on('request', async (req, res) => {
+  if (debug) log(req.method, req.url.split('?')[0]);
+  const url = new URL(req.url, issuer);
+  if (url.pathname.startsWith('/interaction/')) {
+    if (await handleInteraction(req, res, url)) return;
+  }
+  callback(req, res);
+});
+
+// ---- ready line ------------------------------------------------------------
+const discovery = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+
+process.stdout.write(`${JSON.stringify({
+  ready: true,
+  issuer,
+  port,
+  jwks: { keys: [publicJwk] },
+  authorization_endpoint: discovery.authorization_endpoint,
+  token_endpoint: discovery.token_endpoint,
+  end_session_endpoint: discovery.end_session_endpoint,
+  userinfo_endpoint: discovery.userinfo_endpoint,
+  jwks_uri: discovery.jwks_uri,
+  revocation_endpoint: discovery.revocation_endpoint,
+})}\n`);
+
+let stopping = false;
+function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  log(`${signal}: shutting down`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
