@@ -14,7 +14,28 @@ pub struct Allow<'c> {
     /// Removed first (credentials, forged identity headers), then `set_headers` are added.
     pub remove_headers: Vec<&'c str>,
     pub set_headers: Vec<(String, String)>,
+    /// Added to the upstream's response (a re-sealed session cookie).
+    pub response_headers: Vec<(String, String)>,
     pub verdict: Verdict,
+}
+
+/// An out-of-band HTTP call the filter makes (`dispatch_http_call`), then hands the answer and `then` to
+/// `resume`. `then` is moved into `resume`, so a continuation cannot be used twice.
+#[derive(Debug)]
+pub struct Call {
+    pub cluster: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub timeout_ms: u32,
+    pub then: Pending,
+    pub verdict: Verdict,
+}
+
+/// What to do when a call's answer arrives.
+#[derive(Debug)]
+pub enum Pending {
+    /// The authorization code was sent to the token endpoint (OIDC Core §3.1.3.1).
+    CodeExchange { flow: crate::session::FlowState, flow_cookie: String, stale_cookies: Vec<String> },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -25,10 +46,11 @@ pub struct Reply {
     pub verdict: Verdict,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Decision<'c> {
     Allow(Allow<'c>),
     Reply(Reply),
+    Call(Call),
 }
 
 impl Decision<'_> {
@@ -36,12 +58,13 @@ impl Decision<'_> {
         match self {
             Decision::Allow(a) => &a.verdict,
             Decision::Reply(r) => &r.verdict,
+            Decision::Call(c) => &c.verdict,
         }
     }
 
     pub fn status(&self) -> Option<u16> {
         match self {
-            Decision::Allow(_) => None,
+            Decision::Allow(_) | Decision::Call(_) => None,
             Decision::Reply(r) => Some(r.status),
         }
     }

@@ -6,14 +6,19 @@
 #![forbid(unsafe_code)]
 
 pub mod b64;
+mod browser;
 pub mod config;
 pub mod dat;
 pub mod decide;
 pub mod decision;
 pub mod jwt;
+pub mod mint;
+pub mod oidc;
 pub mod policy;
 pub mod request;
+pub mod respond;
 pub mod secret;
+pub mod session;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 pub(crate) mod testing;
@@ -23,6 +28,6 @@ mod tests;
 pub mod upstream;
 
 pub use config::{load_config, Config, ConfigErrors};
-pub use decide::decide;
-pub use decision::{Allow, Decision, Reply, Verdict};
+pub use decide::{decide, resume, Inputs};
+pub use decision::{Allow, Call, Decision, Pending, Reply, Verdict};
 pub use request::Request;

@@ -25,6 +25,8 @@ const TOP: &[&str] = &[
     "roles",
     "issuers",
     "routes",
+    "session",
+    "upstream_token",
 ];
 
 /// Headers the core reads besides the token sources: CORS preflight detection and response negotiation.
@@ -84,6 +86,14 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let roles = load_roles(&mut errs, &top);
     let issuers = issuers::load(&mut errs, &top, &roles, env);
     let routes = routes::load(&mut errs, &top);
+    let session = super::session::load_session(&mut errs, &top, env);
+    let minter = super::session::load_upstream_token(&mut errs, &top, env);
+    if top.has("session") && !top.has("upstream_token") {
+        errs.push(
+            top.at("upstream_token"),
+            "browser sessions need an upstream token to give the upstream (mode \"mint\")",
+        );
+    }
     if issuers.is_empty() {
         for (i, r) in routes.iter().enumerate() {
             if matches!(r.require, Requirement::Bearer | Requirement::BearerOrSession) {
@@ -110,6 +120,9 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         }
     }
     let mut request_headers: Vec<String> = BASE_HEADERS.iter().map(|s| (*s).to_owned()).collect();
+    if session.is_some() {
+        request_headers.extend(["cookie", "accept", "x-requested-with", "sec-fetch-mode"].map(str::to_owned));
+    }
     for s in &token_sources {
         if !request_headers.contains(&s.header) {
             request_headers.push(s.header.clone());
@@ -127,6 +140,8 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         roles,
         issuers,
         routes,
+        session,
+        minter,
         request_headers,
     })
 }

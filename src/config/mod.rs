@@ -6,11 +6,13 @@ mod issuers;
 mod load;
 pub mod reader;
 mod routes;
+mod session;
 
 use std::collections::HashMap;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_config, Env};
+pub use session::{ClientAuth, Provider, SessionConfig, TokenEndpoint};
 
 use crate::jwt::Issuer;
 use crate::policy::Route;
@@ -91,6 +93,8 @@ pub struct Config {
     pub roles: HashMap<String, Vec<String>>,
     pub issuers: Vec<Issuer>,
     pub routes: Vec<Route>,
+    pub session: Option<SessionConfig>,
+    pub minter: Option<crate::mint::Minter>,
     /// The request headers the core reads: the filter fetches exactly these, one host call each.
     pub request_headers: Vec<String>,
 }

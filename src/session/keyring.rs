@@ -29,7 +29,8 @@ impl KeyRing {
             let Some((id, material)) = entry.split_once(':') else {
                 return Err(format!("entry {i} is not \"id:base64url-key\""));
             };
-            let id_ok = (1..=16).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let id_ok =
+                (1..=16).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !id_ok {
                 return Err(format!("entry {i}: key id must be 1-16 characters of [A-Za-z0-9_-]"));
             }

@@ -41,13 +41,18 @@ fn associated_data(key_id: &str, name: &str, binding: &str) -> Vec<u8> {
     format!("gatehouse-cookie\0{VERSION}\0{key_id}\0{name}\0{binding}").into_bytes()
 }
 
-pub fn seal(ring: &KeyRing, name: &str, binding: &str, plaintext: &[u8], nonce: [u8; NONCE_LEN]) -> Result<String, SealError> {
+pub fn seal(
+    ring: &KeyRing,
+    name: &str,
+    binding: &str,
+    plaintext: &[u8],
+    nonce: [u8; NONCE_LEN],
+) -> Result<String, SealError> {
     let key = ring.primary().ok_or(SealError::UnknownKey)?;
     let cipher = Aes256Gcm::new_from_slice(key.key.expose()).map_err(|_| SealError::UnknownKey)?;
     let aad = associated_data(&key.id, name, binding);
-    let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
-        .map_err(|_| SealError::Decrypt)?;
+    let ct =
+        cipher.encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad }).map_err(|_| SealError::Decrypt)?;
     let mut blob = Vec::with_capacity(NONCE_LEN + ct.len());
     blob.extend_from_slice(&nonce);
     blob.extend_from_slice(&ct);
@@ -75,10 +80,10 @@ pub fn open(ring: &KeyRing, name: &str, binding: &str, value: &str) -> Result<Op
         return Err(SealError::Format);
     }
     let (nonce, ct) = blob.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SealError::Format)?;
     let cipher = Aes256Gcm::new_from_slice(key.key.expose()).map_err(|_| SealError::UnknownKey)?;
     let aad = associated_data(key_id, name, binding);
-    let plaintext = cipher
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-        .map_err(|_| SealError::Decrypt)?;
+    let plaintext =
+        cipher.decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: &aad }).map_err(|_| SealError::Decrypt)?;
     Ok(Opened { plaintext, stale_key: index != 0 })
 }

@@ -9,7 +9,10 @@ use crate::testing::*;
 
 fn run<'c>(cfg: &'c Config, method: &str, path: &str, host: &str, headers: &[(&str, &str)]) -> Decision<'c> {
     let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
-    decide(cfg, &Request { method, path, authority: host, headers: &headers }, now())
+    let mut rng = rand_core::OsRng;
+    let mut minted = crate::mint::MintCache::default();
+    let mut inp = crate::decide::Inputs { now: now(), rng: &mut rng, minted: &mut minted };
+    decide(cfg, &Request { method, path, authority: host, headers: &headers }, &mut inp)
 }
 
 fn get<'c>(cfg: &'c Config, path: &str, token: Option<&str>) -> Decision<'c> {
@@ -26,6 +29,7 @@ fn header<'a>(d: &'a Decision<'_>, name: &str) -> Option<&'a str> {
     match d {
         Decision::Allow(a) => a.set_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()),
         Decision::Reply(r) => r.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()),
+        Decision::Call(_) => None,
     }
 }
 

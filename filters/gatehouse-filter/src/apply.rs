@@ -6,31 +6,47 @@ use proxy_wasm::types::Action;
 use crate::host::{self, ERROR, INFO, REQUEST_HEADERS};
 use crate::root::log;
 
-pub fn apply(decision: &Decision<'_>, method: &str) -> Action {
+pub enum Applied {
+    /// Continue upstream; add these headers to the response.
+    Continue(Vec<(String, String)>),
+    /// A local reply was sent (or sending failed): the request stays paused.
+    Stop,
+}
+
+pub fn apply(decision: &Decision<'_>, method: &str) -> Applied {
     match decision {
+        // Calls are dispatched by the HTTP context before anything reaches here.
+        Decision::Call(_) => {
+            local_error(500, "internal");
+            Applied::Stop
+        }
         Decision::Allow(allow) => {
             for name in &allow.remove_headers {
                 if let Err(status) = host::remove_header(REQUEST_HEADERS, name) {
                     // A header we could not strip might reach the upstream forged: fail closed.
                     log(ERROR, &format!("cannot remove header {name}: host status {status}"));
-                    return local_error(500, "internal");
+                    local_error(500, "internal");
+                    return Applied::Stop;
                 }
             }
             for (name, value) in &allow.set_headers {
                 if let Err(status) = host::replace_header(REQUEST_HEADERS, name, value) {
                     log(ERROR, &format!("cannot set header {name}: host status {status}"));
-                    return local_error(500, "internal");
+                    local_error(500, "internal");
+                    return Applied::Stop;
                 }
             }
-            Action::Continue
+            Applied::Continue(allow.response_headers.clone())
         }
         Decision::Reply(reply) => {
             let v = &reply.verdict;
             // One line per refusal with a stable reason code; never the token, cookie or any header value.
+            // Redirects and sign-in pages are part of the flow, not refusals.
+            let word = if reply.status < 400 { "reply" } else { "deny" };
             log(
                 INFO,
                 &format!(
-                    "deny status={} reason={} route={} class={} issuer={} method={method}",
+                    "{word} status={} reason={} route={} class={} issuer={} method={method}",
                     reply.status,
                     v.reason,
                     v.route.as_deref().unwrap_or("-"),
@@ -43,7 +59,7 @@ pub fn apply(decision: &Decision<'_>, method: &str) -> Action {
             if let Err(status) = host::send_local_response(u32::from(reply.status), &headers, body) {
                 log(ERROR, &format!("cannot send local reply: host status {status}"));
             }
-            Action::Pause
+            Applied::Stop
         }
     }
 }

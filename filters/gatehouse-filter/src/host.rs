@@ -6,8 +6,6 @@
 //! error and header values as bytes. Status codes are read as plain `u32` because a host may return values
 //! the SDK's enum does not list.
 #![allow(unsafe_code)]
-// Call-out and response-header functions are wired up by the browser-login flow.
-#![allow(dead_code)]
 
 use std::ptr::{null, null_mut};
 
@@ -20,7 +18,6 @@ const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
 
 pub const INFO: u32 = 2;
-pub const WARN: u32 = 3;
 pub const ERROR: u32 = 4;
 
 #[link(wasm_import_module = "env")]
@@ -67,18 +64,7 @@ extern "C" {
         headers_size: usize,
         grpc_status: i32,
     ) -> u32;
-    fn proxy_http_call(
-        upstream_data: *const u8,
-        upstream_size: usize,
-        headers_data: *const u8,
-        headers_size: usize,
-        body_data: *const u8,
-        body_size: usize,
-        trailers_data: *const u8,
-        trailers_size: usize,
-        timeout: u32,
-        return_token: *mut u32,
-    ) -> u32;
+    fn proxy_continue_stream(stream_type: u32) -> u32;
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
 }
@@ -173,25 +159,10 @@ pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -
     })
 }
 
-pub fn http_call(cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout_ms: u32) -> Result<u32, u32> {
-    let map = serialize_pairs(headers);
-    let mut token = 0u32;
-    // SAFETY: as above; an empty trailers map is passed as a null pointer with size 0.
-    check(unsafe {
-        proxy_http_call(
-            cluster.as_ptr(),
-            cluster.len(),
-            map.as_ptr(),
-            map.len(),
-            body.as_ptr(),
-            body.len(),
-            null(),
-            0,
-            timeout_ms,
-            &mut token,
-        )
-    })?;
-    Ok(token)
+/// Resumes a request paused in `on_http_request_headers` (stream type 0 is the HTTP request).
+pub fn continue_request() -> Result<(), u32> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_continue_stream(0) })
 }
 
 pub fn define_counter(name: &str) -> Result<u32, u32> {

@@ -1,32 +1,116 @@
-//! Per-request glue: capture what the core needs while request headers are readable, decide, apply.
+//! Per-request glue: capture what the core needs while request headers are readable, decide, apply; for
+//! sign-in, make the token call and resume the request when it answers.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
-use gatehouse::{Config, Request};
+use gatehouse::mint::MintCache;
+use gatehouse::oidc::token_response::{CallResponse, MAX_BODY};
+use gatehouse::{Config, Decision, Inputs, Pending, Request};
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use rand_core::OsRng;
 
-use crate::apply::{apply, local_error};
-use crate::host::{self, ERROR, REQUEST_HEADERS};
+use crate::apply::{apply, local_error, Applied};
+use crate::host::{self, CALL_RESPONSE_HEADERS, ERROR, REQUEST_HEADERS, RESPONSE_HEADERS};
 use crate::metrics::Metrics;
 use crate::root::log;
 
 pub struct Http {
     config: Option<Rc<Config>>,
     metrics: Rc<RefCell<Metrics>>,
+    minted: Rc<RefCell<MintCache>>,
+    method: String,
+    /// The continuation of a request waiting for its token call.
+    pending: Option<(u32, Pending)>,
+    /// Headers to add to the upstream's response (a re-sealed session cookie).
+    response_headers: Vec<(String, String)>,
 }
 
 impl Http {
-    pub fn new(config: Option<Rc<Config>>, metrics: Rc<RefCell<Metrics>>) -> Self {
-        Http { config, metrics }
+    pub fn new(config: Option<Rc<Config>>, metrics: Rc<RefCell<Metrics>>, minted: Rc<RefCell<MintCache>>) -> Self {
+        Http { config, metrics, minted, method: String::new(), pending: None, response_headers: Vec::new() }
+    }
+
+    /// Applies a decision; a `Call` is dispatched here, so `apply` stays free of continuations.
+    fn act(&mut self, decision: Decision<'_>) -> Action {
+        self.metrics.borrow_mut().record(&decision);
+        match decision {
+            Decision::Call(call) => {
+                let headers: Vec<(&str, &str)> = call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                match hostcalls::dispatch_http_call(
+                    &call.cluster,
+                    headers,
+                    Some(&call.body),
+                    Vec::new(),
+                    Duration::from_millis(u64::from(call.timeout_ms)),
+                ) {
+                    Ok(token) => {
+                        self.pending = Some((token, call.then));
+                        Action::Pause
+                    }
+                    Err(status) => {
+                        // An unknown cluster is a configuration mistake; say so once per request, answer 503.
+                        log(ERROR, &format!("token call to cluster {} failed: {status:?}", call.cluster));
+                        self.metrics.borrow_mut().count("gatehouse.idp.call.dispatch_failed");
+                        local_error(503, "identity_unavailable")
+                    }
+                }
+            }
+            other => match apply(&other, &self.method) {
+                Applied::Continue(response_headers) => {
+                    self.response_headers = response_headers;
+                    Action::Continue
+                }
+                Applied::Stop => Action::Pause,
+            },
+        }
     }
 }
 
-impl Context for Http {}
+impl Context for Http {
+    fn on_http_call_response(&mut self, token: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
+        let Some(config) = self.config.clone() else { return };
+        let Some((expected, pending)) = self.pending.take() else { return };
+        if expected != token {
+            return;
+        }
+        let headers = host::header_pairs(CALL_RESPONSE_HEADERS).unwrap_or_default();
+        let find =
+            |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+        // Envoy answers a reset with no headers at all, a timeout with 504 and a refused connection with 503.
+        let status = find(":status").and_then(|s| s.parse::<u16>().ok());
+        let truncated = body_size > MAX_BODY;
+        let body = if truncated { Vec::new() } else { host::call_response_body(body_size).unwrap_or_default() };
+        let response = CallResponse { status, content_type: find("content-type"), body, truncated };
+        let outcome = match status {
+            Some(200) => "ok",
+            Some(s) if s >= 500 => "unavailable",
+            Some(_) => "error",
+            None => "reset",
+        };
+        self.metrics.borrow_mut().count(&format!("gatehouse.idp.token.{outcome}"));
+        let Ok(now) = host::now_seconds() else {
+            local_error(503, "unavailable");
+            return;
+        };
+        let mut rng = OsRng;
+        let mut minted = self.minted.borrow_mut();
+        let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted };
+        let decision = gatehouse::resume(&config, pending, &response, &mut inputs);
+        drop(minted);
+        if let Action::Continue = self.act(decision) {
+            if let Err(status) = host::continue_request() {
+                log(ERROR, &format!("cannot resume request: host status {status}"));
+            }
+        }
+    }
+}
 
 /// A request header as text. `Err` when the value is not UTF-8: HTTP allows obs-text bytes, but nothing we
-/// read (paths, hosts, tokens, origins) may contain them, so such a request is refused rather than guessed at.
+/// read (paths, hosts, tokens, cookies) may contain them, so such a request is refused rather than guessed at.
 fn header(name: &str) -> Result<Option<String>, ()> {
     match host::header(REQUEST_HEADERS, name) {
         Ok(Some(bytes)) => String::from_utf8(bytes).map(Some).map_err(|_| ()),
@@ -63,12 +147,25 @@ impl HttpContext for Http {
                 }
             }
         }
-        let method = method.unwrap_or_default();
+        self.method = method.unwrap_or_default();
         let path = path.unwrap_or_default();
         let authority = authority.unwrap_or_default();
-        let request = Request { method: &method, path: &path, authority: &authority, headers: &headers };
-        let decision = gatehouse::decide(&config, &request, now);
-        self.metrics.borrow_mut().record(&decision);
-        apply(&decision, &method)
+        let request = Request { method: &self.method, path: &path, authority: &authority, headers: &headers };
+        let mut rng = OsRng;
+        let minted = self.minted.clone();
+        let mut minted = minted.borrow_mut();
+        let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted };
+        let decision = gatehouse::decide(&config, &request, &mut inputs);
+        drop(minted);
+        self.act(decision)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        for (name, value) in std::mem::take(&mut self.response_headers) {
+            if let Err(status) = host::add_header(RESPONSE_HEADERS, &name, &value) {
+                log(ERROR, &format!("cannot add response header {name}: host status {status}"));
+            }
+        }
+        Action::Continue
     }
 }

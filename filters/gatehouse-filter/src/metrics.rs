@@ -31,7 +31,9 @@ impl Metrics {
         let v = decision.verdict();
         let outcome = match decision {
             Decision::Allow(_) => "allow",
+            Decision::Reply(r) if r.status < 400 => "reply",
             Decision::Reply(_) => "deny",
+            Decision::Call(_) => "call",
         };
         self.count(&format!("gatehouse.decision.{outcome}.{}", v.reason));
         self.count(&format!("gatehouse.class.{}.{outcome}", v.class));

@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 pub struct Root {
     config: Option<Rc<Config>>,
     metrics: Rc<RefCell<Metrics>>,
+    minted: Rc<RefCell<gatehouse::mint::MintCache>>,
 }
 
 impl Context for Root {}
@@ -64,7 +65,7 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http::new(self.config.clone(), self.metrics.clone())))
+        Some(Box::new(Http::new(self.config.clone(), self.metrics.clone(), self.minted.clone())))
     }
 
     fn get_type(&self) -> Option<ContextType> {

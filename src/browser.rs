@@ -1,0 +1,423 @@
+//! Browser sessions: sign-in start, the callback, the answer of the token exchange, logout, and opening the
+//! session cookie on every request. The only call that leaves the proxy is the token request.
+
+use rand_core::RngCore;
+use subtle::ConstantTimeEq;
+
+use crate::b64;
+use crate::config::{ClientAuth, Config, SessionConfig};
+use crate::dat::Identity;
+use crate::decide::Inputs;
+use crate::decision::{Allow, Call, Decision, Pending};
+use crate::oidc::token_response::{self, CallResponse, TokenError};
+use crate::oidc::{form, id_token, pkce, query_param, return_path};
+use crate::policy::{ResponseFormat, Route};
+use crate::request::Request;
+use crate::respond::{deny, page, redirect, verdict, Deny};
+use crate::session::{chunks, cookies, open, seal, FlowState, Session};
+use crate::upstream;
+
+fn random_b64(rng: &mut dyn RngCore, n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    rng.fill_bytes(&mut buf);
+    b64::encode(&buf)
+}
+
+fn binding(cfg: &Config) -> &str {
+    &cfg.dataplane.deployment_id
+}
+
+pub fn request_cookies<'a>(req: &Request<'a>) -> Vec<(&'a str, &'a str)> {
+    req.header("cookie").map(cookies::parse).unwrap_or_default()
+}
+
+/// Paths the login flow owns, whatever the routes say: the callback, logout, and the upstream's own login
+/// and logout pages (Airflow's `/api/v2/auth/login` would otherwise show its password form).
+pub fn special<'c>(
+    cfg: &'c Config,
+    sc: &'c SessionConfig,
+    req: &Request<'_>,
+    path: &str,
+    query: Option<&str>,
+    inp: &mut Inputs<'_>,
+) -> Option<Decision<'c>> {
+    if path == sc.callback_path {
+        return Some(callback(cfg, sc, req, query.unwrap_or(""), inp));
+    }
+    if path == sc.logout_path || sc.logout_paths.iter().any(|p| p == path) {
+        return Some(logout(cfg, sc, req, inp.now));
+    }
+    if sc.login_paths.iter().any(|p| p == path) {
+        let next = query.and_then(|q| query_param(q, "next")).unwrap_or_else(|| "/".to_owned());
+        return Some(start_login(cfg, sc, req, &return_path::sanitize(&next), None, inp));
+    }
+    None
+}
+
+/// A top-level browser navigation gets redirected to sign in; API calls and XHR get 401 instead, since a
+/// redirect to an HTML login page is useless (and confusing) to them.
+pub fn wants_redirect(req: &Request<'_>) -> bool {
+    let nav = req.header("sec-fetch-mode").map(|m| m == "navigate");
+    let html = req.header("accept").is_some_and(|a| a.contains("text/html"));
+    matches!(req.method, "GET" | "HEAD") && req.header("x-requested-with").is_none() && nav.unwrap_or(html)
+}
+
+pub fn start_login<'c>(
+    cfg: &'c Config,
+    sc: &'c SessionConfig,
+    req: &Request<'_>,
+    return_to: &str,
+    route: Option<&Route>,
+    inp: &mut Inputs<'_>,
+) -> Decision<'c> {
+    let state = random_b64(inp.rng, 24);
+    let nonce = random_b64(inp.rng, 24);
+    let mut v = [0u8; 32];
+    inp.rng.fill_bytes(&mut v);
+    let verifier = pkce::verifier(v);
+    let challenge = pkce::challenge(&verifier);
+    let flow = FlowState { state, nonce, verifier, return_to: return_to.to_owned(), iat: inp.now };
+    let flow_name = sc.flow_cookie_name(&flow.state);
+    let Ok(plain) = serde_json::to_vec(&flow) else {
+        return deny(cfg, route, ResponseFormat::Json, Deny::Unavailable, "flow_encode", None);
+    };
+    let mut nonce12 = [0u8; 12];
+    inp.rng.fill_bytes(&mut nonce12);
+    let Ok(sealed) = seal(&sc.keys, &flow_name, binding(cfg), &plain, nonce12) else {
+        return deny(cfg, route, ResponseFormat::Json, Deny::Unavailable, "flow_seal", None);
+    };
+    let p = &sc.provider;
+    let scope = p.scopes.join(" ");
+    let mut params: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", &p.client_id),
+        ("redirect_uri", &sc.redirect_uri),
+        ("scope", &scope),
+        ("state", &flow.state),
+        ("nonce", &flow.nonce),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    if let Some(a) = &p.audience {
+        params.push(("audience", a));
+    }
+    params.extend(p.extra_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let sep = if p.authorization_endpoint.contains('?') { '&' } else { '?' };
+    let location = format!("{}{sep}{}", p.authorization_endpoint, form(&params));
+    let mut set = vec![sc.attributes.set_cookie(&flow_name, &sealed, Some(sc.flow_lifetime_seconds))];
+    // A session cookie that did not open is cleared now, so it cannot shadow the new one.
+    for (name, _) in request_cookies(req) {
+        if chunks::is_family(name, &sc.cookie_name) {
+            set.push(sc.attributes.clear(name));
+        }
+    }
+    redirect(&location, set, "login_redirect", route)
+}
+
+fn callback<'c>(
+    cfg: &'c Config,
+    sc: &'c SessionConfig,
+    req: &Request<'_>,
+    query: &str,
+    inp: &mut Inputs<'_>,
+) -> Decision<'c> {
+    let state = query_param(query, "state");
+    let flow_name = state.as_deref().map(|s| sc.flow_cookie_name(s));
+    let clear_flow = || flow_name.iter().map(|n| sc.attributes.clear(n)).collect::<Vec<_>>();
+    if query_param(query, "error").is_some() {
+        // RFC 6749 §4.1.2.1: the provider refused (the person cancelled, or policy). Not an outage.
+        return page(401, "Sign-in failed", "The identity provider did not sign you in.", "idp_error", clear_flow());
+    }
+    let (Some(state), Some(flow_name)) = (state.as_deref(), flow_name.as_deref()) else {
+        return page(400, "Sign-in failed", "The sign-in response was incomplete.", "missing_state", Vec::new());
+    };
+    let cookies = request_cookies(req);
+    let Some(value) = cookies.iter().find(|(n, _)| *n == flow_name).map(|(_, v)| *v) else {
+        // No flow cookie for this state: expired, already used (replay), or started in another browser.
+        return page(400, "Sign-in expired", "This sign-in link is no longer valid.", "unknown_state", Vec::new());
+    };
+    let flow: Option<FlowState> =
+        open(&sc.keys, flow_name, binding(cfg), value).ok().and_then(|o| serde_json::from_slice(&o.plaintext).ok());
+    let Some(flow) = flow else {
+        return page(400, "Sign-in expired", "This sign-in link is no longer valid.", "bad_flow_cookie", clear_flow());
+    };
+    // The cookie name carries only a prefix of the state; the whole state is compared in constant time.
+    if !bool::from(flow.state.as_bytes().ct_eq(state.as_bytes())) {
+        return page(400, "Sign-in failed", "The sign-in response did not match.", "state_mismatch", clear_flow());
+    }
+    if inp.now >= flow.iat.saturating_add(sc.flow_lifetime_seconds) {
+        return page(400, "Sign-in expired", "This sign-in took too long.", "flow_expired", clear_flow());
+    }
+    let Some(code) = query_param(query, "code").filter(|c| !c.is_empty() && c.len() <= 2048) else {
+        return page(400, "Sign-in failed", "The sign-in response was incomplete.", "missing_code", clear_flow());
+    };
+    let p = &sc.provider;
+    let t = &p.token_endpoint;
+    let mut headers = vec![
+        (":method".to_owned(), "POST".to_owned()),
+        (":path".to_owned(), t.path.clone()),
+        (":authority".to_owned(), t.authority.clone()),
+        ("content-type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
+        ("accept".to_owned(), "application/json".to_owned()),
+    ];
+    let secret = String::from_utf8_lossy(p.client_secret.expose()).into_owned();
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", &sc.redirect_uri),
+        ("code_verifier", &flow.verifier),
+    ];
+    match p.client_auth {
+        ClientAuth::Basic => {
+            // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined and base64-encoded.
+            let userpass = format!("{}:{}", form_component(&p.client_id), form_component(&secret));
+            let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, userpass.as_bytes());
+            headers.push(("authorization".to_owned(), format!("Basic {basic}")));
+        }
+        ClientAuth::Post => {
+            fields.push(("client_id", &p.client_id));
+            fields.push(("client_secret", &secret));
+        }
+    }
+    let body = form(&fields).into_bytes();
+    let stale_cookies =
+        cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect();
+    Decision::Call(Call {
+        cluster: t.cluster.clone(),
+        headers,
+        body,
+        timeout_ms: t.timeout_ms,
+        then: Pending::CodeExchange { flow, flow_cookie: flow_name.to_owned(), stale_cookies },
+        verdict: verdict(None, "code_exchange", None),
+    })
+}
+
+fn form_component(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+pub fn resume<'c>(cfg: &'c Config, pending: Pending, resp: &CallResponse, inp: &mut Inputs<'_>) -> Decision<'c> {
+    let Some(sc) = &cfg.session else {
+        return page(503, "Sign-in unavailable", "Sign-in is not configured.", "no_session_config", Vec::new());
+    };
+    match pending {
+        Pending::CodeExchange { flow, flow_cookie, stale_cookies } => {
+            let mut set = vec![sc.attributes.clear(&flow_cookie)];
+            let tokens = match token_response::parse(resp) {
+                Ok(t) => t,
+                Err(TokenError::Unavailable(code)) => {
+                    return page(
+                        503,
+                        "Sign-in unavailable",
+                        "The identity provider is not answering. Please try again in a moment.",
+                        code,
+                        set,
+                    );
+                }
+                Err(TokenError::Rejected(_)) => {
+                    return page(
+                        401,
+                        "Sign-in failed",
+                        "The identity provider refused the sign-in.",
+                        "token_rejected",
+                        set,
+                    );
+                }
+            };
+            let p = &sc.provider;
+            let claims = match id_token::validate(
+                tokens.id_token.expose(),
+                &p.issuer,
+                &p.client_id,
+                &flow.nonce,
+                p.roles_claim.as_deref(),
+                inp.now,
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    return page(
+                        401,
+                        "Sign-in failed",
+                        "The identity provider's answer could not be verified.",
+                        e.code(),
+                        set,
+                    )
+                }
+            };
+            let session = Session {
+                sub: claims.sub,
+                name: claims.name,
+                email: claims.email,
+                roles: claims.roles,
+                iat: inp.now,
+                seen: inp.now,
+                abs: inp.now.saturating_add(sc.lifetime_seconds),
+                id_token: p.end_session_endpoint.as_ref().map(|_| tokens.id_token.expose().to_owned()),
+                refresh_token: None,
+            };
+            match seal_session(cfg, sc, &session, &stale_cookies, inp) {
+                Ok(cookies) => set.extend(cookies),
+                Err(reason) => return page(500, "Sign-in failed", "The session could not be stored.", reason, set),
+            }
+            redirect(&flow.return_to, set, "signed_in", None)
+        }
+    }
+}
+
+/// `Set-Cookie` values for `session`, clearing chunks the browser holds beyond the new ones.
+fn seal_session(
+    cfg: &Config,
+    sc: &SessionConfig,
+    session: &Session,
+    present: &[String],
+    inp: &mut Inputs<'_>,
+) -> Result<Vec<String>, &'static str> {
+    let plain = serde_json::to_vec(session).map_err(|_| "session_encode")?;
+    let mut nonce = [0u8; 12];
+    inp.rng.fill_bytes(&mut nonce);
+    let sealed = seal(&sc.keys, &sc.cookie_name, binding(cfg), &plain, nonce).map_err(|e| e.code())?;
+    let parts = chunks::split(&sc.cookie_name, &sealed).ok_or("session_too_large")?;
+    let max_age = session.abs.saturating_sub(inp.now);
+    let mut out: Vec<String> = parts.iter().map(|(n, v)| sc.attributes.set_cookie(n, v, Some(max_age))).collect();
+    for name in present {
+        if !parts.iter().any(|(n, _)| n == name) {
+            out.push(sc.attributes.clear(name));
+        }
+    }
+    Ok(out)
+}
+
+pub struct Opened {
+    pub session: Session,
+    pub stale_key: bool,
+}
+
+/// Tampered, truncated, swapped, expired and idle cookies all come back as `Err`: exactly like no session.
+pub fn open_session(
+    cfg: &Config,
+    sc: &SessionConfig,
+    cookies: &[(&str, &str)],
+    now: u64,
+) -> Result<Opened, &'static str> {
+    let value = chunks::join(cookies, &sc.cookie_name).ok_or("no_session")?;
+    let opened = open(&sc.keys, &sc.cookie_name, binding(cfg), &value).map_err(|e| e.code())?;
+    let session: Session = serde_json::from_slice(&opened.plaintext).map_err(|_| "cookie_format")?;
+    if now >= session.abs {
+        return Err("session_expired");
+    }
+    if now >= session.seen.saturating_add(sc.idle_timeout_seconds) {
+        return Err("session_idle");
+    }
+    Ok(Opened { session, stale_key: opened.stale_key })
+}
+
+pub fn session_route<'c>(
+    cfg: &'c Config,
+    route: &'c Route,
+    req: &Request<'_>,
+    return_to: &str,
+    inp: &mut Inputs<'_>,
+    mut set: Vec<(String, String)>,
+) -> Decision<'c> {
+    let (Some(sc), Some(minter)) = (&cfg.session, &cfg.minter) else {
+        return deny(cfg, Some(route), route.response, Deny::MissingCredential, "session_unavailable", None);
+    };
+    let cookies = request_cookies(req);
+    let Opened { mut session, stale_key } = match open_session(cfg, sc, &cookies, inp.now) {
+        Ok(o) => o,
+        Err(reason) => {
+            if wants_redirect(req) {
+                return start_login(cfg, sc, req, &return_path::sanitize(return_to), Some(route), inp);
+            }
+            return deny(cfg, Some(route), route.response, Deny::MissingCredential, reason, None);
+        }
+    };
+    let mut permissions = std::collections::BTreeSet::new();
+    for r in &session.roles {
+        if let Some(p) = cfg.roles.get(r) {
+            permissions.extend(p.iter().cloned());
+        }
+    }
+    if !route.permissions.iter().all(|p| permissions.contains(p)) {
+        return deny(
+            cfg,
+            Some(route),
+            route.response,
+            Deny::Forbidden,
+            "insufficient_permissions",
+            Some("oidc".into()),
+        );
+    }
+    let Some(role) = minter.role_for(&session.roles, &minter.roles) else {
+        return deny(cfg, Some(route), route.response, Deny::Forbidden, "no_upstream_role", Some("oidc".into()));
+    };
+    let token = match inp.minted.get_or_mint(minter, &session.sub, role, inp.now, inp.rng) {
+        Ok(t) => t,
+        Err(_) => return deny(cfg, Some(route), route.response, Deny::Unavailable, "mint_failed", None),
+    };
+    let identity = Identity {
+        issuer: "oidc".into(),
+        subject: session.sub.clone(),
+        token_id: None,
+        scope: None,
+        roles: vec![role.to_owned()],
+        permissions,
+    };
+    set.extend(upstream::identity_headers(&cfg.identity_headers, &identity));
+    set.push(("authorization".to_owned(), format!("Bearer {token}")));
+    let mut remove = Vec::new();
+    // Our cookies and the upstream's own `_token` never reach it: the minted header is the only credential.
+    match req.header("cookie").and_then(|h| {
+        cookies::without(h, |n| chunks::is_family(n, &sc.cookie_name) || sc.is_flow_cookie(n) || n == "_token")
+    }) {
+        Some(rest) => set.push(("cookie".to_owned(), rest)),
+        None => remove.push("cookie"),
+    }
+    // Sliding idle timeout: re-seal at most every tenth of it, and whenever an older key opened the cookie
+    // (so key rotation completes without logging anyone out).
+    let mut response_headers = Vec::new();
+    if stale_key || inp.now >= session.seen.saturating_add(sc.idle_timeout_seconds / 10) {
+        session.seen = inp.now;
+        let present: Vec<String> = cookies
+            .iter()
+            .filter(|(n, _)| chunks::is_family(n, &sc.cookie_name))
+            .map(|(n, _)| (*n).to_owned())
+            .collect();
+        if let Ok(cs) = seal_session(cfg, sc, &session, &present, inp) {
+            response_headers.extend(cs.into_iter().map(|c| ("set-cookie".to_owned(), c)));
+        }
+    }
+    remove.extend(cfg.token_sources.iter().map(|s| s.header.as_str()));
+    remove.extend(cfg.forged_headers.iter().map(String::as_str));
+    Decision::Allow(Allow {
+        remove_headers: remove,
+        set_headers: set,
+        response_headers,
+        verdict: verdict(Some(route), "session", Some("oidc".into())),
+    })
+}
+
+fn logout<'c>(cfg: &'c Config, sc: &'c SessionConfig, req: &Request<'_>, now: u64) -> Decision<'c> {
+    let cookies = request_cookies(req);
+    let mut clear: Vec<String> = cookies
+        .iter()
+        .filter(|(n, _)| chunks::is_family(n, &sc.cookie_name) || sc.is_flow_cookie(n))
+        .map(|(n, _)| sc.attributes.clear(n))
+        .collect();
+    clear.dedup();
+    let id_token = open_session(cfg, sc, &cookies, now).ok().and_then(|o| o.session.id_token);
+    let after = sc.post_logout_redirect_uri.clone().unwrap_or_else(|| "/".to_owned());
+    let location = match (&sc.provider.end_session_endpoint, id_token) {
+        // OIDC RP-Initiated Logout §2: the hint names the session; the redirect must be registered.
+        (Some(end), Some(hint)) => {
+            let mut params = vec![("id_token_hint", hint.as_str()), ("client_id", sc.provider.client_id.as_str())];
+            if let Some(uri) = &sc.post_logout_redirect_uri {
+                params.push(("post_logout_redirect_uri", uri));
+            }
+            let sep = if end.contains('?') { '&' } else { '?' };
+            format!("{end}{sep}{}", form(&params))
+        }
+        _ => after,
+    };
+    redirect(&location, clear, "logout", None)
+}

@@ -1,0 +1,72 @@
+//! ID token validation, OIDC Core §3.1.3.7: signature with the provider's pinned keys, `iss` exact, `aud`
+//! contains our client id, `azp` when several audiences, `exp`/`iat`, and `nonce` equal to the one this
+//! browser's flow cookie holds. Identity claims are taken from the verified token only.
+
+use subtle::ConstantTimeEq;
+
+use crate::jwt::{verify_token, Issuer, JwtError};
+
+pub struct IdClaims {
+    pub sub: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub roles: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdTokenError {
+    Jwt(JwtError),
+    Nonce,
+    Azp,
+}
+
+impl IdTokenError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            IdTokenError::Jwt(e) => e.code(),
+            IdTokenError::Nonce => "nonce_mismatch",
+            IdTokenError::Azp => "azp_mismatch",
+        }
+    }
+}
+
+impl From<JwtError> for IdTokenError {
+    fn from(e: JwtError) -> Self {
+        IdTokenError::Jwt(e)
+    }
+}
+
+pub fn validate(
+    token: &str,
+    provider: &Issuer,
+    client_id: &str,
+    nonce: &str,
+    roles_claim: Option<&str>,
+    now: u64,
+) -> Result<IdClaims, IdTokenError> {
+    let v = verify_token(token, std::slice::from_ref(provider), 16 * 1024, now)?;
+    let c = &v.claims;
+    // `verify_token` checked that one audience is ours; with several, `azp` must name us (§3.1.3.7 item 4–5).
+    let audiences = c.audiences()?;
+    let azp = c.string("azp")?;
+    if (audiences.len() > 1 && azp.is_none()) || azp.is_some_and(|a| a != client_id) {
+        return Err(IdTokenError::Azp);
+    }
+    if c.numeric_date("iat")?.is_none() {
+        return Err(JwtError::MissingClaim("iat".into()).into());
+    }
+    let got = c.string("nonce")?.unwrap_or("");
+    if got.is_empty() || !bool::from(got.as_bytes().ct_eq(nonce.as_bytes())) {
+        return Err(IdTokenError::Nonce);
+    }
+    let roles = match roles_claim {
+        Some(claim) => c.string_or_list(claim, false)?.into_iter().map(str::to_owned).collect(),
+        None => Vec::new(),
+    };
+    Ok(IdClaims {
+        sub: c.required_string("sub")?.to_owned(),
+        name: c.string("name")?.map(str::to_owned),
+        email: c.string("email")?.map(str::to_owned),
+        roles,
+    })
+}

@@ -1,0 +1,71 @@
+//! The token endpoint's answer (RFC 6749 §5.1/§5.2, OIDC Core §3.1.3.3), classified so that a provider outage
+//! is never mistaken for a refused sign-in and nothing here can crash on a hostile or broken body.
+
+use serde_json::Value;
+
+use crate::secret::Credential;
+
+/// Bodies larger than this are not parsed: an ID token plus an access token fit many times over.
+pub const MAX_BODY: usize = 64 * 1024;
+
+pub struct CallResponse {
+    /// `None` when the call failed without an HTTP answer (Envoy reports a reset with no headers).
+    pub status: Option<u16>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    /// The body was cut at `MAX_BODY` by the filter.
+    pub truncated: bool,
+}
+
+pub struct Tokens {
+    pub id_token: Credential,
+    pub refresh_token: Option<Credential>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenError {
+    /// Timeouts (Envoy: 504), refused connections (503), resets, any 5xx, garbage: try again later.
+    Unavailable(&'static str),
+    /// The provider refused the grant (`invalid_grant` and friends): sign in again.
+    Rejected(String),
+}
+
+impl TokenError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::Unavailable(c) => c,
+            TokenError::Rejected(_) => "token_rejected",
+        }
+    }
+}
+
+pub fn parse(resp: &CallResponse) -> Result<Tokens, TokenError> {
+    let Some(status) = resp.status else { return Err(TokenError::Unavailable("idp_reset")) };
+    if resp.truncated || resp.body.len() > MAX_BODY {
+        return Err(TokenError::Unavailable("idp_body_too_large"));
+    }
+    let json: Option<Value> = serde_json::from_slice(&resp.body).ok();
+    if status >= 500 || status == 429 {
+        return Err(TokenError::Unavailable(if status == 504 { "idp_timeout" } else { "idp_unavailable" }));
+    }
+    if status != 200 {
+        // RFC 6749 §5.2: errors are JSON with an `error` code; without one this is not the provider talking.
+        return match json.as_ref().and_then(|j| j.get("error")).and_then(Value::as_str) {
+            Some(code) => Err(TokenError::Rejected(code.chars().take(64).collect())),
+            None => Err(TokenError::Unavailable("idp_bad_response")),
+        };
+    }
+    let Some(Value::Object(obj)) = json else { return Err(TokenError::Unavailable("idp_bad_json")) };
+    let token_type = obj.get("token_type").and_then(Value::as_str).unwrap_or("");
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return Err(TokenError::Unavailable("idp_bad_token_type"));
+    }
+    let Some(Value::String(id_token)) = obj.get("id_token") else {
+        return Err(TokenError::Unavailable("idp_no_id_token"));
+    };
+    let refresh_token = match obj.get("refresh_token") {
+        Some(Value::String(r)) => Some(Credential::new(r.clone())),
+        _ => None,
+    };
+    Ok(Tokens { id_token: Credential::new(id_token.clone()), refresh_token })
+}
