@@ -159,3 +159,67 @@ fn raw_signature(input: &str, alg: Alg) -> Vec<u8> {
     mac.update(input.as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
+
+pub const IDP: &str = "https://idp.test/";
+pub const CLIENT_ID: &str = "gatehouse-client";
+pub const KEY_NEW: [u8; 32] = [7u8; 32];
+pub const KEY_OLD: [u8; 32] = [9u8; 32];
+
+pub fn session_env(name: &str) -> Option<String> {
+    match name {
+        "COOKIE_KEYS" => Some(format!("new:{},old:{}", crate::b64::encode(&KEY_NEW), crate::b64::encode(&KEY_OLD))),
+        "COOKIE_KEYS_OLD_FIRST" => Some(format!("old:{}", crate::b64::encode(&KEY_OLD))),
+        "CLIENT_SECRET" => Some("s3cr3t:with/odd chars".into()),
+        "AIRFLOW_SECRET" => Some("a".repeat(64)),
+        other => env(other),
+    }
+}
+
+/// The fixture config plus browser sign-in against `IDP` and an Airflow token mint.
+pub fn session_config_json() -> Value {
+    let mut v = config_json();
+    v["session"] = json!({
+        "keys_env": "COOKIE_KEYS",
+        "redirect_uri": "https://airflow.test/oauth2/callback",
+        "post_logout_redirect_uri": "https://airflow.test/",
+        "provider": {
+            "issuer": IDP, "client_id": CLIENT_ID, "client_secret_env": "CLIENT_SECRET",
+            "authorization_endpoint": "https://idp.test/authorize",
+            "token_endpoint": {"cluster": "idp", "authority": "idp.test", "path": "/oauth/token", "timeout_ms": 3000},
+            "end_session_endpoint": "https://idp.test/logout",
+            "jwks": {"keys": [public_jwk("rsa", Alg::RS256, "idp-1")]},
+            "scopes": ["openid", "profile", "email"],
+            "audience": "https://api.test",
+            "roles_claim": "https://test/roles"
+        }
+    });
+    v["upstream_token"] = json!({
+        "signing": {"alg": "HS512", "secret_env": "AIRFLOW_SECRET"},
+        "roles": {"admin": "ADMIN", "ops": "OP", "viewer": "VIEWER"},
+        "direct_access_roles": {"ADMIN": "ADMIN", "OPERATOR": "OP", "VIEWER": "VIEWER"}
+    });
+    v
+}
+
+pub fn session_config_from(v: &Value, env: &dyn Fn(&str) -> Option<String>) -> Config {
+    match load_config(v.to_string().as_bytes(), env) {
+        Ok(c) => c,
+        Err(e) => panic!("fixture config invalid:\n{e}"),
+    }
+}
+
+pub fn session_config() -> Config {
+    session_config_from(&session_config_json(), &session_env)
+}
+
+/// An ID token as the provider would sign it.
+pub fn id_token(nonce: &str, roles: &[&str], now: u64) -> String {
+    let mut key = signing_key(Alg::RS256);
+    key.kid = Some("idp-1".into());
+    key.sign(
+        &json!({"iss": IDP, "aud": CLIENT_ID, "sub": "auth0|alice", "email": "alice@test", "name": "Alice",
+                "iat": now, "exp": now + 300, "nonce": nonce, "https://test/roles": roles}),
+        &mut OsRng,
+    )
+    .unwrap()
+}

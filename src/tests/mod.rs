@@ -1,7 +1,9 @@
 //! Unit tests of the core, run natively and compiled to wasm32-wasip1.
 
+mod browser;
 mod config;
 mod decide;
 mod known_answers;
 mod path;
+mod session;
 mod verify;

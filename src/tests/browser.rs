@@ -1,0 +1,452 @@
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::decide::{decide, resume, Inputs};
+use crate::decision::{Decision, Pending};
+use crate::mint::MintCache;
+use crate::oidc::query_param;
+use crate::oidc::token_response::CallResponse;
+use crate::request::Request;
+use crate::testing::*;
+
+struct Browser {
+    jar: Vec<(String, String)>,
+    minted: MintCache,
+    now: u64,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Browser { jar: Vec::new(), minted: MintCache::default(), now: now() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.jar.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// Applies the Set-Cookie headers of a reply or an allowed response, as a browser would.
+    fn store(&mut self, headers: &[(String, String)]) {
+        for (n, v) in headers {
+            if n != "set-cookie" {
+                continue;
+            }
+            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.jar.retain(|(n, _)| n != name);
+            if !attrs.contains("Max-Age=0") {
+                self.jar.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn go<'c>(&mut self, cfg: &'c Config, method: &str, path: &str, extra: &[(&str, &str)]) -> Decision<'c> {
+        let mut headers: Vec<(String, String)> = extra.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect();
+        if !self.jar.is_empty() {
+            headers.push(("cookie".into(), self.cookie_header()));
+        }
+        let mut rng = rand_core::OsRng;
+        let mut inp = Inputs { now: self.now, rng: &mut rng, minted: &mut self.minted };
+        let d = decide(cfg, &Request { method, path, authority: "airflow.test", headers: &headers }, &mut inp);
+        match &d {
+            Decision::Reply(r) => self.store(&r.headers.clone()),
+            Decision::Allow(a) => self.store(&a.response_headers.clone()),
+            Decision::Call(_) => {}
+        }
+        d
+    }
+
+    fn navigate<'c>(&mut self, cfg: &'c Config, path: &str) -> Decision<'c> {
+        self.go(cfg, "GET", path, &[("accept", "text/html"), ("sec-fetch-mode", "navigate")])
+    }
+
+    fn answer<'c>(&mut self, cfg: &'c Config, pending: Pending, resp: CallResponse) -> Decision<'c> {
+        let mut rng = rand_core::OsRng;
+        let mut inp = Inputs { now: self.now, rng: &mut rng, minted: &mut self.minted };
+        let d = resume(cfg, pending, &resp, &mut inp);
+        if let Decision::Reply(r) = &d {
+            self.store(&r.headers.clone());
+        }
+        d
+    }
+}
+
+fn location(d: &Decision<'_>) -> String {
+    let Decision::Reply(r) = d else { panic!("expected a reply, got {d:?}") };
+    assert_eq!(r.status, 302, "{r:?}");
+    r.headers.iter().find(|(n, _)| n == "location").unwrap().1.clone()
+}
+
+fn ok_response(body: Value) -> CallResponse {
+    CallResponse {
+        status: Some(200),
+        content_type: Some("application/json".into()),
+        body: body.to_string().into_bytes(),
+        truncated: false,
+    }
+}
+
+/// Runs login up to the token call: returns the pending continuation, the authorize URL's query and the call.
+fn until_token_call(b: &mut Browser, cfg: &Config, start: &str) -> (Pending, String, crate::decision::Call) {
+    let authorize = location(&b.navigate(cfg, start));
+    let query = authorize.split_once('?').unwrap().1.to_owned();
+    let state = query_param(&query, "state").unwrap();
+    let d = b.navigate(cfg, &format!("/oauth2/callback?code=the-code&state={state}"));
+    let Decision::Call(call) = d else { panic!("expected the token call, got {d:?}") };
+    let pending = match &call.then {
+        Pending::CodeExchange { flow, flow_cookie, stale_cookies } => Pending::CodeExchange {
+            flow: flow.clone(),
+            flow_cookie: flow_cookie.clone(),
+            stale_cookies: stale_cookies.clone(),
+        },
+    };
+    (pending, query, call)
+}
+
+fn nonce_of(query: &str) -> String {
+    query_param(query, "nonce").unwrap()
+}
+
+fn signed_in(b: &mut Browser, cfg: &Config, roles: &[&str]) {
+    let (pending, query, _) = until_token_call(b, cfg, "/ui/dags?tab=1");
+    let body =
+        json!({"token_type": "Bearer", "access_token": "at", "id_token": id_token(&nonce_of(&query), roles, b.now)});
+    let d = b.answer(cfg, pending, ok_response(body));
+    assert_eq!(location(&d), "/ui/dags?tab=1");
+}
+
+#[test]
+fn a_browser_without_a_session_is_sent_to_the_provider_with_pkce_state_nonce_and_a_flow_cookie() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    let to = location(&b.navigate(&cfg, "/ui/dags"));
+    let (base, q) = to.split_once('?').unwrap();
+    assert_eq!(base, "https://idp.test/authorize");
+    for (k, v) in [
+        ("response_type", "code"),
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", "https://airflow.test/oauth2/callback"),
+        ("scope", "openid profile email"),
+        ("code_challenge_method", "S256"),
+        ("audience", "https://api.test"),
+    ] {
+        assert_eq!(query_param(q, k).as_deref(), Some(v), "{k}");
+    }
+    for k in ["state", "nonce", "code_challenge"] {
+        assert!(query_param(q, k).unwrap().len() >= 32, "{k}");
+    }
+    let Decision::Reply(r) = b.navigate(&cfg, "/ui/other") else { panic!() };
+    let flow_cookies: Vec<&String> = r.headers.iter().filter(|(n, _)| n == "set-cookie").map(|(_, v)| v).collect();
+    assert_eq!(flow_cookies.len(), 1);
+    let c = flow_cookies[0];
+    assert!(c.starts_with("__Host-gatehouse-flow-"), "{c}");
+    assert!(c.ends_with("; Path=/; Max-Age=600; Secure; HttpOnly; SameSite=Lax"), "{c}");
+    assert_eq!(b.jar.len(), 2, "two tabs, two flows");
+}
+
+#[test]
+fn api_and_xhr_requests_without_a_session_get_401_not_a_redirect() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    for headers in [
+        vec![("accept", "application/json")],
+        vec![("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")],
+        vec![],
+    ] {
+        let d = b.go(&cfg, "GET", "/ui/dags", &headers);
+        assert_eq!(d.status(), Some(401), "{headers:?}");
+    }
+    assert_eq!(b.go(&cfg, "POST", "/ui/dags", &[("accept", "text/html")]).status(), Some(401));
+}
+
+#[test]
+fn the_code_is_exchanged_with_the_verifier_and_client_secret_basic() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    let (pending, query, call) = until_token_call(&mut b, &cfg, "/ui/");
+    assert_eq!(call.cluster, "idp");
+    assert_eq!(call.timeout_ms, 3000);
+    let h = |n: &str| call.headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(h(":method").as_deref(), Some("POST"));
+    assert_eq!(h(":path").as_deref(), Some("/oauth/token"));
+    assert_eq!(h(":authority").as_deref(), Some("idp.test"));
+    // RFC 6749 §2.3.1: both parts form-encoded before base64.
+    let basic = h("authorization").unwrap();
+    let decoded =
+        String::from_utf8(crate::b64::decode_standard(basic.strip_prefix("Basic ").unwrap()).unwrap()).unwrap();
+    assert_eq!(decoded, "gatehouse-client:s3cr3t%3Awith%2Fodd+chars");
+    let body = String::from_utf8(call.body.clone()).unwrap();
+    let Pending::CodeExchange { flow, .. } = &pending;
+    assert_eq!(query_param(&body, "grant_type").as_deref(), Some("authorization_code"));
+    assert_eq!(query_param(&body, "code").as_deref(), Some("the-code"));
+    assert_eq!(query_param(&body, "code_verifier").as_deref(), Some(flow.verifier.as_str()));
+    assert_eq!(crate::oidc::pkce::challenge(&flow.verifier), query_param(&query, "code_challenge").unwrap());
+    assert!(query_param(&body, "client_secret").is_none(), "basic auth keeps the secret out of the body");
+}
+
+#[test]
+fn a_signed_in_browser_reaches_the_upstream_with_a_minted_airflow_token_and_without_our_cookies() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["viewer", "ops"]);
+    assert!(b.jar.iter().any(|(n, _)| n == "__Host-gatehouse"), "{:?}", b.jar);
+    assert!(!b.jar.iter().any(|(n, _)| n.contains("-flow-")), "the flow cookie is cleared");
+    b.jar.push(("_token".into(), "airflow-own".into()));
+    b.jar.push(("theme".into(), "dark".into()));
+    let d = b.go(&cfg, "GET", "/ui/dags", &[("authorization", "Bearer forged")]);
+    let Decision::Allow(a) = &d else { panic!("{d:?}") };
+    assert!(a.remove_headers.contains(&"authorization"));
+    let set = |n: &str| a.set_headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(set("cookie").as_deref(), Some("theme=dark"));
+    assert_eq!(set("x-gatehouse-subject").as_deref(), Some("auth0|alice"));
+    let token = set("authorization").unwrap();
+    let token = token.strip_prefix("Bearer ").unwrap();
+    let claims: Value =
+        serde_json::from_slice(&crate::b64::decode_strict(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(claims["sub"], "auth0|alice");
+    assert_eq!(claims["role"], "OP", "the most privileged mapped role");
+    assert_eq!(claims["aud"], "apache-airflow");
+    for c in ["iat", "nbf", "exp", "jti"] {
+        assert!(claims.get(c).is_some(), "{c}");
+    }
+    // The same token is reused, without a new signature, until close to expiry.
+    let Decision::Allow(again) = b.go(&cfg, "GET", "/ui/x", &[]) else { panic!() };
+    assert!(again.set_headers.iter().any(|(k, v)| k == "authorization" && v.ends_with(token)));
+}
+
+#[test]
+fn a_person_whose_roles_map_to_no_airflow_role_is_refused() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["intern"]);
+    let d = b.go(&cfg, "GET", "/ui/dags", &[]);
+    assert_eq!((d.status(), d.verdict().reason), (Some(403), "no_upstream_role"));
+}
+
+#[test]
+fn tampered_swapped_expired_and_idle_sessions_behave_like_no_session() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin"]);
+    let good = b.jar.clone();
+    let (name, value) = good.iter().find(|(n, _)| n == "__Host-gatehouse").unwrap().clone();
+    type Jar = Vec<(String, String)>;
+    let mut cases: Vec<(&str, Jar, u64)> = Vec::new();
+    let mut flipped = value.clone().into_bytes();
+    let i = flipped.len() - 5;
+    flipped[i] = if flipped[i] == b'A' { b'B' } else { b'A' };
+    cases.push(("tampered", vec![(name.clone(), String::from_utf8(flipped).unwrap())], 0));
+    cases.push(("truncated", vec![(name.clone(), value[..value.len() / 2].to_owned())], 0));
+    // A flow cookie's value presented as the session: sealed under another name, so it does not open.
+    let mut tab = Browser::new();
+    tab.navigate(&cfg, "/ui/");
+    let flow_value = tab.jar[0].1.clone();
+    cases.push(("a flow cookie swapped in", vec![(name.clone(), flow_value)], 0));
+    cases.push(("idle too long", good.clone(), 3601));
+    cases.push(("past its lifetime", good.clone(), 13 * 3600));
+    for (what, jar, later) in cases {
+        let mut other = Browser::new();
+        other.jar = jar;
+        other.now = b.now + later;
+        let d = other.go(&cfg, "GET", "/ui/dags", &[("accept", "application/json")]);
+        assert_eq!(d.status(), Some(401), "{what}");
+        assert!(location(&other.navigate(&cfg, "/ui/dags")).starts_with("https://idp.test/authorize"), "{what}");
+    }
+}
+
+#[test]
+fn activity_slides_the_idle_timeout_and_an_old_key_is_replaced_on_the_next_request() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin"]);
+    b.now += 3000;
+    let Decision::Allow(a) = b.go(&cfg, "GET", "/ui/", &[]) else { panic!() };
+    assert!(a.response_headers.iter().any(|(n, v)| n == "set-cookie" && v.starts_with("__Host-gatehouse=")));
+    b.now += 3000;
+    assert!(
+        matches!(b.go(&cfg, "GET", "/ui/", &[]), Decision::Allow(_)),
+        "6000 s after sign-in, 3000 s after last use"
+    );
+
+    // Sessions sealed before a rotation open with the old key and come back sealed with the new one.
+    let mut v = session_config_json();
+    v["session"]["keys_env"] = json!("COOKIE_KEYS_OLD_FIRST");
+    let old_cfg = session_config_from(&v, &session_env);
+    let mut o = Browser::new();
+    signed_in(&mut o, &old_cfg, &["admin"]);
+    assert!(o.jar.iter().any(|(_, v)| v.starts_with("v1.old.")));
+    let Decision::Allow(a) = o.go(&cfg, "GET", "/ui/", &[]) else { panic!("old-key session refused after rotation") };
+    let resealed = a.response_headers.iter().find(|(n, _)| n == "set-cookie").unwrap();
+    assert!(resealed.1.starts_with("__Host-gatehouse=v1.new."), "{}", resealed.1);
+}
+
+#[test]
+fn callback_problems_get_clear_pages_and_no_call_out() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    let authorize = location(&b.navigate(&cfg, "/ui/"));
+    let state = query_param(authorize.split_once('?').unwrap().1, "state").unwrap();
+    for (path, status, reason) in [
+        ("/oauth2/callback?code=c".to_owned(), 400, "missing_state"),
+        ("/oauth2/callback?code=c&state=forged-state".to_owned(), 400, "unknown_state"),
+        (format!("/oauth2/callback?state={state}"), 400, "missing_code"),
+        (format!("/oauth2/callback?error=access_denied&state={state}"), 401, "idp_error"),
+    ] {
+        let mut fresh = Browser::new();
+        fresh.jar = b.jar.clone();
+        let d = fresh.navigate(&cfg, &path);
+        assert_eq!((d.status(), d.verdict().reason), (Some(status), reason), "{path}");
+    }
+    // A state whose first 16 characters match but the rest differs is not the same state.
+    let forged = format!("{}{}", &state[..16], "X".repeat(state.len() - 16));
+    let d = b.navigate(&cfg, &format!("/oauth2/callback?code=c&state={forged}"));
+    assert_eq!(d.verdict().reason, "state_mismatch");
+}
+
+#[test]
+fn a_replayed_callback_finds_no_flow_and_makes_no_call() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    let (pending, query, _) = until_token_call(&mut b, &cfg, "/ui/");
+    let body = json!({"token_type": "Bearer", "id_token": id_token(&nonce_of(&query), &["admin"], b.now)});
+    b.answer(&cfg, pending, ok_response(body));
+    let state = query_param(&query, "state").unwrap();
+    let d = b.navigate(&cfg, &format!("/oauth2/callback?code=the-code&state={state}"));
+    assert_eq!((d.status(), d.verdict().reason), (Some(400), "unknown_state"));
+}
+
+#[test]
+fn provider_failures_give_503_or_401_pages_never_a_session() {
+    let cfg = session_config();
+    let cases: Vec<(CallResponse, u16, &str)> = vec![
+        (
+            CallResponse {
+                status: Some(504),
+                content_type: None,
+                body: b"upstream request timeout".to_vec(),
+                truncated: false,
+            },
+            503,
+            "idp_timeout",
+        ),
+        (
+            CallResponse {
+                status: Some(503),
+                content_type: None,
+                body: b"no healthy upstream".to_vec(),
+                truncated: false,
+            },
+            503,
+            "idp_unavailable",
+        ),
+        (CallResponse { status: None, content_type: None, body: Vec::new(), truncated: false }, 503, "idp_reset"),
+        (
+            CallResponse { status: Some(200), content_type: None, body: b"<html>".to_vec(), truncated: false },
+            503,
+            "idp_bad_json",
+        ),
+        (
+            CallResponse { status: Some(200), content_type: None, body: Vec::new(), truncated: true },
+            503,
+            "idp_body_too_large",
+        ),
+        (
+            CallResponse {
+                status: Some(400),
+                content_type: None,
+                body: br#"{"error":"invalid_grant"}"#.to_vec(),
+                truncated: false,
+            },
+            401,
+            "token_rejected",
+        ),
+    ];
+    for (resp, status, reason) in cases {
+        let mut b = Browser::new();
+        let (pending, _, _) = until_token_call(&mut b, &cfg, "/ui/");
+        let d = b.answer(&cfg, pending, resp);
+        assert_eq!((d.status(), d.verdict().reason), (Some(status), reason));
+        assert!(!b.jar.iter().any(|(n, _)| n.starts_with("__Host-gatehouse")), "{reason}: {:?}", b.jar);
+    }
+}
+
+#[test]
+fn id_tokens_with_the_wrong_nonce_audience_or_signer_are_refused() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    let (pending, _, _) = until_token_call(&mut b, &cfg, "/ui/");
+    let body = json!({"token_type": "Bearer", "id_token": id_token("another-nonce", &["admin"], b.now)});
+    assert_eq!(b.answer(&cfg, pending, ok_response(body)).verdict().reason, "nonce_mismatch");
+
+    let mut b = Browser::new();
+    let (pending, query, _) = until_token_call(&mut b, &cfg, "/ui/");
+    let mut key = untrusted_rsa_key(crate::jwt::Alg::RS256);
+    key.kid = Some("idp-1".into());
+    let forged = key
+        .sign(&json!({"iss": IDP, "aud": CLIENT_ID, "sub": "mallory", "iat": b.now, "exp": b.now + 60, "nonce": nonce_of(&query)}), &mut rand_core::OsRng)
+        .unwrap();
+    let body = json!({"token_type": "Bearer", "id_token": forged});
+    assert_eq!(b.answer(&cfg, pending, ok_response(body)).verdict().reason, "bad_signature");
+}
+
+#[test]
+fn airflow_login_and_logout_paths_belong_to_the_flow() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    let to = location(&b.navigate(&cfg, "/api/v2/auth/login?next=/dags"));
+    assert!(to.starts_with("https://idp.test/authorize?"));
+    let to = location(&b.navigate(&cfg, "/auth/login?next=//evil.test"));
+    assert!(to.starts_with("https://idp.test/authorize?"));
+    signed_in(&mut b, &cfg, &["admin"]);
+    let to = location(&b.navigate(&cfg, "/api/v2/auth/logout"));
+    let (base, q) = to.split_once('?').unwrap();
+    assert_eq!(base, "https://idp.test/logout");
+    assert_eq!(query_param(q, "post_logout_redirect_uri").as_deref(), Some("https://airflow.test/"));
+    assert!(query_param(q, "id_token_hint").is_some());
+    assert!(!b.jar.iter().any(|(n, _)| n.starts_with("__Host-gatehouse")), "{:?}", b.jar);
+    assert_eq!(b.go(&cfg, "GET", "/ui/", &[]).status(), Some(401));
+}
+
+#[test]
+fn direct_access_tokens_get_an_airflow_token_for_their_mapped_role() {
+    let cfg = session_config();
+    let mut c = dat();
+    c.insert("role".into(), json!("OPERATOR"));
+    let auth = format!("Bearer {}", sign(&c, crate::jwt::Alg::ES256));
+    let mut b = Browser::new();
+    let Decision::Allow(a) = b.go(&cfg, "GET", "/api/dags", &[("authorization", &auth)]) else { panic!() };
+    let token = a.set_headers.iter().find(|(k, _)| k == "authorization").unwrap().1.clone();
+    let claims: Value =
+        serde_json::from_slice(&crate::b64::decode_strict(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!((claims["sub"].as_str(), claims["role"].as_str()), (Some("robot-1"), Some("OP")));
+}
+
+#[test]
+fn session_config_problems_are_reported_with_paths() {
+    let mut v = session_config_json();
+    v["session"]["cookie_name"] = json!("__Host-x");
+    v["session"]["secure"] = json!(false);
+    v["session"]["redirect_uri"] = json!("http://airflow.test/cb");
+    v["session"]["provider"]["scopes"] = json!(["profile"]);
+    v["session"]["provider"]["extra_params"] = json!({"state": "fixed"});
+    v["upstream_token"]["roles"] = json!({"admin": "SUPERUSER"});
+    let e = crate::config::load_config(v.to_string().as_bytes(), &|n| {
+        if n == "CLIENT_SECRET" {
+            None
+        } else {
+            session_env(n)
+        }
+    })
+    .unwrap_err();
+    let text = e.to_string();
+    for want in [
+        "$.session.cookie_name: a __Host- cookie needs secure: true",
+        "$.session.redirect_uri: expected an absolute https URL (http only on loopback)",
+        "$.session.provider.scopes: must include \"openid\"",
+        "$.session.provider.extra_params.state: set by Gatehouse; cannot be overridden",
+        "$.session.provider.client_secret_env: environment variable CLIENT_SECRET is not set",
+        "$.upstream_token.roles.admin: expected one of ADMIN, OP, USER, VIEWER",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(!text.contains("a".repeat(64).as_str()));
+}
