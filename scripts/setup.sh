@@ -22,4 +22,16 @@ if [ ! -x .venv-test/bin/pytest ]; then
   python3 -m venv .venv-test
   .venv-test/bin/pip install -q --disable-pip-version-check -r wasm-tests/requirements.txt
 fi
+# End-to-end peers: a real Airflow 3 api-server, a real OpenID provider (npm oidc-provider) and a real
+# browser (Debian chromium driven by npm playwright-core).
+if [ ! -x .venv-airflow/bin/airflow ]; then
+  python3 -m venv .venv-airflow
+  .venv-airflow/bin/pip install -q --disable-pip-version-check apache-airflow-core==3.3.2
+fi
+if [ ! -d wasm-tests/e2e/node_modules/oidc-provider ] || [ ! -d wasm-tests/e2e/node_modules/playwright-core ]; then
+  (cd wasm-tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
 echo "setup: ok (envoy: $("$ROOT/.venv-envoy/bin/envoy" --version 2>/dev/null | grep -o '1\.[0-9]*\.[0-9]*' | head -1))"

@@ -19,7 +19,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=(), hcm_extra=None):
+def cluster(name, port):
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]},
+    }
+
+
+def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=(), hcm_extra=None, clusters=None):
     """An Envoy bootstrap (as a dict) with the Gatehouse filter before the router."""
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
@@ -64,13 +74,8 @@ def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=()
                 "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
                                                 "typed_config": hcm}]}],
             }],
-            "clusters": [{
-                "name": "upstream",
-                "type": "STATIC",
-                "connect_timeout": "1s",
-                "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [{"endpoint": {
-                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}]},
-            }],
+            "clusters": [cluster("upstream", upstream_port)]
+            + [cluster(name, port) for name, port in (clusters or {}).items()],
         },
     }
 
@@ -92,12 +97,13 @@ class Response:
 
 
 class Envoy:
-    def __init__(self, plugin_config, upstream_port, env=None, hcm_extra=None, concurrency=2):
+    def __init__(self, plugin_config, upstream_port, env=None, hcm_extra=None, concurrency=2, clusters=None,
+                 port=None):
         self.dir = tempfile.mkdtemp(prefix="gatehouse-envoy-")
-        self.port = free_port()
+        self.port = port or free_port()
         self.admin_port = free_port()
         env = dict(env or {})
-        cfg = bootstrap(self.port, self.admin_port, upstream_port, plugin_config, env.keys(), hcm_extra)
+        cfg = bootstrap(self.port, self.admin_port, upstream_port, plugin_config, env.keys(), hcm_extra, clusters)
         self.config_path = os.path.join(self.dir, "envoy.json")
         with open(self.config_path, "w") as f:
             json.dump(cfg, f)

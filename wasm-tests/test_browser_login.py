@@ -1,0 +1,184 @@
+"""Browser login end to end: a real browser signs in at a real OpenID provider through the real Envoy with
+the filter, and reaches a real Airflow 3 api-server as the signed-in person."""
+import base64
+import json
+import secrets
+import time
+
+import pytest
+
+from harness.airflow import Airflow
+from harness.envoy import Envoy, free_port
+from harness.peers import Idp, browse
+from harness.tokens import ROLES, plugin_config
+
+ROLES_CLAIM = "https://gatehouse.test/roles"
+USERS = {
+    "alice": {"sub": "alice@example.test", "email": "alice@example.test", "name": "Alice", "roles": ["airflow-admin"]},
+    "victor": {"sub": "victor@example.test", "email": "victor@example.test", "name": "Victor", "roles": ["airflow-viewer"]},
+    "nobody": {"sub": "nobody@example.test", "email": "nobody@example.test", "name": "Nobody", "roles": []},
+}
+
+
+@pytest.fixture(scope="module")
+def stack(keys):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    client_secret = secrets.token_urlsafe(24)
+    idp = Idp(clients=[{"client_id": "gatehouse", "client_secret": client_secret,
+                        "redirect_uris": [f"{base}/oauth2/callback"], "post_logout_redirect_uris": [f"{base}/"],
+                        "token_endpoint_auth_method": "client_secret_basic"}],
+              users=USERS, roles_claim=ROLES_CLAIM)
+    airflow = Airflow()
+    cookie_keys = f"k1:{base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b'=').decode()}"
+    cfg = plugin_config(keys)
+    cfg["routes"] = [
+        {"name": "health", "class": "public", "path": {"exact": "/api/v2/monitor/health"}, "require": "public"},
+        {"name": "static", "class": "public", "path": {"prefix": "/static"}, "require": "public"},
+        {"name": "api", "class": "api", "path": {"prefix": "/api/v2"}, "require": "bearer_or_session"},
+        {"name": "ui", "class": "ui", "path": {"prefix": "/"}, "require": "bearer_or_session"},
+    ]
+    cfg["session"] = {
+        "keys_env": "GATEHOUSE_COOKIE_KEYS",
+        "redirect_uri": f"{base}/oauth2/callback",
+        "post_logout_redirect_uri": f"{base}/",
+        "provider": {
+            "issuer": idp.issuer, "client_id": "gatehouse", "client_secret_env": "GATEHOUSE_CLIENT_SECRET",
+            "authorization_endpoint": idp.info["authorization_endpoint"],
+            "token_endpoint": {"cluster": "idp", "authority": f"127.0.0.1:{idp.port}",
+                               "path": idp.info["token_endpoint"].split(str(idp.port), 1)[1], "timeout_ms": 5000},
+            "end_session_endpoint": idp.info["end_session_endpoint"],
+            "jwks": idp.jwks,
+            "scopes": ["openid", "profile", "email"],
+            "roles_claim": ROLES_CLAIM,
+        },
+    }
+    cfg["upstream_token"] = {
+        "signing": {"alg": "HS512", "secret_env": "AIRFLOW_JWT_SECRET"},
+        "roles": {"airflow-admin": "ADMIN", "airflow-viewer": "VIEWER"},
+        "direct_access_roles": {"DEPLOYMENT_ADMIN": "ADMIN", "WORKSPACE_OPERATOR": "OP", "ORGANIZATION_VIEWER": "VIEWER"},
+    }
+    env = {**keys.env(), "GATEHOUSE_COOKIE_KEYS": cookie_keys, "GATEHOUSE_CLIENT_SECRET": client_secret,
+           "AIRFLOW_JWT_SECRET": airflow.jwt_secret}
+    envoy = Envoy(cfg, airflow.port, env=env, clusters={"idp": idp.port}, port=port)
+    yield {"envoy": envoy, "idp": idp, "airflow": airflow, "base": base, "secrets": [client_secret, cookie_keys, airflow.jwt_secret]}
+    envoy.stop()
+    airflow.stop()
+    idp.stop()
+
+
+def login_steps(base, user, start="/"):
+    return [{"goto": f"{base}{start}"}, {"login": {"user": user, "password": "any"}}]
+
+
+def test_control_airflow_itself_refuses_requests_without_a_token(stack):
+    status, _ = stack["airflow"].get("/api/v2/dags")
+    assert status == 401
+    status, _ = stack["airflow"].get("/ui/auth/me")
+    assert status == 401
+
+
+def test_a_person_signs_in_with_the_browser_and_uses_the_airflow_ui_and_api_as_themselves(stack):
+    base = stack["base"]
+    results = browse(login_steps(base, "alice", "/dags") + [
+        {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
+        {"fetch": {"url": "/api/v2/dags", "headers": {"accept": "application/json"}}},
+        {"fetch": {"url": "/api/v2/variables", "method": "POST",
+                   "headers": {"accept": "application/json", "content-type": "application/json"},
+                   "body": json.dumps({"key": "signed_in_by", "value": "gatehouse-e2e"})}},
+        {"cookies": True},
+    ])
+    assert all("error" not in r for r in results), results
+    start, login, me, dags, variable, cookies = results
+    assert "127.0.0.1:%d" % stack["idp"].port in start["url"], "the browser was sent to the provider"
+    assert login["url"] == f"{base}/dags", "back where the person started"
+    assert me["status"] == 200 and json.loads(me["body"])["id"] == "alice@example.test"
+    assert dags["status"] == 200 and "dags" in json.loads(dags["body"])
+    assert variable["status"] in (200, 201), variable
+    ours = [c for c in cookies["cookies"] if c["name"].startswith("__Host-gatehouse")]
+    assert ours and all(c["httpOnly"] and c["secure"] and c["sameSite"] == "Lax" and c["path"] == "/" for c in ours)
+    # Airflow's audit log names the person: the identity crossed the proxy.
+    token = stack["airflow"].mint("auditor", "ADMIN")
+    status, body = stack["airflow"].get("/api/v2/eventLogs?event=post_variable", token)
+    assert status == 200
+    assert any(e.get("owner") == "alice@example.test" for e in json.loads(body)["event_logs"]), body[:2000]
+
+
+def test_a_viewer_can_read_but_not_write(stack):
+    results = browse(login_steps(stack["base"], "victor") + [
+        {"fetch": {"url": "/api/v2/dags", "headers": {"accept": "application/json"}}},
+        {"fetch": {"url": "/api/v2/variables", "method": "POST",
+                   "headers": {"accept": "application/json", "content-type": "application/json"},
+                   "body": json.dumps({"key": "v", "value": "x"})}},
+    ])
+    assert [r.get("status") for r in results[2:]] == [200, 403], results
+
+
+def test_a_person_without_a_mapped_role_is_refused(stack):
+    results = browse(login_steps(stack["base"], "nobody") + [
+        {"fetch": {"url": "/api/v2/dags", "headers": {"accept": "application/json"}}}])
+    assert results[-1]["status"] == 403, results
+
+
+def test_logout_ends_the_session_at_gatehouse_and_at_the_provider(stack):
+    base = stack["base"]
+    results = browse(login_steps(base, "alice") + [
+        {"goto": f"{base}/api/v2/auth/logout"},
+        {"cookies": True},
+        {"goto": f"{base}/api/v2/monitor/health"},
+        {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
+        {"goto": f"{base}/dags"},
+    ])
+    assert all("error" not in r for r in results), results
+    _, _, logout, cookies, _, me, again = results
+    # After the provider's sign-out the browser lands on "/", which starts a new sign-in: only that flow's
+    # cookie may exist, no session.
+    assert not [c for c in cookies["cookies"] if c["name"] == "__Host-gatehouse" or c["name"].startswith("__Host-gatehouse.")]
+    assert me["status"] == 401
+    assert "127.0.0.1:%d" % stack["idp"].port in again["url"], "signing in again goes back to the provider"
+
+
+def test_tampered_and_foreign_cookies_behave_like_no_session(stack):
+    base = stack["base"]
+    results = browse(login_steps(base, "alice") + [{"cookies": True}])
+    session = [c for c in results[-1]["cookies"] if c["name"] == "__Host-gatehouse"]
+    assert session, results[-1]
+    good = session[0]
+    flipped = dict(good, value=good["value"][:-6] + ("AAAAAA" if not good["value"].endswith("AAAAAA") else "BBBBBB"))
+    for cookie in [flipped, dict(good, value="v1.k1.bm90LWEtcmVhbC1jb29raWU")]:
+        out = browse([{"goto": f"{base}/api/v2/monitor/health"}, {"add_cookies": [cookie]},
+                      {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}}])
+        assert out[-1]["status"] == 401, out
+    # The untouched cookie, replayed in a fresh browser, still works: it is the session, not the browser.
+    out = browse([{"goto": f"{base}/api/v2/monitor/health"}, {"add_cookies": [good]},
+                  {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}}])
+    assert out[-1]["status"] == 200, out
+
+
+def test_direct_access_tokens_reach_airflow_with_a_minted_airflow_token(stack, keys):
+    from harness.tokens import dat_claims
+    envoy = stack["envoy"]
+    r = envoy.get("/api/v2/dags", keys.sign(dat_claims(role="WORKSPACE_OPERATOR"), "EdDSA"),
+                  headers={"accept": "application/json"})
+    assert r.status == 200, r.body
+    r = envoy.get("/ui/auth/me", keys.sign(dat_claims(role="ORGANIZATION_VIEWER"), "ES256"))
+    assert r.status == 200 and r.json()["id"] == "dat-deployment-organization_viewer"
+    r = envoy.get("/api/v2/dags", keys.sign(dat_claims(deployment="dep-other"), "ES256"))
+    assert r.status == 403
+
+
+def test_api_clients_without_a_session_get_401_and_browsers_a_redirect(stack):
+    envoy = stack["envoy"]
+    r = envoy.get("/api/v2/dags", headers={"accept": "application/json"})
+    assert r.status == 401
+    r = envoy.get("/dags", headers={"accept": "text/html", "sec-fetch-mode": "navigate"})
+    assert r.status == 302 and r.header("location").startswith(stack["idp"].info["authorization_endpoint"])
+
+
+def test_no_secret_token_or_cookie_appears_in_the_envoy_log(stack):
+    browse(login_steps(stack["base"], "alice"))
+    logs = stack["envoy"].logs()
+    for s in stack["secrets"]:
+        assert s not in logs
+    assert "v1.k1." not in logs, "no session cookie value"
+    assert "code_verifier" not in logs and "id_token" not in logs
