@@ -17,6 +17,9 @@ USERS = {
     "alice": {"sub": "alice@example.test", "email": "alice@example.test", "name": "Alice", "roles": ["airflow-admin"]},
     "victor": {"sub": "victor@example.test", "email": "victor@example.test", "name": "Victor", "roles": ["airflow-viewer"]},
     "nobody": {"sub": "nobody@example.test", "email": "nobody@example.test", "name": "Nobody", "roles": []},
+    # Enough roles to push the session past one cookie's 3800 bytes.
+    "bigrole": {"sub": "bigrole@example.test", "email": "bigrole@example.test", "name": "Many Roles",
+                "roles": ["airflow-admin"] + [f"team-{i:03d}-with-a-rather-long-group-name-from-the-directory" for i in range(90)]},
 }
 
 
@@ -30,7 +33,9 @@ def stack(keys):
                         "token_endpoint_auth_method": "client_secret_basic"}],
               users=USERS, roles_claim=ROLES_CLAIM)
     airflow = Airflow()
-    cookie_keys = f"k1:{base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b'=').decode()}"
+    key1 = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    key2 = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    cookie_keys = f"k1:{key1}"
     cfg = plugin_config(keys)
     cfg["routes"] = [
         {"name": "health", "class": "public", "path": {"exact": "/api/v2/monitor/health"}, "require": "public"},
@@ -61,7 +66,8 @@ def stack(keys):
     env = {**keys.env(), "GATEHOUSE_COOKIE_KEYS": cookie_keys, "GATEHOUSE_CLIENT_SECRET": client_secret,
            "AIRFLOW_JWT_SECRET": airflow.jwt_secret}
     envoy = Envoy(cfg, airflow.port, env=env, clusters={"idp": idp.port}, port=port)
-    yield {"envoy": envoy, "idp": idp, "airflow": airflow, "base": base, "secrets": [client_secret, cookie_keys, airflow.jwt_secret]}
+    yield {"envoy": envoy, "idp": idp, "airflow": airflow, "base": base, "cfg": cfg, "env": env,
+           "rotated_keys": f"k2:{key2},k1:{key1}", "secrets": [client_secret, key1, key2, airflow.jwt_secret]}
     envoy.stop()
     airflow.stop()
     idp.stop()
@@ -182,3 +188,54 @@ def test_no_secret_token_or_cookie_appears_in_the_envoy_log(stack):
         assert s not in logs
     assert "v1.k1." not in logs, "no session cookie value"
     assert "code_verifier" not in logs and "id_token" not in logs
+
+
+def session_cookies(cookies):
+    return sorted((c for c in cookies if c["name"] == "__Host-gatehouse" or c["name"].startswith("__Host-gatehouse.")),
+                  key=lambda c: c["name"])
+
+
+def test_a_large_session_is_split_into_chunks_that_the_browser_returns_and_the_filter_rejoins(stack):
+    base = stack["base"]
+    results = browse(login_steps(base, "bigrole") + [
+        {"cookies": True},
+        {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
+    ])
+    assert all("error" not in r for r in results), results
+    names = [c["name"] for c in session_cookies(results[2]["cookies"])]
+    assert names[:2] == ["__Host-gatehouse.0", "__Host-gatehouse.1"], names
+    assert all(len(c["value"]) <= 3800 for c in session_cookies(results[2]["cookies"]))
+    assert results[3]["status"] == 200 and json.loads(results[3]["body"])["id"] == "bigrole@example.test"
+
+
+def test_cookie_keys_rotate_without_signing_anyone_out(stack):
+    base = stack["base"]
+    signed = browse(login_steps(base, "alice") + [{"cookies": True}])
+    cookies = signed[-1]["cookies"]
+    assert session_cookies(cookies)[0]["value"].startswith("v1.k1.")
+    # A proxy with the new key first and the old one second: the session opens and comes back re-sealed.
+    rotated = Envoy(stack["cfg"], stack["airflow"].port, env={**stack["env"], "GATEHOUSE_COOKIE_KEYS": stack["rotated_keys"]},
+                    clusters={"idp": stack["idp"].port})
+    try:
+        rbase = f"http://127.0.0.1:{rotated.port}"
+        out = browse([{"goto": f"{rbase}/api/v2/monitor/health"}, {"add_cookies": cookies},
+                      {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
+                      {"cookies": True}])
+        assert out[2]["status"] == 200 and json.loads(out[2]["body"])["id"] == "alice@example.test", out
+        resealed = session_cookies(out[3]["cookies"])
+        assert resealed and resealed[0]["value"].startswith("v1.k2."), resealed
+        # The re-sealed cookie no longer opens on a proxy that only knows the old key.
+        old = browse([{"goto": f"{base}/api/v2/monitor/health"}, {"add_cookies": resealed},
+                      {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}}])
+        assert old[-1]["status"] == 401
+    finally:
+        rotated.stop()
+
+
+def test_a_replayed_or_forged_callback_gets_a_400_page_and_no_session(stack):
+    base = stack["base"]
+    out = browse([{"goto": f"{base}/oauth2/callback?code=stolen&state=not-a-real-state"}, {"cookies": True}])
+    assert out[0]["status"] == 400 and "Sign-in" in out[0]["text"]
+    assert not session_cookies(out[1]["cookies"])
+    out = browse([{"goto": f"{base}/oauth2/callback?error=access_denied&state=x"}])
+    assert out[0]["status"] == 401
