@@ -8,7 +8,7 @@ use crate::b64;
 use crate::config::{ClientAuth, Config, SessionConfig};
 use crate::dat::Identity;
 use crate::decide::Inputs;
-use crate::decision::{Allow, Call, Decision, Pending};
+use crate::decision::{Allow, Call, Decision, Pending, RefreshWait};
 use crate::oidc::token_response::{self, CallResponse, TokenError};
 use crate::oidc::{form, id_token, pkce, query_param, return_path};
 use crate::policy::{ResponseFormat, Route};
@@ -70,6 +70,22 @@ pub fn start_login<'c>(
     route: Option<&Route>,
     inp: &mut Inputs<'_>,
 ) -> Decision<'c> {
+    let present: Vec<String> = request_cookies(req)
+        .iter()
+        .filter(|(n, _)| chunks::is_family(n, &sc.cookie_name))
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    start_login_with(cfg, sc, &present, return_to, route, inp)
+}
+
+fn start_login_with<'c>(
+    cfg: &'c Config,
+    sc: &'c SessionConfig,
+    present: &[String],
+    return_to: &str,
+    route: Option<&Route>,
+    inp: &mut Inputs<'_>,
+) -> Decision<'c> {
     let state = random_b64(inp.rng, 24);
     let nonce = random_b64(inp.rng, 24);
     let mut v = [0u8; 32];
@@ -106,11 +122,7 @@ pub fn start_login<'c>(
     let location = format!("{}{sep}{}", p.authorization_endpoint, form(&params));
     let mut set = vec![sc.attributes.set_cookie(&flow_name, &sealed, Some(sc.flow_lifetime_seconds))];
     // A session cookie that did not open is cleared now, so it cannot shadow the new one.
-    for (name, _) in request_cookies(req) {
-        if chunks::is_family(name, &sc.cookie_name) {
-            set.push(sc.attributes.clear(name));
-        }
-    }
+    set.extend(present.iter().map(|name| sc.attributes.clear(name)));
     redirect(&location, set, "login_redirect", route)
 }
 
@@ -151,6 +163,27 @@ fn callback<'c>(
     let Some(code) = query_param(query, "code").filter(|c| !c.is_empty() && c.len() <= 2048) else {
         return page(400, "Sign-in failed", "The sign-in response was incomplete.", "missing_code", clear_flow());
     };
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", sc.redirect_uri.as_str()),
+        ("code_verifier", flow.verifier.as_str()),
+    ];
+    let (headers, body) = token_request(sc, &fields);
+    let stale_cookies =
+        cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect();
+    Decision::Call(Call {
+        cluster: sc.provider.token_endpoint.cluster.clone(),
+        headers,
+        body,
+        timeout_ms: sc.provider.token_endpoint.timeout_ms,
+        then: Pending::CodeExchange { flow, flow_cookie: flow_name.to_owned(), stale_cookies },
+        verdict: verdict(None, "code_exchange", None),
+    })
+}
+
+/// A token endpoint request (RFC 6749 §4.1.3, §6) with the configured client authentication.
+fn token_request(sc: &SessionConfig, grant: &[(&str, &str)]) -> (Vec<(String, String)>, Vec<u8>) {
     let p = &sc.provider;
     let t = &p.token_endpoint;
     let mut headers = vec![
@@ -161,12 +194,7 @@ fn callback<'c>(
         ("accept".to_owned(), "application/json".to_owned()),
     ];
     let secret = String::from_utf8_lossy(p.client_secret.expose()).into_owned();
-    let mut fields: Vec<(&str, &str)> = vec![
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", &sc.redirect_uri),
-        ("code_verifier", &flow.verifier),
-    ];
+    let mut fields: Vec<(&str, &str)> = grant.to_vec();
     match p.client_auth {
         ClientAuth::Basic => {
             // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined and base64-encoded.
@@ -179,17 +207,7 @@ fn callback<'c>(
             fields.push(("client_secret", &secret));
         }
     }
-    let body = form(&fields).into_bytes();
-    let stale_cookies =
-        cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect();
-    Decision::Call(Call {
-        cluster: t.cluster.clone(),
-        headers,
-        body,
-        timeout_ms: t.timeout_ms,
-        then: Pending::CodeExchange { flow, flow_cookie: flow_name.to_owned(), stale_cookies },
-        verdict: verdict(None, "code_exchange", None),
-    })
+    (headers, form(&fields).into_bytes())
 }
 
 fn form_component(s: &str) -> String {
@@ -225,11 +243,20 @@ pub fn resume<'c>(cfg: &'c Config, pending: Pending, resp: &CallResponse, inp: &
                 }
             };
             let p = &sc.provider;
+            let Some(id_token) = tokens.id_token else {
+                return page(
+                    503,
+                    "Sign-in unavailable",
+                    "The identity provider's answer was incomplete.",
+                    "idp_no_id_token",
+                    set,
+                );
+            };
             let claims = match id_token::validate(
-                tokens.id_token.expose(),
+                id_token.expose(),
                 &p.issuer,
                 &p.client_id,
-                &flow.nonce,
+                Some(&flow.nonce),
                 p.roles_claim.as_deref(),
                 inp.now,
             ) {
@@ -252,8 +279,13 @@ pub fn resume<'c>(cfg: &'c Config, pending: Pending, resp: &CallResponse, inp: &
                 iat: inp.now,
                 seen: inp.now,
                 abs: inp.now.saturating_add(sc.lifetime_seconds),
-                id_token: p.end_session_endpoint.as_ref().map(|_| tokens.id_token.expose().to_owned()),
-                refresh_token: None,
+                id_token: p.end_session_endpoint.as_ref().map(|_| id_token.expose().to_owned()),
+                refresh_token: if p.keep_refresh_token {
+                    tokens.refresh_token.map(|r| r.expose().to_owned())
+                } else {
+                    None
+                },
+                provider_exp: claims.exp.or(tokens.expires_in.map(|e| inp.now.saturating_add(e))),
             };
             match seal_session(cfg, sc, &session, &stale_cookies, inp) {
                 Ok(cookies) => set.extend(cookies),
@@ -261,6 +293,108 @@ pub fn resume<'c>(cfg: &'c Config, pending: Pending, resp: &CallResponse, inp: &
             }
             redirect(&flow.return_to, set, "signed_in", None)
         }
+        Pending::Refresh(wait) => refreshed(cfg, sc, *wait, resp, inp),
+    }
+}
+
+/// The token endpoint answered a refresh. Success renews the session; `invalid_grant` ends it; an outage
+/// leaves it as it was, so people keep working while the provider is down.
+fn refreshed<'c>(
+    cfg: &'c Config,
+    sc: &'c SessionConfig,
+    wait: RefreshWait,
+    resp: &CallResponse,
+    inp: &mut Inputs<'_>,
+) -> Decision<'c> {
+    let RefreshWait { mut session, route_index, set_headers, remove_cookie, present, wants_redirect, return_to } = wait;
+    let route = cfg.routes.get(route_index);
+    let p = &sc.provider;
+    let mut response_headers = Vec::new();
+    let reason = match token_response::parse(resp) {
+        Ok(tokens) => {
+            let mut renewed = true;
+            if let Some(id) = &tokens.id_token {
+                match id_token::validate(id.expose(), &p.issuer, &p.client_id, None, p.roles_claim.as_deref(), inp.now)
+                {
+                    // OIDC Core §12.2: the refreshed ID token is about the same person.
+                    Ok(c) if c.sub == session.sub => {
+                        session.roles = c.roles;
+                        session.provider_exp = c.exp;
+                        if p.end_session_endpoint.is_some() {
+                            session.id_token = Some(id.expose().to_owned());
+                        }
+                    }
+                    _ => renewed = false,
+                }
+            } else {
+                session.provider_exp = tokens.expires_in.map(|e| inp.now.saturating_add(e));
+            }
+            if let Some(r) = tokens.refresh_token {
+                session.refresh_token = Some(r.expose().to_owned());
+            }
+            if !renewed {
+                return end_session(
+                    cfg,
+                    sc,
+                    route,
+                    &present,
+                    wants_redirect,
+                    &return_to,
+                    inp,
+                    "refresh_id_token_invalid",
+                );
+            }
+            session.seen = inp.now;
+            if let Ok(cs) = seal_session(cfg, sc, &session, &present, inp) {
+                response_headers.extend(cs.into_iter().map(|c| ("set-cookie".to_owned(), c)));
+            }
+            "session_refreshed"
+        }
+        Err(TokenError::Rejected(_)) => {
+            return end_session(cfg, sc, route, &present, wants_redirect, &return_to, inp, "refresh_rejected");
+        }
+        // Transient: keep the session as it is; the next request tries again.
+        Err(TokenError::Unavailable(code)) => code,
+    };
+    let mut remove: Vec<&'c str> = cfg.token_sources.iter().map(|s| s.header.as_str()).collect();
+    remove.extend(cfg.forged_headers.iter().map(String::as_str));
+    if remove_cookie {
+        remove.push("cookie");
+    }
+    Decision::Allow(Allow {
+        remove_headers: remove,
+        set_headers,
+        response_headers,
+        verdict: verdict(route, reason, Some("oidc".into())),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn end_session<'c>(
+    cfg: &'c Config,
+    sc: &'c SessionConfig,
+    route: Option<&'c Route>,
+    present: &[String],
+    wants_redirect: bool,
+    return_to: &str,
+    inp: &mut Inputs<'_>,
+    reason: &'static str,
+) -> Decision<'c> {
+    let clear: Vec<String> = present.iter().map(|n| sc.attributes.clear(n)).collect();
+    if wants_redirect {
+        if let Decision::Reply(mut r) = start_login_with(cfg, sc, &[], return_to, route, inp) {
+            r.headers.extend(clear.into_iter().map(|c| ("set-cookie".to_owned(), c)));
+            r.verdict.reason = reason;
+            return Decision::Reply(r);
+        }
+    }
+    let format = route.map_or(ResponseFormat::Json, |r| r.response);
+    match deny(cfg, route, format, Deny::MissingCredential, reason, Some("oidc".into())) {
+        Decision::Reply(mut r) => {
+            r.headers.extend(clear.into_iter().map(|c| ("set-cookie".to_owned(), c)));
+            Decision::Reply(r)
+        }
+        other => other,
     }
 }
 
@@ -373,16 +507,36 @@ pub fn session_route<'c>(
         Some(rest) => set.push(("cookie".to_owned(), rest)),
         None => remove.push("cookie"),
     }
+    let present: Vec<String> =
+        cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect();
+    let refresh_due = session.refresh_token.is_some()
+        && session.provider_exp.is_some_and(|exp| inp.now.saturating_add(sc.provider.refresh_before_seconds) >= exp);
+    if let (true, Some(refresh)) = (refresh_due, session.refresh_token.clone()) {
+        let (headers, body) = token_request(sc, &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]);
+        let route_index = cfg.routes.iter().position(|r| std::ptr::eq(r, route)).unwrap_or(usize::MAX);
+        let remove_cookie = remove.contains(&"cookie");
+        return Decision::Call(Call {
+            cluster: sc.provider.token_endpoint.cluster.clone(),
+            headers,
+            body,
+            timeout_ms: sc.provider.token_endpoint.timeout_ms,
+            then: Pending::Refresh(Box::new(RefreshWait {
+                session,
+                route_index,
+                set_headers: set,
+                remove_cookie,
+                present,
+                wants_redirect: wants_redirect(req),
+                return_to: return_to.to_owned(),
+            })),
+            verdict: verdict(Some(route), "session_refresh", Some("oidc".into())),
+        });
+    }
     // Sliding idle timeout: re-seal at most every tenth of it, and whenever an older key opened the cookie
     // (so key rotation completes without logging anyone out).
     let mut response_headers = Vec::new();
     if stale_key || inp.now >= session.seen.saturating_add(sc.idle_timeout_seconds / 10) {
         session.seen = inp.now;
-        let present: Vec<String> = cookies
-            .iter()
-            .filter(|(n, _)| chunks::is_family(n, &sc.cookie_name))
-            .map(|(n, _)| (*n).to_owned())
-            .collect();
         if let Ok(cs) = seal_session(cfg, sc, &session, &present, inp) {
             response_headers.extend(cs.into_iter().map(|c| ("set-cookie".to_owned(), c)));
         }

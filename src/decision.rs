@@ -36,6 +36,20 @@ pub struct Call {
 pub enum Pending {
     /// The authorization code was sent to the token endpoint (OIDC Core §3.1.3.1).
     CodeExchange { flow: crate::session::FlowState, flow_cookie: String, stale_cookies: Vec<String> },
+    /// The session's refresh token was sent to the token endpoint (RFC 6749 §6). The request waits with the
+    /// headers it would have been forwarded with.
+    Refresh(Box<RefreshWait>),
+}
+
+#[derive(Debug)]
+pub struct RefreshWait {
+    pub session: crate::session::Session,
+    pub route_index: usize,
+    pub set_headers: Vec<(String, String)>,
+    pub remove_cookie: bool,
+    pub present: Vec<String>,
+    pub wants_redirect: bool,
+    pub return_to: String,
 }
 
 #[derive(Debug, PartialEq, Eq)]

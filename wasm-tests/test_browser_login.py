@@ -25,11 +25,12 @@ USERS = {
 
 @pytest.fixture(scope="module")
 def stack(keys):
-    port = free_port()
+    port, refresh_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     client_secret = secrets.token_urlsafe(24)
     idp = Idp(clients=[{"client_id": "gatehouse", "client_secret": client_secret,
-                        "redirect_uris": [f"{base}/oauth2/callback"], "post_logout_redirect_uris": [f"{base}/"],
+                        "redirect_uris": [f"{base}/oauth2/callback", f"http://127.0.0.1:{refresh_port}/oauth2/callback"],
+                        "post_logout_redirect_uris": [f"{base}/"],
                         "token_endpoint_auth_method": "client_secret_basic"}],
               users=USERS, roles_claim=ROLES_CLAIM)
     airflow = Airflow()
@@ -66,7 +67,7 @@ def stack(keys):
     env = {**keys.env(), "GATEHOUSE_COOKIE_KEYS": cookie_keys, "GATEHOUSE_CLIENT_SECRET": client_secret,
            "AIRFLOW_JWT_SECRET": airflow.jwt_secret}
     envoy = Envoy(cfg, airflow.port, env=env, clusters={"idp": idp.port}, port=port)
-    yield {"envoy": envoy, "idp": idp, "airflow": airflow, "base": base, "cfg": cfg, "env": env,
+    yield {"envoy": envoy, "idp": idp, "airflow": airflow, "base": base, "cfg": cfg, "env": env, "refresh_port": refresh_port,
            "rotated_keys": f"k2:{key2},k1:{key1}", "secrets": [client_secret, key1, key2, airflow.jwt_secret]}
     envoy.stop()
     airflow.stop()
@@ -239,3 +240,31 @@ def test_a_replayed_or_forged_callback_gets_a_400_page_and_no_session(stack):
     assert not session_cookies(out[1]["cookies"])
     out = browse([{"goto": f"{base}/oauth2/callback?error=access_denied&state=x"}])
     assert out[0]["status"] == 401
+
+
+def test_sessions_are_refreshed_out_of_band_with_the_providers_refresh_token(stack):
+    import copy
+    port = stack["refresh_port"]
+    cfg = copy.deepcopy(stack["cfg"])
+    cfg["session"]["redirect_uri"] = f"http://127.0.0.1:{port}/oauth2/callback"
+    provider = cfg["session"]["provider"]
+    provider["scopes"] = ["openid", "profile", "email", "offline_access"]
+    provider["extra_params"] = {"prompt": "consent"}
+    provider["keep_refresh_token"] = True
+    # The provider's tokens live 300 s: renewing 299 s ahead makes every request after sign-in refresh.
+    provider["refresh_before_seconds"] = 299
+    envoy = Envoy(cfg, stack["airflow"].port, env=stack["env"], clusters={"idp": stack["idp"].port}, port=port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        out = browse(login_steps(base, "alice") + [
+            {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
+            {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
+        ])
+        assert all("error" not in r for r in out), out
+        assert [r["status"] for r in out[2:]] == [200, 200], out
+        stats = envoy.admin("/stats?filter=gatehouse")
+        refreshed = [l for l in stats.splitlines() if "decision.call.session_refresh" in l]
+        assert refreshed and int(refreshed[0].rsplit(":", 1)[1]) >= 2, stats
+        assert "gatehouse.idp.token.ok" in stats
+    finally:
+        envoy.stop()

@@ -45,6 +45,10 @@ pub struct Provider {
     pub audience: Option<String>,
     pub extra_params: Vec<(String, String)>,
     pub roles_claim: Option<String>,
+    /// Keep the provider's refresh token in the session and renew shortly before the provider's tokens
+    /// expire, so a revoked account ends its sessions (`invalid_grant`).
+    pub keep_refresh_token: bool,
+    pub refresh_before_seconds: u64,
 }
 
 #[derive(Debug)]
@@ -107,6 +111,8 @@ const PROVIDER_FIELDS: &[&str] = &[
     "extra_params",
     "roles_claim",
     "leeway_seconds",
+    "keep_refresh_token",
+    "refresh_before_seconds",
 ];
 
 /// An absolute URL we send browsers to or compare against. https only, except on loopback where tests and
@@ -316,6 +322,11 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
     }
     let roles_claim = o.opt_string(errs, "roles_claim").map(str::to_owned);
     let leeway = o.u64_or(errs, "leeway_seconds", 60, 0, 300);
+    let keep_refresh_token = o.bool_or(errs, "keep_refresh_token", false);
+    let refresh_before_seconds = o.u64_or(errs, "refresh_before_seconds", 60, 0, 86400);
+    if keep_refresh_token && !scopes.iter().any(|s| s == "offline_access") && !o.has("extra_params") {
+        errs.push(o.at("scopes"), "keep_refresh_token needs the \"offline_access\" scope (OIDC Core §11) or a provider parameter that grants refresh tokens");
+    }
     let (Some(iss), Some(client_id), Some(client_secret), Some(authorization_endpoint), Some(token_endpoint)) =
         (issuer, client_id, secret, authz, token_endpoint)
     else {
@@ -346,6 +357,8 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
         audience,
         extra_params,
         roles_claim,
+        keep_refresh_token,
+        refresh_before_seconds,
     })
 }
 

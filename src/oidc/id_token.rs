@@ -11,6 +11,7 @@ pub struct IdClaims {
     pub name: Option<String>,
     pub email: Option<String>,
     pub roles: Vec<String>,
+    pub exp: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +41,7 @@ pub fn validate(
     token: &str,
     provider: &Issuer,
     client_id: &str,
-    nonce: &str,
+    nonce: Option<&str>,
     roles_claim: Option<&str>,
     now: u64,
 ) -> Result<IdClaims, IdTokenError> {
@@ -55,9 +56,12 @@ pub fn validate(
     if c.numeric_date("iat")?.is_none() {
         return Err(JwtError::MissingClaim("iat".into()).into());
     }
-    let got = c.string("nonce")?.unwrap_or("");
-    if got.is_empty() || !bool::from(got.as_bytes().ct_eq(nonce.as_bytes())) {
-        return Err(IdTokenError::Nonce);
+    // A refreshed ID token carries no nonce (OIDC Core §12.2); a sign-in's must match the flow's.
+    if let Some(nonce) = nonce {
+        let got = c.string("nonce")?.unwrap_or("");
+        if got.is_empty() || !bool::from(got.as_bytes().ct_eq(nonce.as_bytes())) {
+            return Err(IdTokenError::Nonce);
+        }
     }
     let roles = match roles_claim {
         Some(claim) => c.string_or_list(claim, false)?.into_iter().map(str::to_owned).collect(),
@@ -68,5 +72,6 @@ pub fn validate(
         name: c.string("name")?.map(str::to_owned),
         email: c.string("email")?.map(str::to_owned),
         roles,
+        exp: c.numeric_date("exp")?,
     })
 }

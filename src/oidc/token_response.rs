@@ -18,8 +18,9 @@ pub struct CallResponse {
 }
 
 pub struct Tokens {
-    pub id_token: Credential,
+    pub id_token: Option<Credential>,
     pub refresh_token: Option<Credential>,
+    pub expires_in: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,12 +61,15 @@ pub fn parse(resp: &CallResponse) -> Result<Tokens, TokenError> {
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(TokenError::Unavailable("idp_bad_token_type"));
     }
-    let Some(Value::String(id_token)) = obj.get("id_token") else {
-        return Err(TokenError::Unavailable("idp_no_id_token"));
+    let id_token = match obj.get("id_token") {
+        Some(Value::String(t)) => Some(Credential::new(t.clone())),
+        None => None,
+        Some(_) => return Err(TokenError::Unavailable("idp_bad_id_token")),
     };
     let refresh_token = match obj.get("refresh_token") {
         Some(Value::String(r)) => Some(Credential::new(r.clone())),
         _ => None,
     };
-    Ok(Tokens { id_token: Credential::new(id_token.clone()), refresh_token })
+    let expires_in = obj.get("expires_in").and_then(Value::as_u64);
+    Ok(Tokens { id_token, refresh_token, expires_in })
 }

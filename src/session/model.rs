@@ -25,6 +25,9 @@ pub struct Session {
     pub id_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// When the provider's tokens expire; with a refresh token they are renewed shortly before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_exp: Option<u64>,
 }
 
 impl std::fmt::Debug for Session {

@@ -98,6 +98,7 @@ fn until_token_call(b: &mut Browser, cfg: &Config, start: &str) -> (Pending, Str
             flow_cookie: flow_cookie.clone(),
             stale_cookies: stale_cookies.clone(),
         },
+        Pending::Refresh(_) => panic!("not a code exchange"),
     };
     (pending, query, call)
 }
@@ -175,7 +176,7 @@ fn the_code_is_exchanged_with_the_verifier_and_client_secret_basic() {
         String::from_utf8(crate::b64::decode_standard(basic.strip_prefix("Basic ").unwrap()).unwrap()).unwrap();
     assert_eq!(decoded, "gatehouse-client:s3cr3t%3Awith%2Fodd+chars");
     let body = String::from_utf8(call.body.clone()).unwrap();
-    let Pending::CodeExchange { flow, .. } = &pending;
+    let Pending::CodeExchange { flow, .. } = &pending else { panic!() };
     assert_eq!(query_param(&body, "grant_type").as_deref(), Some("authorization_code"));
     assert_eq!(query_param(&body, "code").as_deref(), Some("the-code"));
     assert_eq!(query_param(&body, "code_verifier").as_deref(), Some(flow.verifier.as_str()));
@@ -449,4 +450,118 @@ fn session_config_problems_are_reported_with_paths() {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
     assert!(!text.contains("a".repeat(64).as_str()));
+}
+
+fn refresh_config() -> Config {
+    let mut v = session_config_json();
+    v["session"]["provider"]["keep_refresh_token"] = json!(true);
+    v["session"]["provider"]["scopes"] = json!(["openid", "email", "offline_access"]);
+    session_config_from(&v, &session_env)
+}
+
+/// Signs in with a refresh token, then moves the clock to 40 s before the provider's tokens expire.
+fn signed_in_with_refresh(b: &mut Browser, cfg: &Config) {
+    let (pending, query, _) = until_token_call(b, cfg, "/ui/");
+    let body = json!({"token_type": "Bearer", "refresh_token": "rt-1", "expires_in": 300,
+                      "id_token": id_token(&nonce_of(&query), &["admin"], b.now)});
+    b.answer(cfg, pending, ok_response(body));
+    b.now += 260;
+}
+
+fn refresh_call(b: &mut Browser, cfg: &Config, headers: &[(&str, &str)]) -> (Pending, crate::decision::Call) {
+    let d = b.go(cfg, "GET", "/ui/dags", headers);
+    let Decision::Call(mut call) = d else { panic!("expected a refresh call, got {d:?}") };
+    let body = String::from_utf8(call.body.clone()).unwrap();
+    assert_eq!(query_param(&body, "grant_type").as_deref(), Some("refresh_token"));
+    let then = std::mem::replace(
+        &mut call.then,
+        Pending::CodeExchange {
+            flow: crate::session::FlowState {
+                state: String::new(),
+                nonce: String::new(),
+                verifier: String::new(),
+                return_to: String::new(),
+                iat: 0,
+            },
+            flow_cookie: String::new(),
+            stale_cookies: Vec::new(),
+        },
+    );
+    (then, call)
+}
+
+#[test]
+fn sessions_with_a_refresh_token_are_renewed_out_of_band_before_the_provider_tokens_expire() {
+    let cfg = refresh_config();
+    let mut b = Browser::new();
+    signed_in_with_refresh(&mut b, &cfg);
+    let (pending, call) = refresh_call(&mut b, &cfg, &[]);
+    assert_eq!(query_param(&String::from_utf8(call.body).unwrap(), "refresh_token").as_deref(), Some("rt-1"));
+    let body = json!({"token_type": "Bearer", "refresh_token": "rt-2", "expires_in": 300, "id_token": id_token("", &["viewer"], b.now)});
+    let d = b.answer(&cfg, pending, ok_response(body));
+    let Decision::Allow(a) = &d else { panic!("{d:?}") };
+    assert_eq!(d.verdict().reason, "session_refreshed");
+    assert!(a.set_headers.iter().any(|(n, _)| n == "authorization"), "the request goes on with its upstream token");
+    b.store(&a.response_headers.clone());
+    // Renewed: no new call, and the roles from the refreshed ID token apply.
+    let d = b.go(&cfg, "GET", "/ui/dags", &[]);
+    let Decision::Allow(a) = &d else { panic!("{d:?}") };
+    let token = &a.set_headers.iter().find(|(n, _)| n == "authorization").unwrap().1;
+    let claims: Value =
+        serde_json::from_slice(&crate::b64::decode_strict(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(claims["role"], "VIEWER");
+}
+
+#[test]
+fn invalid_grant_on_refresh_ends_the_session_and_outages_do_not() {
+    let cfg = refresh_config();
+    // Provider down: the request goes on with the session as it was.
+    let mut b = Browser::new();
+    signed_in_with_refresh(&mut b, &cfg);
+    let (pending, _) = refresh_call(&mut b, &cfg, &[]);
+    let d = b.answer(
+        &cfg,
+        pending,
+        CallResponse { status: Some(504), content_type: None, body: Vec::new(), truncated: false },
+    );
+    assert!(matches!(d, Decision::Allow(_)), "{d:?}");
+    assert_eq!(d.verdict().reason, "idp_timeout");
+    assert!(b.jar.iter().any(|(n, _)| n == "__Host-gatehouse"));
+
+    // invalid_grant: API callers get 401 and the cookies are cleared; browsers are sent to sign in again.
+    for (headers, status) in [
+        (vec![("accept", "application/json")], 401),
+        (vec![("accept", "text/html"), ("sec-fetch-mode", "navigate")], 302),
+    ] {
+        let mut b = Browser::new();
+        signed_in_with_refresh(&mut b, &cfg);
+        let (pending, _) = refresh_call(&mut b, &cfg, &headers);
+        let resp = CallResponse {
+            status: Some(400),
+            content_type: None,
+            body: br#"{"error":"invalid_grant"}"#.to_vec(),
+            truncated: false,
+        };
+        let d = b.answer(&cfg, pending, resp);
+        assert_eq!((d.status(), d.verdict().reason), (Some(status), "refresh_rejected"));
+        assert!(!b.jar.iter().any(|(n, _)| n == "__Host-gatehouse"), "{:?}", b.jar);
+    }
+}
+
+#[test]
+fn a_refreshed_id_token_about_someone_else_ends_the_session() {
+    let cfg = refresh_config();
+    let mut b = Browser::new();
+    signed_in_with_refresh(&mut b, &cfg);
+    let (pending, _) = refresh_call(&mut b, &cfg, &[("accept", "application/json")]);
+    let mut key = signing_key(crate::jwt::Alg::RS256);
+    key.kid = Some("idp-1".into());
+    let other = key
+        .sign(
+            &json!({"iss": IDP, "aud": CLIENT_ID, "sub": "mallory", "iat": b.now, "exp": b.now + 300}),
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
+    let d = b.answer(&cfg, pending, ok_response(json!({"token_type": "Bearer", "id_token": other})));
+    assert_eq!((d.status(), d.verdict().reason), (Some(401), "refresh_id_token_invalid"));
 }

@@ -44,17 +44,21 @@ if (process.argv.length !== 3) {
 // flight, the document is fully loaded, and nothing happened for QUIET_MS.
 let lastNavEvent = Date.now();
 const pendingNav = new Set();
+let lastFailedNav = null; // {url, error} of the last main-frame navigation that failed
 
 function track(page) {
   const isMainNav = (req) => req.isNavigationRequest() && req.frame() === page.mainFrame();
   page.on('request', (req) => {
-    if (isMainNav(req)) { pendingNav.add(req); lastNavEvent = Date.now(); }
+    if (isMainNav(req)) { pendingNav.add(req); lastNavEvent = Date.now(); lastFailedNav = null; }
   });
   const done = (req) => {
     if (pendingNav.delete(req)) lastNavEvent = Date.now();
   };
   page.on('requestfinished', done);
-  page.on('requestfailed', done);
+  page.on('requestfailed', (req) => {
+    if (isMainNav(req)) lastFailedNav = { url: req.url(), error: req.failure()?.errorText ?? 'failed' };
+    done(req);
+  });
   page.on('response', (resp) => done(resp.request()));
   page.on('framenavigated', (frame) => {
     if (frame === page.mainFrame()) lastNavEvent = Date.now();
@@ -83,9 +87,16 @@ async function snapshot(page, fallbackStatus) {
       text: (document.body ? document.body.innerText : '').slice(0, limit),
     };
   }, TEXT_LIMIT);
+  const url = page.url();
+  if (url.startsWith('chrome-error://') && lastFailedNav) {
+    // Chromium's error page: report the URL it failed to load instead.
+    return {
+      status: null, url: lastFailedNav.url, text: info.text, net_error: lastFailedNav.error,
+    };
+  }
   return {
     status: info.status ?? fallbackStatus ?? null,
-    url: page.url(),
+    url,
     text: info.text,
   };
 }

@@ -8,7 +8,7 @@
 // ({"ready": true, "issuer", "port", "jwks", ...endpoints}) and then runs until
 // SIGTERM/SIGINT. Everything else goes to stderr. See README.md.
 
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import process from 'node:process';
@@ -78,8 +78,18 @@ const clients = (config.clients ?? []).map((c) => ({
 
 // ---- signing key (RS256, generated per run) ------------------------------
 const kid = `idp-${randomBytes(6).toString('hex')}`;
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+// Ask for PEM output and re-import it before exporting a JWK: on Node 20,
+// exporting the KeyObject that generateKeyPairSync returned can self-deadlock
+// when a GC runs the key-generation job's destructor mid-export (seen here
+// as an intermittent hang at start-up).
+const { privateKey: privatePem } = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
+const privateJwk = {
+  ...createPrivateKey(privatePem).export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig',
+};
 const publicJwk = {
   kty: privateJwk.kty, n: privateJwk.n, e: privateJwk.e, kid, alg: 'RS256', use: 'sig',
 };
@@ -323,6 +333,16 @@ const callback = provider.callback();
 server.on('request', async (req, res) => {
   if (debug) log(req.method, req.url.split('?')[0]);
   const url = new URL(req.url, issuer);
+  if (url.pathname === '/auth' && req.method === 'GET') {
+    // oidc-provider follows OIDC Core 11 and drops `offline_access` unless the
+    // request carries prompt=consent; Auth0 does not. Add it when the client
+    // sent no prompt at all (the consent step is still automatic).
+    const scope = url.searchParams.get('scope') ?? '';
+    if (scope.split(' ').includes('offline_access') && !url.searchParams.has('prompt')) {
+      url.searchParams.set('prompt', 'consent');
+      req.url = `${url.pathname}${url.search}`;
+    }
+  }
   if (url.pathname.startsWith('/interaction/')) {
     if (await handleInteraction(req, res, url)) return;
   }
