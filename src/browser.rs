@@ -27,6 +27,9 @@ fn binding(cfg: &Config) -> &str {
     &cfg.dataplane.deployment_id
 }
 
+/// The upstream's own session cookie (Airflow's `_token`): stripped from requests and from its responses.
+const UPSTREAM_SESSION_COOKIES: &[&str] = &["_token"];
+
 pub fn request_cookies<'a>(req: &Request<'a>) -> Vec<(&'a str, &'a str)> {
     req.header("cookie").map(cookies::parse).unwrap_or_default()
 }
@@ -365,6 +368,7 @@ fn refreshed<'c>(
         remove_headers: remove,
         set_headers,
         response_headers,
+        drop_set_cookies: UPSTREAM_SESSION_COOKIES,
         verdict: verdict(route, reason, Some("oidc".into())),
     })
 }
@@ -460,7 +464,7 @@ pub fn session_route<'c>(
     let Opened { mut session, stale_key } = match open_session(cfg, sc, &cookies, inp.now) {
         Ok(o) => o,
         Err(reason) => {
-            if wants_redirect(req) {
+            if route.redirect_browsers && wants_redirect(req) {
                 return start_login(cfg, sc, req, &return_path::sanitize(return_to), Some(route), inp);
             }
             return deny(cfg, Some(route), route.response, Deny::MissingCredential, reason, None);
@@ -526,7 +530,7 @@ pub fn session_route<'c>(
                 set_headers: set,
                 remove_cookie,
                 present,
-                wants_redirect: wants_redirect(req),
+                wants_redirect: route.redirect_browsers && wants_redirect(req),
                 return_to: return_to.to_owned(),
             })),
             verdict: verdict(Some(route), "session_refresh", Some("oidc".into())),
@@ -547,6 +551,7 @@ pub fn session_route<'c>(
         remove_headers: remove,
         set_headers: set,
         response_headers,
+        drop_set_cookies: UPSTREAM_SESSION_COOKIES,
         verdict: verdict(Some(route), "session", Some("oidc".into())),
     })
 }

@@ -201,6 +201,7 @@ fn allow<'c>(
         remove_headers,
         set_headers,
         response_headers: Vec::new(),
+        drop_set_cookies: &[],
         verdict: verdict(route, reason, issuer),
     })
 }

@@ -16,6 +16,9 @@ pub struct Allow<'c> {
     pub set_headers: Vec<(String, String)>,
     /// Added to the upstream's response (a re-sealed session cookie).
     pub response_headers: Vec<(String, String)>,
+    /// Cookies the upstream may not set in the browser: on session routes Airflow's own `_token` would
+    /// otherwise outlive our session and fight it.
+    pub drop_set_cookies: &'static [&'static str],
     pub verdict: Verdict,
 }
 

@@ -9,7 +9,8 @@ use super::ConfigErrors;
 use crate::policy::host::normalize_host;
 use crate::policy::{normalize_path, HostMatch, PathMatch, Requirement, ResponseFormat, Route};
 
-const FIELDS: &[&str] = &["name", "class", "hosts", "path", "methods", "require", "permissions", "response"];
+const FIELDS: &[&str] =
+    &["name", "class", "hosts", "path", "methods", "require", "permissions", "response", "on_unauthenticated"];
 const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
 const MAX_REGEX_LEN: usize = 1024;
 
@@ -73,9 +74,11 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
         let response = o
             .choice(errs, "response", &[("json", ResponseFormat::Json), ("text", ResponseFormat::Text)])
             .unwrap_or(ResponseFormat::Json);
+        let redirect_browsers =
+            o.choice(errs, "on_unauthenticated", &[("redirect", true), ("deny", false)]).unwrap_or(true);
         let path_match = o.required(errs, "path").and_then(|v| path_match(errs, &o.at("path"), v));
         if let (Some(require), Some(path)) = (require, path_match) {
-            out.push(Route { name, class, hosts, path, methods, require, permissions, response });
+            out.push(Route { name, class, hosts, path, methods, require, permissions, response, redirect_browsers });
         }
     }
     out

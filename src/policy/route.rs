@@ -76,6 +76,9 @@ pub struct Route {
     pub require: Requirement,
     pub permissions: Vec<String>,
     pub response: ResponseFormat,
+    /// On a `session` route without a session: send browser navigations to sign in (`true`), or answer
+    /// 401 to everyone (`false`, for API-only paths).
+    pub redirect_browsers: bool,
 }
 
 impl Route {

@@ -565,3 +565,12 @@ fn a_refreshed_id_token_about_someone_else_ends_the_session() {
     let d = b.answer(&cfg, pending, ok_response(json!({"token_type": "Bearer", "id_token": other})));
     assert_eq!((d.status(), d.verdict().reason), (Some(401), "refresh_id_token_invalid"));
 }
+
+#[test]
+fn a_route_set_to_deny_answers_401_even_to_browser_navigations() {
+    let mut v = session_config_json();
+    v["routes"][4]["on_unauthenticated"] = json!("deny");
+    let cfg = session_config_from(&v, &session_env);
+    let mut b = Browser::new();
+    assert_eq!(b.navigate(&cfg, "/ui/dags").status(), Some(401));
+}

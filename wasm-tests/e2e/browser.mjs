@@ -119,7 +119,11 @@ async function stepLogin(ctx, { user, password = 'x' }, deadline) {
   if (typeof user !== 'string') throw new Error('login.user must be a string');
   await settle(page, deadline);
   const form = page.locator('form:has(input[name="login"])').first();
-  await form.waitFor({ state: 'visible', timeout: Math.max(1, deadline - Date.now()) });
+  try {
+    await form.waitFor({ state: 'visible', timeout: Math.max(1, Math.min(5000, deadline - Date.now())) });
+  } catch {
+    throw new Error(`no login form on ${page.url()}`);
+  }
   await form.locator('input[name="login"]').fill(user);
   await form.locator('input[name="password"]').fill(String(password));
   await submitAndSettle(page, form.locator('[type="submit"]').first(), deadline);

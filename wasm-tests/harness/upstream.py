@@ -42,6 +42,10 @@ class Upstream:
                     upstream.requests.append(rec)
                 body = json.dumps({"upstream": "ok", "path": self.path}).encode()
                 self.send_response(200)
+                if "set_cookies=1" in self.path:
+                    # Like Airflow after its own login: a `_token` cookie next to an unrelated one.
+                    self.send_header("set-cookie", "_token=upstream-own-jwt; Path=/")
+                    self.send_header("set-cookie", "theme=dark; Path=/")
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()

@@ -7,8 +7,8 @@ use crate::host::{self, ERROR, INFO, REQUEST_HEADERS};
 use crate::root::log;
 
 pub enum Applied {
-    /// Continue upstream; add these headers to the response.
-    Continue(Vec<(String, String)>),
+    /// Continue upstream; add these headers to the response and drop these cookies from it.
+    Continue(Vec<(String, String)>, &'static [&'static str]),
     /// A local reply was sent (or sending failed): the request stays paused.
     Stop,
 }
@@ -36,7 +36,7 @@ pub fn apply(decision: &Decision<'_>, method: &str) -> Applied {
                     return Applied::Stop;
                 }
             }
-            Applied::Continue(allow.response_headers.clone())
+            Applied::Continue(allow.response_headers.clone(), allow.drop_set_cookies)
         }
         Decision::Reply(reply) => {
             let v = &reply.verdict;

@@ -27,11 +27,21 @@ pub struct Http {
     pending: Option<(u32, Pending)>,
     /// Headers to add to the upstream's response (a re-sealed session cookie).
     response_headers: Vec<(String, String)>,
+    /// Cookie names the upstream's response may not set.
+    drop_set_cookies: &'static [&'static str],
 }
 
 impl Http {
     pub fn new(config: Option<Rc<Config>>, metrics: Rc<RefCell<Metrics>>, minted: Rc<RefCell<MintCache>>) -> Self {
-        Http { config, metrics, minted, method: String::new(), pending: None, response_headers: Vec::new() }
+        Http {
+            config,
+            metrics,
+            minted,
+            method: String::new(),
+            pending: None,
+            response_headers: Vec::new(),
+            drop_set_cookies: &[],
+        }
     }
 
     /// Applies a decision; a `Call` is dispatched here, so `apply` stays free of continuations.
@@ -60,8 +70,9 @@ impl Http {
                 }
             }
             other => match apply(&other, &self.method) {
-                Applied::Continue(response_headers) => {
+                Applied::Continue(response_headers, drop) => {
                     self.response_headers = response_headers;
+                    self.drop_set_cookies = drop;
                     Action::Continue
                 }
                 Applied::Stop => Action::Pause,
@@ -161,11 +172,35 @@ impl HttpContext for Http {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if !self.drop_set_cookies.is_empty() {
+            drop_set_cookies(self.drop_set_cookies);
+        }
         for (name, value) in std::mem::take(&mut self.response_headers) {
             if let Err(status) = host::add_header(RESPONSE_HEADERS, &name, &value) {
                 log(ERROR, &format!("cannot add response header {name}: host status {status}"));
             }
         }
         Action::Continue
+    }
+}
+
+/// Removes `Set-Cookie` headers for the named cookies from the upstream's response, keeping the others. The
+/// ABI has no per-value removal, so all `set-cookie` headers are removed and the kept ones added back.
+fn drop_set_cookies(names: &[&str]) {
+    let Ok(pairs) = host::header_pairs(RESPONSE_HEADERS) else { return };
+    let cookies: Vec<String> = pairs
+        .into_iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
+        .collect();
+    let dropped = |c: &str| names.iter().any(|n| c.split('=').next().is_some_and(|name| name.trim() == *n));
+    if !cookies.iter().any(|c| dropped(c)) {
+        return;
+    }
+    if host::remove_header(RESPONSE_HEADERS, "set-cookie").is_err() {
+        return;
+    }
+    for c in cookies.iter().filter(|c| !dropped(c)) {
+        let _ = host::add_header(RESPONSE_HEADERS, "set-cookie", c);
     }
 }
