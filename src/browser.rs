@@ -5,7 +5,7 @@ use rand_core::RngCore;
 use subtle::ConstantTimeEq;
 
 use crate::b64;
-use crate::config::{ClientAuth, Config, SessionConfig};
+use crate::config::{ClientAuth, Config, SessionConfig, TokenEndpoint};
 use crate::dat::Identity;
 use crate::decide::Inputs;
 use crate::decision::{Allow, Call, Decision, Pending, RefreshWait};
@@ -172,7 +172,7 @@ fn callback<'c>(
         ("redirect_uri", sc.redirect_uri.as_str()),
         ("code_verifier", flow.verifier.as_str()),
     ];
-    let (headers, body) = token_request(sc, &fields);
+    let (headers, body) = token_request(sc, &sc.provider.token_endpoint, &fields);
     let stale_cookies =
         cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect();
     Decision::Call(Call {
@@ -186,9 +186,8 @@ fn callback<'c>(
 }
 
 /// A token endpoint request (RFC 6749 §4.1.3, §6) with the configured client authentication.
-fn token_request(sc: &SessionConfig, grant: &[(&str, &str)]) -> (Vec<(String, String)>, Vec<u8>) {
+fn token_request(sc: &SessionConfig, t: &TokenEndpoint, grant: &[(&str, &str)]) -> (Vec<(String, String)>, Vec<u8>) {
     let p = &sc.provider;
-    let t = &p.token_endpoint;
     let mut headers = vec![
         (":method".to_owned(), "POST".to_owned()),
         (":path".to_owned(), t.path.clone()),
@@ -289,7 +288,47 @@ pub fn resume<'c>(cfg: &'c Config, pending: Pending, resp: &CallResponse, inp: &
                     None
                 },
                 provider_exp: claims.exp.or(tokens.expires_in.map(|e| inp.now.saturating_add(e))),
+                upstream_token: None,
+                upstream_exp: None,
             };
+            if let Some(ex) = &cfg.exchange {
+                // RFC 8693 §2.1: the provider's token for this person buys the upstream's token, once, now.
+                let subject = if ex.subject_id_token { Some(id_token) } else { tokens.access_token };
+                let Some(subject) = subject else {
+                    return page(
+                        503,
+                        "Sign-in unavailable",
+                        "The identity provider's answer was incomplete.",
+                        "idp_no_access_token",
+                        set,
+                    );
+                };
+                let kind = if ex.subject_id_token { "id_token" } else { "access_token" };
+                let subject_type = format!("urn:ietf:params:oauth:token-type:{kind}");
+                let mut fields = vec![
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+                    ("subject_token", subject.expose()),
+                    ("subject_token_type", subject_type.as_str()),
+                    ("audience", ex.audience.as_str()),
+                ];
+                if let Some(t) = &ex.requested_token_type {
+                    fields.push(("requested_token_type", t));
+                }
+                let (headers, body) = token_request(sc, &ex.endpoint, &fields);
+                return Decision::Call(Call {
+                    cluster: ex.endpoint.cluster.clone(),
+                    headers,
+                    body,
+                    timeout_ms: ex.endpoint.timeout_ms,
+                    then: Pending::TokenExchange {
+                        session: Box::new(session),
+                        return_to: flow.return_to,
+                        cookies: set,
+                        stale_cookies,
+                    },
+                    verdict: verdict(None, "token_exchange", None),
+                });
+            }
             match seal_session(cfg, sc, &session, &stale_cookies, inp) {
                 Ok(cookies) => set.extend(cookies),
                 Err(reason) => return page(500, "Sign-in failed", "The session could not be stored.", reason, set),
@@ -297,6 +336,39 @@ pub fn resume<'c>(cfg: &'c Config, pending: Pending, resp: &CallResponse, inp: &
             redirect(&flow.return_to, set, "signed_in", None)
         }
         Pending::Refresh(wait) => refreshed(cfg, sc, *wait, resp, inp),
+        Pending::TokenExchange { session, return_to, cookies, stale_cookies } => {
+            let mut session = *session;
+            let mut set = cookies;
+            match token_response::parse_exchange(resp) {
+                Ok((token, expires_in)) => {
+                    session.upstream_exp = Some(inp.now.saturating_add(expires_in.unwrap_or(300)));
+                    session.upstream_token = Some(token.expose().to_owned());
+                }
+                Err(TokenError::Unavailable(code)) => {
+                    return page(
+                        503,
+                        "Sign-in unavailable",
+                        "The token service is not answering. Please try again in a moment.",
+                        code,
+                        set,
+                    );
+                }
+                Err(TokenError::Rejected(_)) => {
+                    return page(
+                        403,
+                        "Sign-in refused",
+                        "You are signed in, but no access to this deployment was granted.",
+                        "exchange_rejected",
+                        set,
+                    );
+                }
+            }
+            match seal_session(cfg, sc, &session, &stale_cookies, inp) {
+                Ok(c) => set.extend(c),
+                Err(reason) => return page(500, "Sign-in failed", "The session could not be stored.", reason, set),
+            }
+            redirect(&return_to, set, "signed_in", None)
+        }
     }
 }
 
@@ -425,6 +497,11 @@ fn seal_session(
     Ok(out)
 }
 
+/// The names of the session cookie's family (`name`, `name.0`, …) present in the request.
+fn family(cookies: &[(&str, &str)], sc: &SessionConfig) -> Vec<String> {
+    cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect()
+}
+
 pub struct Opened {
     pub session: Session,
     pub stale_key: bool,
@@ -457,7 +534,7 @@ pub fn session_route<'c>(
     inp: &mut Inputs<'_>,
     mut set: Vec<(String, String)>,
 ) -> Decision<'c> {
-    let (Some(sc), Some(minter)) = (&cfg.session, &cfg.minter) else {
+    let Some(sc) = &cfg.session else {
         return deny(cfg, Some(route), route.response, Deny::MissingCredential, "session_unavailable", None);
     };
     let cookies = request_cookies(req);
@@ -486,19 +563,34 @@ pub fn session_route<'c>(
             Some("oidc".into()),
         );
     }
-    let Some(role) = minter.role_for(&session.roles, &minter.roles) else {
-        return deny(cfg, Some(route), route.response, Deny::Forbidden, "no_upstream_role", Some("oidc".into()));
-    };
-    let token = match inp.minted.get_or_mint(minter, &session.sub, role, inp.now, inp.rng) {
-        Ok(t) => t,
-        Err(_) => return deny(cfg, Some(route), route.response, Deny::Unavailable, "mint_failed", None),
+    let (token, roles) = if cfg.exchange.is_some() {
+        // The exchanged token is kept until it expires; then the person signs in again (a refresh token
+        // renews the provider's tokens, not the exchanged one).
+        match (&session.upstream_token, session.upstream_exp) {
+            (Some(t), Some(exp)) if inp.now.saturating_add(10) < exp => (t.clone(), session.roles.clone()),
+            _ => {
+                let present = family(&cookies, sc);
+                let redirect = route.redirect_browsers && wants_redirect(req);
+                return end_session(cfg, sc, Some(route), &present, redirect, return_to, inp, "upstream_token_expired");
+            }
+        }
+    } else if let Some(minter) = &cfg.minter {
+        let Some(role) = minter.role_for(&session.roles, &minter.roles) else {
+            return deny(cfg, Some(route), route.response, Deny::Forbidden, "no_upstream_role", Some("oidc".into()));
+        };
+        match inp.minted.get_or_mint(minter, &session.sub, role, inp.now, inp.rng) {
+            Ok(t) => (t, vec![role.to_owned()]),
+            Err(_) => return deny(cfg, Some(route), route.response, Deny::Unavailable, "mint_failed", None),
+        }
+    } else {
+        return deny(cfg, Some(route), route.response, Deny::MissingCredential, "session_unavailable", None);
     };
     let identity = Identity {
         issuer: "oidc".into(),
         subject: session.sub.clone(),
         token_id: None,
         scope: None,
-        roles: vec![role.to_owned()],
+        roles,
         permissions,
     };
     set.extend(upstream::identity_headers(&cfg.identity_headers, &identity));
@@ -511,12 +603,15 @@ pub fn session_route<'c>(
         Some(rest) => set.push(("cookie".to_owned(), rest)),
         None => remove.push("cookie"),
     }
-    let present: Vec<String> =
-        cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect();
+    let present = family(&cookies, sc);
     let refresh_due = session.refresh_token.is_some()
         && session.provider_exp.is_some_and(|exp| inp.now.saturating_add(sc.provider.refresh_before_seconds) >= exp);
     if let (true, Some(refresh)) = (refresh_due, session.refresh_token.clone()) {
-        let (headers, body) = token_request(sc, &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]);
+        let (headers, body) = token_request(
+            sc,
+            &sc.provider.token_endpoint,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        );
         let route_index = cfg.routes.iter().position(|r| std::ptr::eq(r, route)).unwrap_or(usize::MAX);
         let remove_cookie = remove.contains(&"cookie");
         return Decision::Call(Call {

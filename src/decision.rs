@@ -42,6 +42,13 @@ pub enum Pending {
     /// The session's refresh token was sent to the token endpoint (RFC 6749 §6). The request waits with the
     /// headers it would have been forwarded with.
     Refresh(Box<RefreshWait>),
+    /// The provider's token was sent to the RFC 8693 exchange; the browser waits for its session cookie.
+    TokenExchange {
+        session: Box<crate::session::Session>,
+        return_to: String,
+        cookies: Vec<String>,
+        stale_cookies: Vec<String>,
+    },
 }
 
 #[derive(Debug)]

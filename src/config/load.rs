@@ -87,7 +87,13 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let issuers = issuers::load(&mut errs, &top, &roles, env);
     let routes = routes::load(&mut errs, &top);
     let session = super::session::load_session(&mut errs, &top, env);
-    let minter = super::session::load_upstream_token(&mut errs, &top, env);
+    let super::session::UpstreamToken { minter, exchange } = super::session::load_upstream_token(&mut errs, &top, env);
+    if exchange.is_some() && !top.has("session") {
+        errs.push(
+            top.at("upstream_token").to_owned() + ".mode",
+            "token exchange happens at browser sign-in: configure \"session\"",
+        );
+    }
     if top.has("session") && !top.has("upstream_token") {
         errs.push(
             top.at("upstream_token"),
@@ -142,6 +148,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         routes,
         session,
         minter,
+        exchange,
         request_headers,
     })
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_config, Env};
-pub use session::{ClientAuth, Provider, SessionConfig, TokenEndpoint};
+pub use session::{ClientAuth, Exchange, Provider, SessionConfig, TokenEndpoint};
 
 use crate::jwt::Issuer;
 use crate::policy::Route;
@@ -95,6 +95,7 @@ pub struct Config {
     pub routes: Vec<Route>,
     pub session: Option<SessionConfig>,
     pub minter: Option<crate::mint::Minter>,
+    pub exchange: Option<Exchange>,
     /// The request headers the core reads: the filter fetches exactly these, one host call each.
     pub request_headers: Vec<String>,
 }

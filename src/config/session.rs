@@ -362,17 +362,51 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
     })
 }
 
-const MINT_FIELDS: &[&str] =
-    &["mode", "audience", "issuer", "ttl_seconds", "signing", "roles", "default_role", "direct_access_roles"];
+/// RFC 8693 token exchange: the provider's token for the person is exchanged, out of band, for the
+/// upstream's token at sign-in, and the result is kept in the session.
+#[derive(Debug)]
+pub struct Exchange {
+    pub endpoint: TokenEndpoint,
+    pub audience: String,
+    /// Which of the provider's tokens is the subject token: `id_token` or `access_token`.
+    pub subject_id_token: bool,
+    pub requested_token_type: Option<String>,
+}
 
-pub(super) fn load_upstream_token(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> Option<Minter> {
-    let v = top.get("upstream_token")?;
-    let o = Obj::open(errs, &top.at("upstream_token"), v, MINT_FIELDS)?;
-    if let Some(mode) = o.get("mode") {
-        if mode != "mint" {
-            errs.push(o.at("mode"), format!("expected \"mint\" (RFC 8693 exchange is not available yet); got {mode}"));
+#[derive(Debug, Default)]
+pub struct UpstreamToken {
+    pub minter: Option<Minter>,
+    pub exchange: Option<Exchange>,
+}
+
+const MINT_FIELDS: &[&str] = &[
+    "mode",
+    "audience",
+    "issuer",
+    "ttl_seconds",
+    "signing",
+    "roles",
+    "default_role",
+    "direct_access_roles",
+    "exchange",
+];
+
+pub(super) fn load_upstream_token(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> UpstreamToken {
+    let Some(v) = top.get("upstream_token") else { return UpstreamToken::default() };
+    let Some(o) = Obj::open(errs, &top.at("upstream_token"), v, MINT_FIELDS) else { return UpstreamToken::default() };
+    let exchange_mode = o.choice(errs, "mode", &[("mint", false), ("exchange", true)]).unwrap_or(false);
+    let exchange = match (exchange_mode, o.get("exchange")) {
+        (true, Some(e)) => load_exchange(errs, &o.at("exchange"), e),
+        (true, None) => {
+            errs.push(o.at("exchange"), "mode \"exchange\" needs the token exchange endpoint (RFC 8693)");
+            None
         }
-    }
+        (false, Some(_)) => {
+            errs.push(o.at("exchange"), "only used with mode \"exchange\"");
+            None
+        }
+        (false, None) => None,
+    };
     let audience = o.opt_string(errs, "audience").unwrap_or("apache-airflow").to_owned();
     let issuer = o.opt_string(errs, "issuer").map(str::to_owned);
     let ttl = o.u64_or(errs, "ttl_seconds", 300, 30, 3600);
@@ -405,8 +439,41 @@ pub(super) fn load_upstream_token(errs: &mut ConfigErrors, top: &Obj<'_>, env: E
             errs.push(o.at("default_role"), format!("expected one of {}; got {r:?}", AIRFLOW_ROLES.join(", ")));
         }
     }
-    let key = o.required(errs, "signing").and_then(|s| load_signing(errs, &o.at("signing"), s, env));
-    Some(Minter { audience, issuer, ttl_seconds: ttl, key: key?, roles, default_role, direct_access_roles })
+    // With exchange, signing is optional: it then serves Direct Access Tokens only.
+    let key = if exchange_mode {
+        o.get("signing").and_then(|s| load_signing(errs, &o.at("signing"), s, env))
+    } else {
+        o.required(errs, "signing").and_then(|s| load_signing(errs, &o.at("signing"), s, env))
+    };
+    let minter =
+        key.map(|key| Minter { audience, issuer, ttl_seconds: ttl, key, roles, default_role, direct_access_roles });
+    UpstreamToken { minter, exchange }
+}
+
+fn load_exchange(errs: &mut ConfigErrors, path: &str, v: &Value) -> Option<Exchange> {
+    let o = Obj::open(
+        errs,
+        path,
+        v,
+        &["cluster", "authority", "path", "timeout_ms", "audience", "subject_token", "requested_token_type"],
+    )?;
+    let cluster = o.string(errs, "cluster").map(str::to_owned);
+    let authority = o.string(errs, "authority").map(str::to_owned);
+    let epath = o.string(errs, "path").map(str::to_owned);
+    if epath.as_deref().is_some_and(|p| !p.starts_with('/')) {
+        errs.push(o.at("path"), "expected a path starting with \"/\"");
+    }
+    let timeout_ms = o.u64_or(errs, "timeout_ms", 5000, 100, 60_000) as u32;
+    let audience = o.opt_string(errs, "audience").unwrap_or("apache-airflow").to_owned();
+    let subject_id_token =
+        o.choice(errs, "subject_token", &[("id_token", true), ("access_token", false)]).unwrap_or(true);
+    let requested_token_type = o.opt_string(errs, "requested_token_type").map(str::to_owned);
+    Some(Exchange {
+        endpoint: TokenEndpoint { cluster: cluster?, authority: authority?, path: epath?, timeout_ms },
+        audience,
+        subject_id_token,
+        requested_token_type,
+    })
 }
 
 fn load_signing(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -> Option<SigningKey> {

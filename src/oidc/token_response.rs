@@ -19,6 +19,7 @@ pub struct CallResponse {
 
 pub struct Tokens {
     pub id_token: Option<Credential>,
+    pub access_token: Option<Credential>,
     pub refresh_token: Option<Credential>,
     pub expires_in: Option<u64>,
 }
@@ -40,7 +41,8 @@ impl TokenError {
     }
 }
 
-pub fn parse(resp: &CallResponse) -> Result<Tokens, TokenError> {
+/// The JSON object of a successful answer, or why there is none.
+fn success(resp: &CallResponse) -> Result<serde_json::Map<String, Value>, TokenError> {
     let Some(status) = resp.status else { return Err(TokenError::Unavailable("idp_reset")) };
     if resp.truncated || resp.body.len() > MAX_BODY {
         return Err(TokenError::Unavailable("idp_body_too_large"));
@@ -56,20 +58,37 @@ pub fn parse(resp: &CallResponse) -> Result<Tokens, TokenError> {
             None => Err(TokenError::Unavailable("idp_bad_response")),
         };
     }
-    let Some(Value::Object(obj)) = json else { return Err(TokenError::Unavailable("idp_bad_json")) };
+    match json {
+        Some(Value::Object(obj)) => Ok(obj),
+        _ => Err(TokenError::Unavailable("idp_bad_json")),
+    }
+}
+
+fn optional_string(obj: &serde_json::Map<String, Value>, name: &'static str) -> Result<Option<Credential>, TokenError> {
+    match obj.get(name) {
+        Some(Value::String(t)) if !t.is_empty() => Ok(Some(Credential::new(t.clone()))),
+        None => Ok(None),
+        Some(_) => Err(TokenError::Unavailable("idp_bad_json")),
+    }
+}
+
+pub fn parse(resp: &CallResponse) -> Result<Tokens, TokenError> {
+    let obj = success(resp)?;
     let token_type = obj.get("token_type").and_then(Value::as_str).unwrap_or("");
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(TokenError::Unavailable("idp_bad_token_type"));
     }
-    let id_token = match obj.get("id_token") {
-        Some(Value::String(t)) => Some(Credential::new(t.clone())),
-        None => None,
-        Some(_) => return Err(TokenError::Unavailable("idp_bad_id_token")),
-    };
-    let refresh_token = match obj.get("refresh_token") {
-        Some(Value::String(r)) => Some(Credential::new(r.clone())),
-        _ => None,
-    };
-    let expires_in = obj.get("expires_in").and_then(Value::as_u64);
-    Ok(Tokens { id_token, refresh_token, expires_in })
+    Ok(Tokens {
+        id_token: optional_string(&obj, "id_token")?,
+        access_token: optional_string(&obj, "access_token")?,
+        refresh_token: optional_string(&obj, "refresh_token")?,
+        expires_in: obj.get("expires_in").and_then(Value::as_u64),
+    })
+}
+
+/// An RFC 8693 §2.2.1 answer: the issued token is in `access_token` whatever its type.
+pub fn parse_exchange(resp: &CallResponse) -> Result<(Credential, Option<u64>), TokenError> {
+    let obj = success(resp)?;
+    let token = optional_string(&obj, "access_token")?.ok_or(TokenError::Unavailable("exchange_no_token"))?;
+    Ok((token, obj.get("expires_in").and_then(Value::as_u64)))
 }

@@ -28,6 +28,11 @@ pub struct Session {
     /// When the provider's tokens expire; with a refresh token they are renewed shortly before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_exp: Option<u64>,
+    /// The upstream's token from an RFC 8693 exchange at sign-in, and when it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_exp: Option<u64>,
 }
 
 impl std::fmt::Debug for Session {
@@ -40,6 +45,7 @@ impl std::fmt::Debug for Session {
             .field("abs", &self.abs)
             .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field("upstream_token", &self.upstream_token.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
 }

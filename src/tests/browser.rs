@@ -98,7 +98,7 @@ fn until_token_call(b: &mut Browser, cfg: &Config, start: &str) -> (Pending, Str
             flow_cookie: flow_cookie.clone(),
             stale_cookies: stale_cookies.clone(),
         },
-        Pending::Refresh(_) => panic!("not a code exchange"),
+        Pending::Refresh(_) | Pending::TokenExchange { .. } => panic!("not a code exchange"),
     };
     (pending, query, call)
 }
@@ -573,4 +573,98 @@ fn a_route_set_to_deny_answers_401_even_to_browser_navigations() {
     let cfg = session_config_from(&v, &session_env);
     let mut b = Browser::new();
     assert_eq!(b.navigate(&cfg, "/ui/dags").status(), Some(401));
+}
+
+fn exchange_config() -> Config {
+    let mut v = session_config_json();
+    v["upstream_token"] = json!({
+        "mode": "exchange",
+        "exchange": {"cluster": "sts", "authority": "sts.test", "path": "/exchange", "timeout_ms": 2000, "audience": "apache-airflow"}
+    });
+    session_config_from(&v, &session_env)
+}
+
+/// Signs in up to the exchange call; returns its continuation and the call.
+fn until_exchange(b: &mut Browser, cfg: &Config) -> (Pending, crate::decision::Call, String) {
+    let (pending, query, _) = until_token_call(b, cfg, "/ui/home");
+    let id = id_token(&nonce_of(&query), &["admin"], b.now);
+    let d = b.answer(
+        cfg,
+        pending,
+        ok_response(json!({"token_type": "Bearer", "id_token": id.clone(), "access_token": "at"})),
+    );
+    let Decision::Call(mut call) = d else { panic!("expected the exchange call, got {d:?}") };
+    let then = std::mem::replace(
+        &mut call.then,
+        Pending::CodeExchange {
+            flow: crate::session::FlowState {
+                state: String::new(),
+                nonce: String::new(),
+                verifier: String::new(),
+                return_to: String::new(),
+                iat: 0,
+            },
+            flow_cookie: String::new(),
+            stale_cookies: Vec::new(),
+        },
+    );
+    (then, call, id)
+}
+
+#[test]
+fn in_exchange_mode_the_provider_token_is_exchanged_once_at_sign_in_and_kept_in_the_session() {
+    let cfg = exchange_config();
+    let mut b = Browser::new();
+    let (pending, call, id) = until_exchange(&mut b, &cfg);
+    assert_eq!((call.cluster.as_str(), call.timeout_ms), ("sts", 2000));
+    let body = String::from_utf8(call.body).unwrap();
+    assert_eq!(query_param(&body, "grant_type").as_deref(), Some("urn:ietf:params:oauth:grant-type:token-exchange"));
+    assert_eq!(query_param(&body, "subject_token").as_deref(), Some(id.as_str()));
+    assert_eq!(query_param(&body, "subject_token_type").as_deref(), Some("urn:ietf:params:oauth:token-type:id_token"));
+    assert_eq!(query_param(&body, "audience").as_deref(), Some("apache-airflow"));
+    assert!(call.headers.iter().any(|(n, v)| n == ":path" && v == "/exchange"));
+    let d = b.answer(&cfg, pending, ok_response(json!({"access_token": "exchanged-airflow-jwt", "issued_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_type": "N_A", "expires_in": 300})));
+    assert_eq!(location(&d), "/ui/home");
+    let Decision::Allow(a) = b.go(&cfg, "GET", "/ui/dags", &[]) else { panic!() };
+    assert!(a.set_headers.contains(&("authorization".to_owned(), "Bearer exchanged-airflow-jwt".to_owned())));
+    // Once it expires the person signs in again (browsers) or gets 401 (API).
+    b.now += 300;
+    assert_eq!(
+        b.go(&cfg, "GET", "/ui/dags", &[("accept", "application/json")]).verdict().reason,
+        "upstream_token_expired"
+    );
+}
+
+#[test]
+fn a_failed_exchange_never_creates_a_session() {
+    let cfg = exchange_config();
+    for (resp, status, reason) in [
+        (
+            CallResponse {
+                status: Some(500),
+                content_type: None,
+                body: br#"{"error":"server_error"}"#.to_vec(),
+                truncated: false,
+            },
+            503,
+            "idp_unavailable",
+        ),
+        (
+            CallResponse {
+                status: Some(400),
+                content_type: None,
+                body: br#"{"error":"invalid_grant"}"#.to_vec(),
+                truncated: false,
+            },
+            403,
+            "exchange_rejected",
+        ),
+        (ok_response(json!({"issued_token_type": "x"})), 503, "exchange_no_token"),
+    ] {
+        let mut b = Browser::new();
+        let (pending, _, _) = until_exchange(&mut b, &cfg);
+        let d = b.answer(&cfg, pending, resp);
+        assert_eq!((d.status(), d.verdict().reason), (Some(status), reason));
+        assert!(!b.jar.iter().any(|(n, _)| n.starts_with("__Host-gatehouse")), "{:?}", b.jar);
+    }
 }

@@ -8,12 +8,15 @@
 // ({"ready": true, "issuer", "port", "jwks", ...endpoints}) and then runs until
 // SIGTERM/SIGINT. Everything else goes to stderr. See README.md.
 
-import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID,
+  verify as verifySignature,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import process from 'node:process';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const log = (...args) => process.stderr.write(`[idp] ${args.join(' ')}\n`);
 
@@ -39,6 +42,49 @@ const accessTokenTtl = config.access_token_ttl ?? 300;
 const idTokenTtl = config.id_token_ttl ?? 300;
 const refreshTokenTtl = config.refresh_token_ttl ?? 86400;
 const debug = Boolean(config.debug || process.env.IDP_DEBUG);
+
+// ---- RFC 8693 token exchange (stand-in for an "Auth0-to-Airflow" service) ----
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const FAIL_MODES = new Set(['500', 'invalid_grant']);
+
+let tokenExchange = null;
+if (config.token_exchange != null) {
+  const te = config.token_exchange;
+  if (typeof te !== 'object' || Array.isArray(te)) fail('token_exchange must be an object');
+  if (typeof te.secret !== 'string' || !te.secret) fail('token_exchange.secret must be a non-empty string');
+  const ttl = te.ttl ?? 300;
+  if (!Number.isInteger(ttl) || ttl <= 0) fail('token_exchange.ttl must be a positive integer');
+  const roles = te.roles ?? {};
+  if (typeof roles !== 'object' || Array.isArray(roles)
+    || !Object.values(roles).every((v) => typeof v === 'string')) {
+    fail('token_exchange.roles must map role names to Airflow role strings');
+  }
+  if (te.default_role != null && typeof te.default_role !== 'string') {
+    fail('token_exchange.default_role must be a string or null');
+  }
+  if (te.issuer != null && typeof te.issuer !== 'string') fail('token_exchange.issuer must be a string');
+  tokenExchange = {
+    secret: Buffer.from(te.secret, 'utf8'),
+    audience: te.audience ?? 'apache-airflow',
+    ttl,
+    roles,
+    defaultRole: te.default_role ?? null,
+    issuer: te.issuer ?? null,
+  };
+}
+
+function parseFailMode(value, what) {
+  if (value == null || value === 'none' || value === '') return null;
+  const v = String(value);
+  if (!FAIL_MODES.has(v)) fail(`${what} must be null, "500" or "invalid_grant"`);
+  return v;
+}
+let exchangeFail = parseFailMode(config.token_exchange_fail, 'token_exchange_fail');
+
+const stats = { token_exchanges: 0, token_exchange_attempts: 0, refreshes: 0 };
 
 // ---- users --------------------------------------------------------------
 // Keyed by login name (what is typed into the form); the account id inside
@@ -71,7 +117,7 @@ const clients = (config.clients ?? []).map((c) => ({
   redirect_uris: c.redirect_uris ?? [],
   post_logout_redirect_uris: c.post_logout_redirect_uris ?? [],
   token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_basic',
-  grant_types: ['authorization_code', 'refresh_token'],
+  grant_types: ['authorization_code', 'refresh_token', ...(tokenExchange ? [TOKEN_EXCHANGE] : [])],
   response_types: ['code'],
   id_token_signed_response_alg: 'RS256',
 }));
@@ -223,6 +269,120 @@ const provider = new Provider(issuer, {
   },
 });
 
+// ---- token exchange grant ---------------------------------------------------
+const b64urlJson = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const publicKey = createPublicKey({ key: publicJwk, format: 'jwk' });
+const ROLE_RANK = ['ADMIN', 'OP', 'USER', 'VIEWER'];
+const roleRank = (role) => {
+  const i = ROLE_RANK.indexOf(String(role).toUpperCase());
+  return i === -1 ? ROLE_RANK.length : i; // unknown Airflow roles rank below VIEWER
+};
+
+// Returns the verified payload of an ID token issued by this provider to
+// `clientId`, or throws InvalidGrant.
+function verifyIdToken(token, clientId) {
+  const bad = (detail) => new errors.InvalidGrant(`subject_token: ${detail}`);
+  const parts = typeof token === 'string' ? token.split('.') : [];
+  if (parts.length !== 3) throw bad('not a compact JWS');
+  let header;
+  let payload;
+  try {
+    header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    throw bad('malformed JWT');
+  }
+  if (header?.alg !== 'RS256') throw bad(`unexpected alg ${header?.alg}`);
+  if (header.kid !== undefined && header.kid !== kid) throw bad('unknown kid');
+  const ok = verifySignature(
+    'sha256',
+    Buffer.from(`${parts[0]}.${parts[1]}`),
+    publicKey,
+    Buffer.from(parts[2], 'base64url'),
+  );
+  if (!ok) throw bad('bad signature');
+  if (!payload || typeof payload !== 'object') throw bad('payload is not an object');
+  if (payload.iss !== issuer) throw bad('wrong iss');
+  const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  if (!aud.includes(clientId)) throw bad('aud does not contain the client');
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof payload.exp !== 'number' || payload.exp <= now) throw bad('expired');
+  if (typeof payload.nbf === 'number' && payload.nbf > now + 5) throw bad('not yet valid');
+  if (typeof payload.sub !== 'string' || !payload.sub) throw bad('no sub');
+  return payload;
+}
+
+function airflowRole(user) {
+  const mapped = (Array.isArray(user.roles) ? user.roles : [])
+    .filter((r) => Object.hasOwn(tokenExchange.roles, r))
+    .map((r) => tokenExchange.roles[r]);
+  if (!mapped.length) return tokenExchange.defaultRole;
+  return mapped.reduce((best, r) => (roleRank(r) < roleRank(best) ? r : best));
+}
+
+function signAirflowJwt(claims) {
+  const input = `${b64urlJson({ alg: 'HS512', typ: 'JWT' })}.${b64urlJson(claims)}`;
+  const sig = createHmac('sha512', tokenExchange.secret).update(input).digest('base64url');
+  return `${input}.${sig}`;
+}
+
+async function tokenExchangeHandler(ctx) {
+  stats.token_exchange_attempts += 1;
+  if (exchangeFail === '500') throw new Error('token exchange failure injected (token_exchange_fail=500)');
+  if (exchangeFail === 'invalid_grant') {
+    throw new errors.InvalidGrant('token exchange failure injected (token_exchange_fail=invalid_grant)');
+  }
+
+  const { params, client } = ctx.oidc;
+  if (!params.subject_token) throw new errors.InvalidRequest('missing required parameter \'subject_token\'');
+  if (params.subject_token_type !== ID_TOKEN_TYPE) {
+    throw new errors.InvalidRequest(`subject_token_type must be ${ID_TOKEN_TYPE}`);
+  }
+  if (params.requested_token_type !== undefined
+    && ![JWT_TOKEN_TYPE, ACCESS_TOKEN_TYPE].includes(params.requested_token_type)) {
+    throw new errors.InvalidRequest(`requested_token_type must be ${JWT_TOKEN_TYPE}`);
+  }
+  if (params.audience !== tokenExchange.audience) {
+    throw new errors.InvalidTarget(`audience must be ${tokenExchange.audience}`);
+  }
+
+  const idToken = verifyIdToken(params.subject_token, client.clientId);
+  const user = usersBySub.get(idToken.sub);
+  if (!user) throw new errors.InvalidGrant('subject_token: unknown user');
+  const role = airflowRole(user);
+  if (!role) throw new errors.InvalidGrant('no Airflow role for this user');
+
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    sub: idToken.sub,
+    role,
+    aud: tokenExchange.audience,
+    ...(tokenExchange.issuer ? { iss: tokenExchange.issuer } : {}),
+    iat: now,
+    nbf: now,
+    exp: now + tokenExchange.ttl,
+    jti: randomUUID(),
+  };
+  stats.token_exchanges += 1;
+  if (debug) log(`token exchange for ${idToken.sub}: role ${role}`);
+  ctx.body = {
+    access_token: signAirflowJwt(claims),
+    issued_token_type: JWT_TOKEN_TYPE,
+    token_type: 'N_A',
+    expires_in: tokenExchange.ttl,
+  };
+}
+
+if (tokenExchange) {
+  provider.registerGrantType(TOKEN_EXCHANGE, tokenExchangeHandler, [
+    'subject_token', 'subject_token_type', 'audience', 'requested_token_type',
+  ]);
+}
+
+provider.on('grant.success', (ctx) => {
+  if (ctx.oidc.params?.grant_type === 'refresh_token') stats.refreshes += 1;
+});
+
 for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error',
   'userinfo.error', 'revocation.error', 'discovery.error', 'jwks.error']) {
   provider.on(event, (...args) => {
@@ -329,10 +489,46 @@ async function handleInteraction(req, res, url) {
   return true;
 }
 
+// ---- test-only endpoints ------------------------------------------------------
+function sendJson(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+async function handleTestEndpoint(req, res, url) {
+  if (url.pathname === '/__test/stats' && req.method === 'GET') {
+    sendJson(res, 200, stats);
+    return;
+  }
+  if (url.pathname === '/__test/exchange_fail' && req.method === 'POST') {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const mode = Buffer.concat(chunks).toString('utf8').trim().replace(/^"(.*)"$/, '$1');
+    if (!['none', 'null', '', ...FAIL_MODES].includes(mode)) {
+      sendJson(res, 400, { error: 'body must be 500, invalid_grant or none' });
+      return;
+    }
+    exchangeFail = FAIL_MODES.has(mode) ? mode : null;
+    log(`token_exchange_fail set to ${exchangeFail}`);
+    sendJson(res, 200, { token_exchange_fail: exchangeFail });
+    return;
+  }
+  sendJson(res, 404, { error: 'not_found' });
+}
+
 const callback = provider.callback();
 server.on('request', async (req, res) => {
   if (debug) log(req.method, req.url.split('?')[0]);
   const url = new URL(req.url, issuer);
+  if (url.pathname.startsWith('/__test/')) {
+    try {
+      await handleTestEndpoint(req, res, url);
+    } catch (err) {
+      log(`test endpoint error: ${err.message}`);
+      if (!res.headersSent) sendJson(res, 500, { error: 'server_error' });
+    }
+    return;
+  }
   if (url.pathname === '/auth' && req.method === 'GET') {
     // oidc-provider follows OIDC Core 11 and drops `offline_access` unless the
     // request carries prompt=consent; Auth0 does not. Add it when the client
