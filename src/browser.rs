@@ -662,6 +662,15 @@ fn logout<'c>(cfg: &'c Config, sc: &'c SessionConfig, req: &Request<'_>, now: u6
     let id_token = open_session(cfg, sc, &cookies, now).ok().and_then(|o| o.session.id_token);
     let after = sc.post_logout_redirect_uri.clone().unwrap_or_else(|| "/".to_owned());
     let location = match (&sc.provider.end_session_endpoint, id_token) {
+        // Auth0's /v2/logout takes the client and an allow-listed `returnTo`, no hint.
+        (Some(end), _) if sc.provider.auth0_logout => {
+            let mut params = vec![("client_id", sc.provider.client_id.as_str())];
+            if let Some(uri) = &sc.post_logout_redirect_uri {
+                params.push(("returnTo", uri));
+            }
+            let sep = if end.contains('?') { '&' } else { '?' };
+            format!("{end}{sep}{}", form(&params))
+        }
         // OIDC RP-Initiated Logout §2: the hint names the session; the redirect must be registered.
         (Some(end), Some(hint)) => {
             let mut params = vec![("id_token_hint", hint.as_str()), ("client_id", sc.provider.client_id.as_str())];

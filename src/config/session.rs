@@ -49,6 +49,9 @@ pub struct Provider {
     /// expire, so a revoked account ends its sessions (`invalid_grant`).
     pub keep_refresh_token: bool,
     pub refresh_before_seconds: u64,
+    /// `end_session_endpoint` speaks OIDC RP-Initiated Logout (`id_token_hint`, `post_logout_redirect_uri`),
+    /// or Auth0's `/v2/logout` (`client_id`, `returnTo`).
+    pub auth0_logout: bool,
 }
 
 #[derive(Debug)]
@@ -113,6 +116,7 @@ const PROVIDER_FIELDS: &[&str] = &[
     "leeway_seconds",
     "keep_refresh_token",
     "refresh_before_seconds",
+    "logout_style",
 ];
 
 /// An absolute URL we send browsers to or compare against. https only, except on loopback where tests and
@@ -323,6 +327,7 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
     let roles_claim = o.opt_string(errs, "roles_claim").map(str::to_owned);
     let leeway = o.u64_or(errs, "leeway_seconds", 60, 0, 300);
     let keep_refresh_token = o.bool_or(errs, "keep_refresh_token", false);
+    let auth0_logout = o.choice(errs, "logout_style", &[("oidc", false), ("auth0", true)]).unwrap_or(false);
     let refresh_before_seconds = o.u64_or(errs, "refresh_before_seconds", 60, 0, 86400);
     if keep_refresh_token && !scopes.iter().any(|s| s == "offline_access") && !o.has("extra_params") {
         errs.push(o.at("scopes"), "keep_refresh_token needs the \"offline_access\" scope (OIDC Core §11) or a provider parameter that grants refresh tokens");
@@ -359,6 +364,7 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
         roles_claim,
         keep_refresh_token,
         refresh_before_seconds,
+        auth0_logout,
     })
 }
 

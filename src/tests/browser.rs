@@ -668,3 +668,19 @@ fn a_failed_exchange_never_creates_a_session() {
         assert!(!b.jar.iter().any(|(n, _)| n.starts_with("__Host-gatehouse")), "{:?}", b.jar);
     }
 }
+
+#[test]
+fn auth0_style_logout_sends_the_client_id_and_return_to() {
+    let mut v = session_config_json();
+    v["session"]["provider"]["end_session_endpoint"] = json!("https://tenant.auth0.test/v2/logout");
+    v["session"]["provider"]["logout_style"] = json!("auth0");
+    let cfg = session_config_from(&v, &session_env);
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin"]);
+    let to = location(&b.navigate(&cfg, "/oauth2/sign_out"));
+    let (base, q) = to.split_once('?').unwrap();
+    assert_eq!(base, "https://tenant.auth0.test/v2/logout");
+    assert_eq!(query_param(q, "client_id").as_deref(), Some(CLIENT_ID));
+    assert_eq!(query_param(q, "returnTo").as_deref(), Some("https://airflow.test/"));
+    assert!(query_param(q, "id_token_hint").is_none());
+}
