@@ -387,7 +387,7 @@ for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_
   'userinfo.error', 'revocation.error', 'discovery.error', 'jwks.error']) {
   provider.on(event, (...args) => {
     const err = args.find((a) => a instanceof Error);
-    log(`${event}: ${err ? `${err.name} ${err.message} ${err.error_description ?? ''}` : ''}`);
+    log(`${event}: ${err ? `${err.name} ${err.message} ${err.error_description ?? ''} ${err.error_detail ?? ''}` : ''}`);
   });
 }
 if (debug) {
