@@ -25,15 +25,19 @@ USERS = {
 
 @pytest.fixture(scope="module")
 def stack(keys):
-    port, refresh_port = free_port(), free_port()
+    port, refresh_port, spare_port, exchange_port = free_port(), free_port(), free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     client_secret = secrets.token_urlsafe(24)
-    idp = Idp(clients=[{"client_id": "gatehouse", "client_secret": client_secret,
-                        "redirect_uris": [f"{base}/oauth2/callback", f"http://127.0.0.1:{refresh_port}/oauth2/callback"],
+    airflow = Airflow()
+    idp = Idp(token_exchange={"secret": airflow.jwt_secret, "audience": "apache-airflow", "ttl": 300,
+                              "roles": {"airflow-admin": "ADMIN", "airflow-viewer": "VIEWER"}},
+              clients=[{"client_id": "gatehouse", "client_secret": client_secret,
+                        "redirect_uris": [f"{base}/oauth2/callback", f"http://127.0.0.1:{refresh_port}/oauth2/callback",
+                                          f"http://127.0.0.1:{spare_port}/oauth2/callback",
+                                          f"http://127.0.0.1:{exchange_port}/oauth2/callback"],
                         "post_logout_redirect_uris": [f"{base}/"],
                         "token_endpoint_auth_method": "client_secret_basic"}],
               users=USERS, roles_claim=ROLES_CLAIM)
-    airflow = Airflow()
     key1 = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
     key2 = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
     cookie_keys = f"k1:{key1}"
@@ -67,7 +71,7 @@ def stack(keys):
     env = {**keys.env(), "GATEHOUSE_COOKIE_KEYS": cookie_keys, "GATEHOUSE_CLIENT_SECRET": client_secret,
            "AIRFLOW_JWT_SECRET": airflow.jwt_secret}
     envoy = Envoy(cfg, airflow.port, env=env, clusters={"idp": idp.port}, port=port)
-    yield {"envoy": envoy, "idp": idp, "airflow": airflow, "base": base, "cfg": cfg, "env": env, "refresh_port": refresh_port,
+    yield {"envoy": envoy, "idp": idp, "airflow": airflow, "base": base, "cfg": cfg, "env": env, "refresh_port": refresh_port, "spare_port": spare_port, "exchange_port": exchange_port,
            "rotated_keys": f"k2:{key2},k1:{key1}", "secrets": [client_secret, key1, key2, airflow.jwt_secret]}
     envoy.stop()
     airflow.stop()
@@ -267,4 +271,66 @@ def test_sessions_are_refreshed_out_of_band_with_the_providers_refresh_token(sta
         assert refreshed and int(refreshed[0].rsplit(":", 1)[1]) >= 2, stats
         assert "gatehouse.idp.token.ok" in stats
     finally:
+        envoy.stop()
+
+
+def test_a_token_endpoint_that_cannot_be_reached_gives_a_clear_503_page_not_a_loop(stack):
+    import copy
+    port = stack["spare_port"]
+    cfg = copy.deepcopy(stack["cfg"])
+    cfg["session"]["redirect_uri"] = f"http://127.0.0.1:{port}/oauth2/callback"
+    cfg["session"]["provider"]["token_endpoint"]["timeout_ms"] = 1500
+    # The browser still reaches the provider's sign-in page; only the proxy's token call goes nowhere.
+    envoy = Envoy(cfg, stack["airflow"].port, env=stack["env"], clusters={"idp": free_port()}, port=port)
+    try:
+        started = time.time()
+        out = browse(login_steps(f"http://127.0.0.1:{port}", "alice") + [{"cookies": True}])
+        assert "error" not in out[1], out
+        assert out[1]["status"] == 503 and "unavailable" in out[1]["text"].lower(), out[1]
+        assert out[1]["url"].startswith(f"http://127.0.0.1:{port}/oauth2/callback")
+        assert not session_cookies(out[2]["cookies"])
+        assert time.time() - started < 20
+    finally:
+        envoy.stop()
+
+
+def test_in_exchange_mode_the_provider_token_is_exchanged_for_an_airflow_token_at_sign_in(stack):
+    import copy
+    import http.client
+    port = stack["exchange_port"]
+    idp = stack["idp"]
+    cfg = copy.deepcopy(stack["cfg"])
+    cfg["session"]["redirect_uri"] = f"http://127.0.0.1:{port}/oauth2/callback"
+    token_path = cfg["session"]["provider"]["token_endpoint"]["path"]
+    cfg["upstream_token"] = {"mode": "exchange", "exchange": {
+        "cluster": "idp", "authority": f"127.0.0.1:{idp.port}", "path": token_path, "audience": "apache-airflow"}}
+    envoy = Envoy(cfg, stack["airflow"].port, env=stack["env"], clusters={"idp": idp.port}, port=port)
+
+    def idp_call(method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", idp.port, timeout=5)
+        c.request(method, path, body=body)
+        r = c.getresponse()
+        return r.status, r.read()
+
+    try:
+        base = f"http://127.0.0.1:{port}"
+        before = json.loads(idp_call("GET", "/__test/stats")[1])["token_exchanges"]
+        out = browse(login_steps(base, "victor") + [
+            {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
+            {"fetch": {"url": "/api/v2/variables", "method": "POST",
+                       "headers": {"accept": "application/json", "content-type": "application/json"},
+                       "body": json.dumps({"key": "x", "value": "y"})}},
+        ])
+        assert all("error" not in r for r in out), out
+        assert out[2]["status"] == 200 and json.loads(out[2]["body"])["id"] == "victor@example.test"
+        assert out[3]["status"] == 403, "the exchanged token carries the VIEWER role"
+        after = json.loads(idp_call("GET", "/__test/stats")[1])["token_exchanges"]
+        assert after == before + 1, "exchanged once, at sign-in, not per request"
+        # The exchange service failing: a clear 503 page and no session.
+        assert idp_call("POST", "/__test/exchange_fail", b"500")[0] == 200
+        out = browse(login_steps(base, "alice") + [{"cookies": True}])
+        assert out[1]["status"] == 503, out[1]
+        assert not session_cookies(out[2]["cookies"])
+    finally:
+        idp_call("POST", "/__test/exchange_fail", b"none")
         envoy.stop()

@@ -10,9 +10,11 @@ E2E = Path(__file__).resolve().parents[1] / "e2e"
 
 
 class Idp:
-    def __init__(self, clients, users, roles_claim="https://gatehouse.test/roles"):
+    def __init__(self, clients, users, roles_claim="https://gatehouse.test/roles", token_exchange=None):
         self.dir = tempfile.mkdtemp(prefix="gatehouse-idp-")
         cfg = {"port": 0, "host": "127.0.0.1", "clients": clients, "users": users, "roles_claim": roles_claim}
+        if token_exchange:
+            cfg["token_exchange"] = token_exchange
         path = os.path.join(self.dir, "idp.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
