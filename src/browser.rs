@@ -428,8 +428,25 @@ fn refreshed<'c>(
         Err(TokenError::Rejected(_)) => {
             return end_session(cfg, sc, route, &present, wants_redirect, &return_to, inp, "refresh_rejected");
         }
-        // Transient: keep the session as it is; the next request tries again.
-        Err(TokenError::Unavailable(code)) => code,
+        // Transient: the session keeps working for the grace window past the provider's expiry, and the next
+        // request tries again. Past the window the provider has been gone too long to vouch for anyone.
+        Err(TokenError::Unavailable(code)) => {
+            let grace_end =
+                session.provider_exp.unwrap_or(session.iat).saturating_add(sc.provider.refresh_grace_seconds);
+            if inp.now >= grace_end {
+                return end_session(
+                    cfg,
+                    sc,
+                    route,
+                    &present,
+                    wants_redirect,
+                    &return_to,
+                    inp,
+                    "refresh_grace_exceeded",
+                );
+            }
+            code
+        }
     };
     let mut remove: Vec<&'c str> = cfg.token_sources.iter().map(|s| s.header.as_str()).collect();
     remove.extend(cfg.forged_headers.iter().map(String::as_str));

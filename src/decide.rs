@@ -25,6 +25,25 @@ pub struct Inputs<'a> {
 }
 
 pub fn decide<'c>(cfg: &'c Config, req: &Request<'_>, inp: &mut Inputs<'_>) -> Decision<'c> {
+    inp.now = inp.now.saturating_add_signed(cfg.faults.clock_offset_seconds);
+    let d = decide_now(cfg, req, inp);
+    simulate_outage(cfg, d, inp)
+}
+
+/// With `faults.provider_unavailable`, a call to the provider is not made: it is answered at once as a
+/// refused connection is (Envoy's 503), so every outage path runs exactly as in a real outage.
+fn simulate_outage<'c>(cfg: &'c Config, d: Decision<'c>, inp: &mut Inputs<'_>) -> Decision<'c> {
+    match d {
+        Decision::Call(call) if cfg.faults.provider_unavailable => {
+            let down = CallResponse { status: Some(503), content_type: None, body: Vec::new(), truncated: false };
+            let next = browser::resume(cfg, call.then, &down, inp);
+            simulate_outage(cfg, next, inp)
+        }
+        other => other,
+    }
+}
+
+fn decide_now<'c>(cfg: &'c Config, req: &Request<'_>, inp: &mut Inputs<'_>) -> Decision<'c> {
     let (path, query) = match normalize_path(req.path) {
         Ok(p) => p,
         Err(e) => return deny(cfg, None, ResponseFormat::Json, Deny::BadRequest, e.code(), None),
@@ -73,7 +92,9 @@ pub fn decide<'c>(cfg: &'c Config, req: &Request<'_>, inp: &mut Inputs<'_>) -> D
 /// Continues a request after its out-of-band call answered. `pending` is consumed: each continuation runs
 /// once.
 pub fn resume<'c>(cfg: &'c Config, pending: Pending, response: &CallResponse, inp: &mut Inputs<'_>) -> Decision<'c> {
-    browser::resume(cfg, pending, response, inp)
+    inp.now = inp.now.saturating_add_signed(cfg.faults.clock_offset_seconds);
+    let d = browser::resume(cfg, pending, response, inp);
+    simulate_outage(cfg, d, inp)
 }
 
 fn is_preflight(req: &Request<'_>) -> bool {

@@ -27,6 +27,7 @@ const TOP: &[&str] = &[
     "routes",
     "session",
     "upstream_token",
+    "faults",
 ];
 
 /// Headers the core reads besides the token sources: CORS preflight detection and response negotiation.
@@ -83,6 +84,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
             );
         }
     }
+    let faults = load_faults(&mut errs, &top);
     let roles = load_roles(&mut errs, &top);
     let issuers = issuers::load(&mut errs, &top, &roles, env);
     let routes = routes::load(&mut errs, &top);
@@ -149,6 +151,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         session,
         minter,
         exchange,
+        faults,
         request_headers,
     })
 }
@@ -281,6 +284,44 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
         }
     }
     h
+}
+
+fn load_faults(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::Faults {
+    let mut f = super::Faults::default();
+    let Some(v) = top.get("faults") else { return f };
+    let Some(o) =
+        Obj::open(errs, &top.at("faults"), v, &["allow", "provider_unavailable", "keys_stale", "clock_offset_seconds"])
+    else {
+        return f;
+    };
+    let allow = o.bool_or(errs, "allow", false);
+    f.provider_unavailable = o.bool_or(errs, "provider_unavailable", false);
+    f.keys_stale = o.bool_or(errs, "keys_stale", false);
+    f.clock_offset_seconds = match o.get("clock_offset_seconds") {
+        None => 0,
+        Some(v) => match v.as_i64() {
+            Some(n) if (-86400..=86400).contains(&n) => n,
+            _ => {
+                errs.push(
+                    o.at("clock_offset_seconds"),
+                    format!("expected whole seconds from -86400 to 86400; got {v}"),
+                );
+                0
+            }
+        },
+    };
+    if !allow {
+        for (on, key) in [
+            (f.provider_unavailable, "provider_unavailable"),
+            (f.keys_stale, "keys_stale"),
+            (f.clock_offset_seconds != 0, "clock_offset_seconds"),
+        ] {
+            if on {
+                errs.push(o.at(key), "fault switches are for staging drills: set faults.allow to true to use them");
+            }
+        }
+    }
+    f
 }
 
 fn load_roles(errs: &mut ConfigErrors, top: &Obj<'_>) -> HashMap<String, Vec<String>> {

@@ -78,6 +78,18 @@ impl IdentityHeaders {
     }
 }
 
+/// Staging-only switches that simulate outages (the outage runbook's drills). Off by default, and refused
+/// by validation unless `faults.allow` says the operator means it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Every call to the identity provider fails as if it answered 503, without being made.
+    pub provider_unavailable: bool,
+    /// Keys fetched from remote JWKS count as older than `max_stale_seconds`.
+    pub keys_stale: bool,
+    /// Added to the clock for every decision.
+    pub clock_offset_seconds: i64,
+}
+
 #[derive(Debug)]
 pub struct Config {
     pub dataplane: Dataplane,
@@ -96,6 +108,7 @@ pub struct Config {
     pub session: Option<SessionConfig>,
     pub minter: Option<crate::mint::Minter>,
     pub exchange: Option<Exchange>,
+    pub faults: Faults,
     /// The request headers the core reads: the filter fetches exactly these, one host call each.
     pub request_headers: Vec<String>,
 }

@@ -49,6 +49,8 @@ pub struct Provider {
     /// expire, so a revoked account ends its sessions (`invalid_grant`).
     pub keep_refresh_token: bool,
     pub refresh_before_seconds: u64,
+    /// How long past the provider's expiry a session keeps working while refreshes fail transiently.
+    pub refresh_grace_seconds: u64,
     /// `end_session_endpoint` speaks OIDC RP-Initiated Logout (`id_token_hint`, `post_logout_redirect_uri`),
     /// or Auth0's `/v2/logout` (`client_id`, `returnTo`).
     pub auth0_logout: bool,
@@ -116,6 +118,7 @@ const PROVIDER_FIELDS: &[&str] = &[
     "leeway_seconds",
     "keep_refresh_token",
     "refresh_before_seconds",
+    "refresh_grace_seconds",
     "logout_style",
 ];
 
@@ -329,6 +332,7 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
     let keep_refresh_token = o.bool_or(errs, "keep_refresh_token", false);
     let auth0_logout = o.choice(errs, "logout_style", &[("oidc", false), ("auth0", true)]).unwrap_or(false);
     let refresh_before_seconds = o.u64_or(errs, "refresh_before_seconds", 60, 0, 86400);
+    let refresh_grace_seconds = o.u64_or(errs, "refresh_grace_seconds", 4 * 3600, 0, 7 * 86400);
     if keep_refresh_token && !scopes.iter().any(|s| s == "offline_access") && !o.has("extra_params") {
         errs.push(o.at("scopes"), "keep_refresh_token needs the \"offline_access\" scope (OIDC Core §11) or a provider parameter that grants refresh tokens");
     }
@@ -364,6 +368,7 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
         roles_claim,
         keep_refresh_token,
         refresh_before_seconds,
+        refresh_grace_seconds,
         auth0_logout,
     })
 }

@@ -684,3 +684,59 @@ fn auth0_style_logout_sends_the_client_id_and_return_to() {
     assert_eq!(query_param(q, "returnTo").as_deref(), Some("https://airflow.test/"));
     assert!(query_param(q, "id_token_hint").is_none());
 }
+
+#[test]
+fn during_a_provider_outage_sessions_last_the_grace_window_past_provider_expiry_and_no_longer() {
+    let mut v = session_config_json();
+    v["session"]["provider"]["keep_refresh_token"] = json!(true);
+    v["session"]["provider"]["scopes"] = json!(["openid", "offline_access"]);
+    v["session"]["provider"]["refresh_grace_seconds"] = json!(600);
+    let cfg = session_config_from(&v, &session_env);
+    let down = || CallResponse {
+        status: Some(503),
+        content_type: None,
+        body: b"no healthy upstream".to_vec(),
+        truncated: false,
+    };
+    let mut b = Browser::new();
+    signed_in_with_refresh(&mut b, &cfg); // provider tokens expire 40 s from now
+    for (later, allowed) in [(0, true), (500, true), (640, false)] {
+        let mut t = Browser::new();
+        t.jar = b.jar.clone();
+        t.now = b.now + later;
+        let (pending, _) = refresh_call(&mut t, &cfg, &[("accept", "application/json")]);
+        let d = t.answer(&cfg, pending, down());
+        assert_eq!(matches!(d, Decision::Allow(_)), allowed, "{later}: {d:?}");
+        if !allowed {
+            assert_eq!(d.verdict().reason, "refresh_grace_exceeded");
+        }
+    }
+}
+
+#[test]
+fn fault_switches_are_refused_unless_allowed_and_then_simulate_the_outage() {
+    let mut v = session_config_json();
+    v["faults"] = json!({"provider_unavailable": true, "clock_offset_seconds": 30});
+    let e = crate::config::load_config(v.to_string().as_bytes(), &session_env).unwrap_err().to_string();
+    assert!(e.contains("$.faults.provider_unavailable: fault switches are for staging drills"), "{e}");
+    assert!(e.contains("$.faults.clock_offset_seconds: fault switches are for staging drills"), "{e}");
+    v["faults"]["allow"] = json!(true);
+    let cfg = session_config_from(&v, &session_env);
+    let mut b = Browser::new();
+    let authorize = location(&b.navigate(&cfg, "/ui/"));
+    let state = query_param(authorize.split_once('?').unwrap().1, "state").unwrap();
+    // The callback would call the provider; with the switch on it answers at once as an outage does.
+    let d = b.navigate(&cfg, &format!("/oauth2/callback?code=c&state={state}"));
+    assert_eq!((d.status(), d.verdict().reason), (Some(503), "idp_unavailable"));
+}
+
+#[test]
+fn a_clock_offset_fault_moves_token_checks_in_time() {
+    let mut v = config_json();
+    v["faults"] = json!({"allow": true, "clock_offset_seconds": 3600});
+    let cfg = config_from(&v);
+    let mut b = Browser::new();
+    let auth = format!("Bearer {}", sign(&dat(), crate::jwt::Alg::HS256));
+    let d = b.go(&cfg, "GET", "/api/x", &[("authorization", &auth)]);
+    assert_eq!(d.verdict().reason, "expired", "a 10-minute token is expired an hour from now");
+}
