@@ -6,7 +6,9 @@ use crate::browser;
 use crate::config::{Config, CorsPreflight, Unmatched};
 use crate::dat::{identify, Identity, IdentityError};
 use crate::decision::{Allow, Decision, Pending};
-use crate::jwt::{verify_token, IssuerKind};
+use crate::jwks::RemoteKeys;
+use crate::jwt::IssuerKind;
+use crate::jwt::{verify_token_with, JwtError};
 use crate::mint::MintCache;
 use crate::oidc::token_response::CallResponse;
 use crate::policy::host::normalize_host;
@@ -22,6 +24,8 @@ pub struct Inputs<'a> {
     pub now: u64,
     pub rng: &'a mut dyn RngCore,
     pub minted: &'a mut MintCache,
+    /// Keys fetched from remote JWKS, as this VM last read them from the proxy's shared store.
+    pub remote: &'a RemoteKeys,
 }
 
 pub fn decide<'c>(cfg: &'c Config, req: &Request<'_>, inp: &mut Inputs<'_>) -> Decision<'c> {
@@ -130,7 +134,14 @@ fn bearer<'c>(
     // reads the other header.
     let mut first: Option<(Identity, IssuerKind)> = None;
     for credential in &credentials {
-        let verified = verify_token(credential.expose(), &cfg.issuers, cfg.max_token_bytes, inp.now);
+        let verified = verify_token_with(
+            credential.expose(),
+            &cfg.issuers,
+            Some(inp.remote),
+            cfg.faults.keys_stale,
+            cfg.max_token_bytes,
+            inp.now,
+        );
         let identity = match verified {
             Ok(v) => identify(cfg, &v).map(|i| (i, v.issuer.kind)).map_err(|e| (e, Some(v.issuer.name.clone()))),
             Err(e) => Err((IdentityError::Invalid(e), None)),
@@ -139,6 +150,9 @@ fn bearer<'c>(
             Ok(i) => i,
             Err((e, issuer)) => {
                 let d = match e {
+                    // Not the token's fault: the keys to check it are too old. 503, so clients retry rather
+                    // than throw the token away.
+                    IdentityError::Invalid(JwtError::KeysUnavailable) => Deny::Unavailable,
                     IdentityError::Invalid(_) => Deny::InvalidToken,
                     IdentityError::ScopeMismatch | IdentityError::UnknownRole => Deny::Forbidden,
                 };

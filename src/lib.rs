@@ -11,6 +11,7 @@ pub mod config;
 pub mod dat;
 pub mod decide;
 pub mod decision;
+pub mod jwks;
 pub mod jwt;
 pub mod mint;
 pub mod oidc;

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::reader::{array, kind, Obj};
 use super::{ConfigErrors, Env};
 use crate::b64;
+use crate::jwks::RemoteJwks;
 use crate::jwt::jwk::verify_key_from_jwk;
 use crate::jwt::{Alg, Issuer, IssuerKind, VerifyKey};
 use crate::secret::Secret;
@@ -23,6 +24,7 @@ const FIELDS: &[&str] = &[
     "permissions_claim",
     "revoked_token_ids",
     "subject_not_before",
+    "remote_jwks",
 ];
 
 pub(super) fn load(
@@ -76,10 +78,9 @@ pub(super) fn load(
         let mut keys = load_jwks(errs, &o);
         keys.extend(load_hmac_keys(errs, &o, env));
         check_unique_kids(errs, &p, &keys);
-        if keys.is_empty() && errs.len() == before && !o.has("jwks") && !o.has("hmac_keys") {
-            errs.push(&p, "no keys: give \"jwks\" (inline JWKS) or \"hmac_keys\"");
-        } else if keys.is_empty() && errs.len() == before {
-            errs.push(&p, "no keys: \"jwks\" and \"hmac_keys\" are empty");
+        let remote_jwks = o.get("remote_jwks").and_then(|v| load_remote(errs, &o.at("remote_jwks"), v));
+        if keys.is_empty() && remote_jwks.is_none() && errs.len() == before {
+            errs.push(&p, "no keys: give \"jwks\" (inline JWKS), \"hmac_keys\" or \"remote_jwks\"");
         }
         // Access tokens map roles through the role table only when the operator names the claim: the
         // shared table was written for Direct Access Tokens.
@@ -112,6 +113,7 @@ pub(super) fn load(
             permissions_claim,
             revoked_token_ids,
             subject_not_before,
+            remote_jwks,
         });
     }
     out
@@ -237,4 +239,58 @@ fn load_not_before(errs: &mut ConfigErrors, o: &Obj<'_>) -> HashMap<String, u64>
         }
     }
     out
+}
+
+fn load_remote(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Option<RemoteJwks> {
+    let o = Obj::open(
+        errs,
+        path,
+        v,
+        &[
+            "cluster",
+            "authority",
+            "path",
+            "timeout_ms",
+            "refresh_seconds",
+            "retry_seconds",
+            "max_stale_seconds",
+            "unknown_kid_refetch_seconds",
+            "default_alg",
+        ],
+    )?;
+    let cluster = o.string(errs, "cluster").map(str::to_owned);
+    let authority = o.string(errs, "authority").map(str::to_owned);
+    let jpath = o.string(errs, "path").map(str::to_owned);
+    if jpath.as_deref().is_some_and(|p| !p.starts_with('/')) {
+        errs.push(o.at("path"), "expected a path starting with \"/\"");
+    }
+    let timeout_ms = o.u64_or(errs, "timeout_ms", 5000, 100, 60_000) as u32;
+    let refresh_seconds = o.u64_or(errs, "refresh_seconds", 300, 10, 86400);
+    let retry_seconds = o.u64_or(errs, "retry_seconds", 30, 1, 86400);
+    let max_stale_seconds = o.u64_or(errs, "max_stale_seconds", 86400, 60, 30 * 86400);
+    let unknown_kid_refetch_seconds = o.u64_or(errs, "unknown_kid_refetch_seconds", 60, 1, 86400);
+    if retry_seconds > refresh_seconds {
+        errs.push(o.at("retry_seconds"), "the retry after a failure must not be longer than the refresh interval");
+    }
+    if max_stale_seconds <= refresh_seconds {
+        errs.push(o.at("max_stale_seconds"), "must be longer than refresh_seconds, or keys go stale between fetches");
+    }
+    let default_alg = o.opt_string(errs, "default_alg").and_then(|a| match Alg::parse(a) {
+        Some(alg) if !alg.is_hmac() => Some(alg),
+        _ => {
+            errs.push(o.at("default_alg"), format!("expected an asymmetric algorithm; got {a:?}"));
+            None
+        }
+    });
+    Some(RemoteJwks {
+        cluster: cluster?,
+        authority: authority?,
+        path: jpath?,
+        timeout_ms,
+        refresh_seconds,
+        retry_seconds,
+        max_stale_seconds,
+        unknown_kid_refetch_seconds,
+        default_alg,
+    })
 }

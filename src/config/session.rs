@@ -353,6 +353,7 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
         permissions_claim: None,
         revoked_token_ids: Default::default(),
         subject_not_before: Default::default(),
+        remote_jwks: None,
     };
     Some(Provider {
         issuer,

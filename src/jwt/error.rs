@@ -22,6 +22,8 @@ pub enum JwtError {
     NotYetValid,
     IssuedInFuture,
     Revoked,
+    /// The key set the token needs is missing or older than `max_stale_seconds`.
+    KeysUnavailable,
 }
 
 impl JwtError {
@@ -45,6 +47,7 @@ impl JwtError {
             JwtError::NotYetValid => "not_yet_valid",
             JwtError::IssuedInFuture => "iat_in_future",
             JwtError::Revoked => "revoked",
+            JwtError::KeysUnavailable => "keys_stale",
         }
     }
 }

@@ -27,4 +27,5 @@ pub struct Issuer {
     pub permissions_claim: Option<String>,
     pub revoked_token_ids: HashSet<String>,
     pub subject_not_before: HashMap<String, u64>,
+    pub remote_jwks: Option<crate::jwks::RemoteJwks>,
 }

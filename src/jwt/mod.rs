@@ -17,4 +17,4 @@ pub use error::JwtError;
 pub use issuer::{Issuer, IssuerKind};
 pub use key::VerifyKey;
 pub use sign::SigningKey;
-pub use verify::{verify_token, Verified};
+pub use verify::{verify_token, verify_token_with, Verified};

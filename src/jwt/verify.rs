@@ -3,6 +3,7 @@
 
 use super::token::{parse, Header};
 use super::{Claims, Issuer, JwtError, VerifyKey};
+use crate::jwks::RemoteKeys;
 
 pub struct Verified<'c> {
     pub issuer: &'c Issuer,
@@ -16,21 +17,47 @@ pub fn verify_token<'c>(
     max_len: usize,
     now: u64,
 ) -> Result<Verified<'c>, JwtError> {
+    verify_token_with(token, issuers, None, false, max_len, now)
+}
+
+/// As `verify_token`, with keys fetched from remote JWKS next to the pinned ones. `keys_stale` treats every
+/// remote set as too old (a staging fault switch).
+pub fn verify_token_with<'c>(
+    token: &str,
+    issuers: &'c [Issuer],
+    remote: Option<&RemoteKeys>,
+    keys_stale: bool,
+    max_len: usize,
+    now: u64,
+) -> Result<Verified<'c>, JwtError> {
     let unverified = parse(token, max_len)?;
     // `iss` picks the issuer before the signature is checked; a forged `iss` only selects keys that will
     // then refuse the signature. Exact comparison: no trailing-slash or case games (RFC 7519 §4.1.1).
     let iss = unverified.claims.required_string("iss")?;
     let issuer = issuers.iter().find(|i| i.issuer == iss).ok_or(JwtError::UnknownIssuer)?;
-    let key = select_key(issuer, unverified.header.kid.as_deref(), unverified.header.alg)?;
+    let kid = unverified.header.kid.as_deref();
+    let alg = unverified.header.alg;
+    let key = match select_key(&issuer.keys, kid, alg) {
+        Ok(k) => k,
+        // Pinned keys first; a remote set is consulted only while it is fresh enough to trust.
+        Err(pinned_err) => match (&issuer.remote_jwks, remote) {
+            (Some(cfg), Some(remote)) => match remote.fresh(&issuer.name, cfg, now, keys_stale) {
+                Some(set) => select_key(&set.keys, kid, alg)?,
+                None => return Err(JwtError::KeysUnavailable),
+            },
+            (Some(_), None) => return Err(JwtError::KeysUnavailable),
+            (None, _) => return Err(pinned_err),
+        },
+    };
     key.verify(unverified.header.alg, unverified.signing_input, &unverified.signature)?;
     check_claims(issuer, &unverified.claims, now)?;
     Ok(Verified { issuer, header: unverified.header, claims: unverified.claims })
 }
 
-fn select_key<'i>(issuer: &'i Issuer, kid: Option<&str>, alg: super::Alg) -> Result<&'i VerifyKey, JwtError> {
+fn select_key<'i>(keys: &'i [VerifyKey], kid: Option<&str>, alg: super::Alg) -> Result<&'i VerifyKey, JwtError> {
     match kid {
         Some(kid) => {
-            let mut named = issuer.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).peekable();
+            let mut named = keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).peekable();
             if named.peek().is_none() {
                 return Err(JwtError::UnknownKid);
             }
@@ -38,7 +65,7 @@ fn select_key<'i>(issuer: &'i Issuer, kid: Option<&str>, alg: super::Alg) -> Res
             named.find(|k| k.alg == alg).ok_or(JwtError::AlgMismatch)
         }
         // Without a kid there is no choice to make only when the issuer has a single key.
-        None => match issuer.keys.as_slice() {
+        None => match keys {
             [only] => Ok(only),
             _ => Err(JwtError::UnknownKid),
         },

@@ -45,7 +45,12 @@ impl Browser {
             headers.push(("cookie".into(), self.cookie_header()));
         }
         let mut rng = rand_core::OsRng;
-        let mut inp = Inputs { now: self.now, rng: &mut rng, minted: &mut self.minted };
+        let mut inp = Inputs {
+            now: self.now,
+            rng: &mut rng,
+            minted: &mut self.minted,
+            remote: &crate::jwks::RemoteKeys::default(),
+        };
         let d = decide(cfg, &Request { method, path, authority: "airflow.test", headers: &headers }, &mut inp);
         match &d {
             Decision::Reply(r) => self.store(&r.headers.clone()),
@@ -61,7 +66,12 @@ impl Browser {
 
     fn answer<'c>(&mut self, cfg: &'c Config, pending: Pending, resp: CallResponse) -> Decision<'c> {
         let mut rng = rand_core::OsRng;
-        let mut inp = Inputs { now: self.now, rng: &mut rng, minted: &mut self.minted };
+        let mut inp = Inputs {
+            now: self.now,
+            rng: &mut rng,
+            minted: &mut self.minted,
+            remote: &crate::jwks::RemoteKeys::default(),
+        };
         let d = resume(cfg, pending, &resp, &mut inp);
         if let Decision::Reply(r) = &d {
             self.store(&r.headers.clone());

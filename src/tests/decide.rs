@@ -11,7 +11,12 @@ fn run<'c>(cfg: &'c Config, method: &str, path: &str, host: &str, headers: &[(&s
     let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
     let mut rng = rand_core::OsRng;
     let mut minted = crate::mint::MintCache::default();
-    let mut inp = crate::decide::Inputs { now: now(), rng: &mut rng, minted: &mut minted };
+    let mut inp = crate::decide::Inputs {
+        now: now(),
+        rng: &mut rng,
+        minted: &mut minted,
+        remote: &crate::jwks::RemoteKeys::default(),
+    };
     decide(cfg, &Request { method, path, authority: host, headers: &headers }, &mut inp)
 }
 

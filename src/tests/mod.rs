@@ -5,5 +5,6 @@ mod config;
 mod decide;
 mod known_answers;
 mod path;
+mod remote_jwks;
 mod session;
 mod verify;

@@ -1,0 +1,76 @@
+//! Remote key sets: an issuer's JWKS fetched out of band (by the filter, once per proxy) and added to its
+//! pinned keys. Remote keys never replace pinned ones; the last good set is kept until `max_stale_seconds`,
+//! after which tokens that need it get a distinct 503 instead of a 401 (the keys, not the token, are the
+//! problem).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::jwt::jwk::verify_key_from_jwk;
+use crate::jwt::{Alg, VerifyKey};
+
+#[derive(Debug, Clone)]
+pub struct RemoteJwks {
+    pub cluster: String,
+    pub authority: String,
+    pub path: String,
+    pub timeout_ms: u32,
+    pub refresh_seconds: u64,
+    /// Shorter than `refresh_seconds`: after a failure, try again soon.
+    pub retry_seconds: u64,
+    pub max_stale_seconds: u64,
+    /// A token naming an unknown `kid` triggers a refetch at most this often (a rotation at the provider
+    /// shows up within seconds; a flood of made-up kids costs one fetch per interval).
+    pub unknown_kid_refetch_seconds: u64,
+    /// For JWKs that do not say their `alg` (common at real providers): the algorithm to pin them to.
+    pub default_alg: Option<Alg>,
+}
+
+/// One fetched set, as the filter last stored it.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    pub keys: Vec<VerifyKey>,
+    pub fetched_at: u64,
+}
+
+/// Fetched sets by issuer name.
+#[derive(Debug, Default)]
+pub struct RemoteKeys {
+    pub sets: HashMap<String, KeySet>,
+}
+
+impl RemoteKeys {
+    /// The issuer's set if it is fresh enough to use.
+    pub fn fresh(&self, issuer: &str, remote: &RemoteJwks, now: u64, force_stale: bool) -> Option<&KeySet> {
+        let set = self.sets.get(issuer)?;
+        (!force_stale && now < set.fetched_at.saturating_add(remote.max_stale_seconds)).then_some(set)
+    }
+}
+
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// Parses a fetched JWKS. Keys that are not for signatures, not supported or malformed are skipped (a real
+/// provider's set may hold encryption keys); a set with no usable key is an error, so a broken answer can
+/// never replace a good set.
+pub fn parse_jwks(body: &[u8], default_alg: Option<Alg>) -> Result<Vec<VerifyKey>, String> {
+    if body.len() > MAX_JWKS_BYTES {
+        return Err("jwks_too_large".into());
+    }
+    let doc: Value = serde_json::from_slice(body).map_err(|_| "jwks_bad_json".to_owned())?;
+    let keys = doc.get("keys").and_then(Value::as_array).ok_or("jwks_no_keys")?;
+    let mut out = Vec::new();
+    for jwk in keys {
+        let mut jwk = jwk.clone();
+        if let (Some(alg), Some(obj)) = (default_alg, jwk.as_object_mut()) {
+            obj.entry("alg").or_insert_with(|| Value::String(alg.name().to_owned()));
+        }
+        if let Ok(k) = verify_key_from_jwk(&jwk) {
+            out.push(k);
+        }
+    }
+    if out.is_empty() {
+        return Err("jwks_no_usable_key".into());
+    }
+    Ok(out)
+}
