@@ -18,6 +18,7 @@ const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
 
 pub const INFO: u32 = 2;
+pub const WARN: u32 = 3;
 pub const ERROR: u32 = 4;
 
 #[link(wasm_import_module = "env")]
@@ -65,6 +66,21 @@ extern "C" {
         grpc_status: i32,
     ) -> u32;
     fn proxy_continue_stream(stream_type: u32) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+        return_cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
 }
@@ -163,6 +179,29 @@ pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -
 pub fn continue_request() -> Result<(), u32> {
     // SAFETY: no pointers.
     check(unsafe { proxy_continue_stream(0) })
+}
+
+pub fn set_tick_period_ms(period: u32) -> Result<(), u32> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_set_tick_period_milliseconds(period) })
+}
+
+/// A value of the proxy-wide store shared by every VM with the same `vm_id`, with its compare-and-swap token.
+pub fn shared_get(key: &str) -> Result<Option<(Vec<u8>, u32)>, u32> {
+    let (mut data, mut size, mut cas) = (null_mut(), 0usize, 0u32);
+    // SAFETY: out-pointers to locals; the returned buffer is taken over by `take`.
+    match unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) } {
+        OK => Ok(Some((take(data, size), cas))),
+        NOT_FOUND => Ok(None),
+        other => Err(other),
+    }
+}
+
+/// Stores `value` if the entry's CAS token still equals `cas` (0: unconditionally). `Err(8)` is a CAS
+/// mismatch: another VM wrote first.
+pub fn shared_set(key: &str, value: &[u8], cas: u32) -> Result<(), u32> {
+    // SAFETY: pointers and lengths of live slices.
+    check(unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) })
 }
 
 pub fn define_counter(name: &str) -> Result<u32, u32> {

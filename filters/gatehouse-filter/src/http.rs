@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use gatehouse::jwks::RemoteKeys;
 use gatehouse::mint::MintCache;
 use gatehouse::oidc::token_response::{CallResponse, MAX_BODY};
 use gatehouse::{Config, Decision, Inputs, Pending, Request};
@@ -22,6 +23,7 @@ pub struct Http {
     config: Option<Rc<Config>>,
     metrics: Rc<RefCell<Metrics>>,
     minted: Rc<RefCell<MintCache>>,
+    remote: Rc<RefCell<RemoteKeys>>,
     method: String,
     /// The continuation of a request waiting for its token call.
     pending: Option<(u32, Pending)>,
@@ -32,11 +34,17 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(config: Option<Rc<Config>>, metrics: Rc<RefCell<Metrics>>, minted: Rc<RefCell<MintCache>>) -> Self {
+    pub fn new(
+        config: Option<Rc<Config>>,
+        metrics: Rc<RefCell<Metrics>>,
+        minted: Rc<RefCell<MintCache>>,
+        remote: Rc<RefCell<RemoteKeys>>,
+    ) -> Self {
         Http {
             config,
             metrics,
             minted,
+            remote,
             method: String::new(),
             pending: None,
             response_headers: Vec::new(),
@@ -109,9 +117,12 @@ impl Context for Http {
         };
         let mut rng = OsRng;
         let mut minted = self.minted.borrow_mut();
-        let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted };
+        let remote = self.remote.clone();
+        let remote = remote.borrow();
+        let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote };
         let decision = gatehouse::resume(&config, pending, &response, &mut inputs);
         drop(minted);
+        drop(remote);
         if let Action::Continue = self.act(decision) {
             if let Err(status) = host::continue_request() {
                 log(ERROR, &format!("cannot resume request: host status {status}"));
@@ -165,9 +176,20 @@ impl HttpContext for Http {
         let mut rng = OsRng;
         let minted = self.minted.clone();
         let mut minted = minted.borrow_mut();
-        let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted };
-        let decision = gatehouse::decide(&config, &request, &mut inputs);
+        let remote = self.remote.clone();
+        let remote = remote.borrow();
+        let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote };
+        let mut decision = gatehouse::decide(&config, &request, &mut inputs);
+        drop(remote);
+        if decision.verdict().reason == "keys_stale" && crate::jwks::pick_up_now(&config, &self.remote) {
+            let remote = self.remote.borrow();
+            let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote };
+            decision = gatehouse::decide(&config, &request, &mut inputs);
+        }
         drop(minted);
+        if decision.verdict().reason == "unknown_kid" {
+            crate::jwks::want_refetch(&config, now);
+        }
         self.act(decision)
     }
 

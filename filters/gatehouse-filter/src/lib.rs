@@ -6,6 +6,7 @@
 mod apply;
 mod host;
 mod http;
+mod jwks;
 mod metrics;
 mod root;
 

@@ -8,8 +8,11 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 use sha2::Digest;
 
+use gatehouse::jwks::RemoteKeys;
+
 use crate::host::{self, ERROR, INFO};
 use crate::http::Http;
+use crate::jwks::Fetcher;
 use crate::metrics::Metrics;
 
 #[derive(Default)]
@@ -17,9 +20,20 @@ pub struct Root {
     config: Option<Rc<Config>>,
     metrics: Rc<RefCell<Metrics>>,
     minted: Rc<RefCell<gatehouse::mint::MintCache>>,
+    remote: Rc<RefCell<RemoteKeys>>,
+    fetcher: Fetcher,
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(&mut self, token: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
+        let (Some(config), Ok(now)) = (self.config.clone(), host::now_seconds()) else { return };
+        if self.fetcher.owns(token) {
+            self.fetcher.response(&config, &self.metrics, token, body_size, now);
+            // Pick the new set up at once rather than on the next tick.
+            self.fetcher.tick(&config, &self.remote, &self.metrics, now);
+        }
+    }
+}
 
 pub fn log(level: u32, message: &str) {
     host::log(level, message);
@@ -48,7 +62,18 @@ impl RootContext for Root {
                         config.issuers.len()
                     ),
                 );
-                self.config = Some(Rc::new(config));
+                // Remote key sets are kept fresh from the tick: once a second every VM looks at the shared
+                // store; fetches themselves follow each issuer's refresh and retry intervals.
+                if config.issuers.iter().any(|i| i.remote_jwks.is_some()) {
+                    if let Err(status) = host::set_tick_period_ms(1000) {
+                        log(ERROR, &format!("cannot start the key refresh timer: host status {status}"));
+                    }
+                }
+                let config = Rc::new(config);
+                if let Ok(now) = host::now_seconds() {
+                    self.fetcher.tick(&config, &self.remote, &self.metrics, now);
+                }
+                self.config = Some(config);
                 self.metrics.borrow_mut().count("gatehouse.config.loaded");
                 true
             }
@@ -64,8 +89,13 @@ impl RootContext for Root {
         }
     }
 
+    fn on_tick(&mut self) {
+        let (Some(config), Ok(now)) = (self.config.clone(), host::now_seconds()) else { return };
+        self.fetcher.tick(&config, &self.remote, &self.metrics, now);
+    }
+
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http::new(self.config.clone(), self.metrics.clone(), self.minted.clone())))
+        Some(Box::new(Http::new(self.config.clone(), self.metrics.clone(), self.minted.clone(), self.remote.clone())))
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -1,0 +1,232 @@
+//! Remote JWKS, fetched once per proxy: every VM's tick reads the shared store, and the one VM that wins a
+//! compare-and-swap on the issuer's state makes the call. The fetched set goes back into the store, where
+//! every VM (one per worker) picks it up on its next tick.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use gatehouse::jwks::{parse_jwks, KeySet, RemoteKeys, MAX_JWKS_BYTES};
+use gatehouse::Config;
+use proxy_wasm::hostcalls;
+use serde_json::{json, Value};
+
+use crate::host::{self, CALL_RESPONSE_HEADERS, WARN};
+use crate::metrics::Metrics;
+use crate::root::log;
+
+/// Per issuer, in the shared store: when it was last fetched well, last tried, wanted (an unknown kid
+/// was seen), and until when a fetch is in flight.
+#[derive(Default, Clone, Copy)]
+struct State {
+    lock_until: u64,
+    last_attempt: u64,
+    last_ok: u64,
+    want: u64,
+}
+
+impl State {
+    fn decode(bytes: &[u8]) -> State {
+        let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+        let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        State { lock_until: n("lock_until"), last_attempt: n("last_attempt"), last_ok: n("last_ok"), want: n("want") }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        json!({"lock_until": self.lock_until, "last_attempt": self.last_attempt, "last_ok": self.last_ok, "want": self.want})
+            .to_string()
+            .into_bytes()
+    }
+}
+
+fn keys_key(issuer: &str) -> String {
+    format!("gatehouse.jwks.{issuer}")
+}
+
+fn state_key(issuer: &str) -> String {
+    format!("gatehouse.jwks_state.{issuer}")
+}
+
+#[derive(Default)]
+pub struct Fetcher {
+    in_flight: HashMap<u32, String>,
+    seen_cas: HashMap<String, u32>,
+}
+
+/// Reads, changes and writes an issuer's state with compare-and-swap; `false` when another VM won.
+fn update_state(issuer: &str, change: impl Fn(&mut State) -> bool) -> bool {
+    for _ in 0..3 {
+        let (mut state, cas) = match host::shared_get(&state_key(issuer)) {
+            Ok(Some((bytes, cas))) => (State::decode(&bytes), cas),
+            Ok(None) => (State::default(), 0),
+            Err(_) => return false,
+        };
+        if !change(&mut state) {
+            return false;
+        }
+        match host::shared_set(&state_key(issuer), &state.encode(), cas) {
+            Ok(()) => return true,
+            Err(8) => continue,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+impl Fetcher {
+    /// Every tick: pick up sets other VMs fetched, and fetch what is due.
+    pub fn tick(
+        &mut self,
+        config: &Config,
+        remote: &Rc<RefCell<RemoteKeys>>,
+        metrics: &Rc<RefCell<Metrics>>,
+        now: u64,
+    ) {
+        for issuer in &config.issuers {
+            let Some(r) = &issuer.remote_jwks else { continue };
+            if let Ok(Some((bytes, cas))) = host::shared_get(&keys_key(&issuer.name)) {
+                if self.seen_cas.get(&issuer.name) != Some(&cas) {
+                    self.seen_cas.insert(issuer.name.clone(), cas);
+                    let stored: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                    let fetched_at = stored.get("fetched_at").and_then(Value::as_u64).unwrap_or(0);
+                    let body = stored.get("jwks").and_then(Value::as_str).unwrap_or("");
+                    if let Ok(keys) = parse_jwks(body.as_bytes(), r.default_alg) {
+                        remote.borrow_mut().sets.insert(issuer.name.clone(), KeySet { keys, fetched_at });
+                    }
+                }
+            }
+            let won = update_state(&issuer.name, |s| {
+                let failed_last = s.last_attempt > s.last_ok;
+                let due = if s.last_ok == 0 || failed_last {
+                    now >= s.last_attempt.saturating_add(r.retry_seconds)
+                } else {
+                    now >= s.last_ok.saturating_add(r.refresh_seconds)
+                };
+                let wanted =
+                    s.want > s.last_attempt && now >= s.last_attempt.saturating_add(r.unknown_kid_refetch_seconds);
+                if !(due || wanted) || s.lock_until > now {
+                    return false;
+                }
+                s.lock_until = now + u64::from(r.timeout_ms / 1000) + 2;
+                s.last_attempt = now;
+                true
+            });
+            if !won {
+                continue;
+            }
+            if config.faults.provider_unavailable {
+                metrics.borrow_mut().count(&format!("gatehouse.jwks.{}.fetch_failed", issuer.name));
+                update_state(&issuer.name, |s| {
+                    s.lock_until = 0;
+                    true
+                });
+                continue;
+            }
+            let headers = vec![
+                (":method", "GET"),
+                (":path", r.path.as_str()),
+                (":authority", r.authority.as_str()),
+                ("accept", "application/json"),
+            ];
+            match hostcalls::dispatch_http_call(
+                &r.cluster,
+                headers,
+                None,
+                Vec::new(),
+                Duration::from_millis(u64::from(r.timeout_ms)),
+            ) {
+                Ok(token) => {
+                    self.in_flight.insert(token, issuer.name.clone());
+                }
+                Err(status) => {
+                    log(WARN, &format!("jwks fetch for issuer {} not sent: {status:?}", issuer.name));
+                    metrics.borrow_mut().count(&format!("gatehouse.jwks.{}.fetch_failed", issuer.name));
+                    update_state(&issuer.name, |s| {
+                        s.lock_until = 0;
+                        true
+                    });
+                }
+            }
+        }
+    }
+
+    /// A fetch answered (on the root context that sent it).
+    pub fn response(
+        &mut self,
+        config: &Config,
+        metrics: &Rc<RefCell<Metrics>>,
+        token: u32,
+        body_size: usize,
+        now: u64,
+    ) {
+        let Some(name) = self.in_flight.remove(&token) else { return };
+        let Some(r) = config.issuers.iter().find(|i| i.name == name).and_then(|i| i.remote_jwks.as_ref()) else {
+            return;
+        };
+        let headers = host::header_pairs(CALL_RESPONSE_HEADERS).unwrap_or_default();
+        let ok_status = headers.iter().any(|(n, v)| n == ":status" && v == b"200");
+        let body = if ok_status && body_size <= MAX_JWKS_BYTES {
+            host::call_response_body(body_size).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        // A broken answer never replaces the last good set: it only counts as a failed attempt.
+        let good = ok_status && parse_jwks(&body, r.default_alg).is_ok();
+        if good {
+            let stored = json!({"fetched_at": now, "jwks": String::from_utf8_lossy(&body)}).to_string();
+            let _ = host::shared_set(&keys_key(&name), stored.as_bytes(), 0);
+        } else {
+            log(WARN, &format!("jwks fetch for issuer {name} failed; keeping the last good set"));
+        }
+        metrics
+            .borrow_mut()
+            .count(&format!("gatehouse.jwks.{name}.{}", if good { "fetch_ok" } else { "fetch_failed" }));
+        update_state(&name, |s| {
+            s.lock_until = 0;
+            if good {
+                s.last_ok = now;
+            }
+            true
+        });
+    }
+
+    pub fn owns(&self, token: u32) -> bool {
+        self.in_flight.contains_key(&token)
+    }
+}
+
+/// Reads every remote set from the shared store now. Used when a VM found no fresh set for a token: another
+/// VM may have stored one since this VM's last tick (right after start, for instance).
+pub fn pick_up_now(config: &Config, remote: &Rc<RefCell<RemoteKeys>>) -> bool {
+    let mut changed = false;
+    for issuer in &config.issuers {
+        let Some(r) = &issuer.remote_jwks else { continue };
+        let Ok(Some((bytes, _))) = host::shared_get(&keys_key(&issuer.name)) else { continue };
+        let stored: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let fetched_at = stored.get("fetched_at").and_then(Value::as_u64).unwrap_or(0);
+        let newer = remote.borrow().sets.get(&issuer.name).is_none_or(|s| s.fetched_at < fetched_at);
+        if !newer {
+            continue;
+        }
+        let body = stored.get("jwks").and_then(Value::as_str).unwrap_or("");
+        if let Ok(keys) = parse_jwks(body.as_bytes(), r.default_alg) {
+            remote.borrow_mut().sets.insert(issuer.name.clone(), KeySet { keys, fetched_at });
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Asks for a prompt refetch of every remote set: a token named a kid no set has (a rotation at the provider).
+pub fn want_refetch(config: &Config, now: u64) {
+    for issuer in config.issuers.iter().filter(|i| i.remote_jwks.is_some()) {
+        update_state(&issuer.name, |s| {
+            if s.want >= now {
+                return false;
+            }
+            s.want = now;
+            true
+        });
+    }
+}
