@@ -89,6 +89,9 @@ fn start_login_with<'c>(
     route: Option<&Route>,
     inp: &mut Inputs<'_>,
 ) -> Decision<'c> {
+    if inp.provider_down || cfg.faults.provider_unavailable {
+        return page(503, "Sign-in unavailable", "The identity provider is not answering. If you were signed in, you still are; please try signing in again in a moment.", "idp_down", present.iter().map(|n| sc.attributes.clear(n)).collect());
+    }
     let state = random_b64(inp.rng, 24);
     let nonce = random_b64(inp.rng, 24);
     let mut v = [0u8; 32];

@@ -26,6 +26,9 @@ pub struct Inputs<'a> {
     pub minted: &'a mut MintCache,
     /// Keys fetched from remote JWKS, as this VM last read them from the proxy's shared store.
     pub remote: &'a RemoteKeys,
+    /// A recent call to the provider failed for a transient reason (the filter's circuit breaker): new
+    /// sign-ins get a clear 503 instead of a redirect to a provider that will not answer.
+    pub provider_down: bool,
 }
 
 pub fn decide<'c>(cfg: &'c Config, req: &Request<'_>, inp: &mut Inputs<'_>) -> Decision<'c> {

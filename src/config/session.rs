@@ -51,6 +51,9 @@ pub struct Provider {
     pub refresh_before_seconds: u64,
     /// How long past the provider's expiry a session keeps working while refreshes fail transiently.
     pub refresh_grace_seconds: u64,
+    /// After a call to the provider failed transiently, new sign-ins get the outage page for this long
+    /// (or until a call succeeds) instead of a redirect to a provider that does not answer.
+    pub outage_backoff_seconds: u64,
     /// `end_session_endpoint` speaks OIDC RP-Initiated Logout (`id_token_hint`, `post_logout_redirect_uri`),
     /// or Auth0's `/v2/logout` (`client_id`, `returnTo`).
     pub auth0_logout: bool,
@@ -119,6 +122,7 @@ const PROVIDER_FIELDS: &[&str] = &[
     "keep_refresh_token",
     "refresh_before_seconds",
     "refresh_grace_seconds",
+    "outage_backoff_seconds",
     "logout_style",
 ];
 
@@ -333,6 +337,7 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
     let auth0_logout = o.choice(errs, "logout_style", &[("oidc", false), ("auth0", true)]).unwrap_or(false);
     let refresh_before_seconds = o.u64_or(errs, "refresh_before_seconds", 60, 0, 86400);
     let refresh_grace_seconds = o.u64_or(errs, "refresh_grace_seconds", 4 * 3600, 0, 7 * 86400);
+    let outage_backoff_seconds = o.u64_or(errs, "outage_backoff_seconds", 30, 1, 3600);
     if keep_refresh_token && !scopes.iter().any(|s| s == "offline_access") && !o.has("extra_params") {
         errs.push(o.at("scopes"), "keep_refresh_token needs the \"offline_access\" scope (OIDC Core §11) or a provider parameter that grants refresh tokens");
     }
@@ -370,6 +375,7 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
         keep_refresh_token,
         refresh_before_seconds,
         refresh_grace_seconds,
+        outage_backoff_seconds,
         auth0_logout,
     })
 }

@@ -17,6 +17,17 @@ pub struct CallResponse {
     pub truncated: bool,
 }
 
+/// The content type of the answer the filter gives itself when it does not make a refresh call because
+/// another request of the same session already is (single flight).
+pub const IN_FLIGHT: &str = "application/x-gatehouse-in-flight";
+
+impl CallResponse {
+    /// Not made: another request is refreshing this session.
+    pub fn in_flight() -> Self {
+        CallResponse { status: Some(503), content_type: Some(IN_FLIGHT.into()), body: Vec::new(), truncated: false }
+    }
+}
+
 pub struct Tokens {
     pub id_token: Option<Credential>,
     pub access_token: Option<Credential>,
@@ -43,6 +54,9 @@ impl TokenError {
 
 /// The JSON object of a successful answer, or why there is none.
 fn success(resp: &CallResponse) -> Result<serde_json::Map<String, Value>, TokenError> {
+    if resp.content_type.as_deref() == Some(IN_FLIGHT) {
+        return Err(TokenError::Unavailable("refresh_in_flight"));
+    }
     let Some(status) = resp.status else { return Err(TokenError::Unavailable("idp_reset")) };
     if resp.truncated || resp.body.len() > MAX_BODY {
         return Err(TokenError::Unavailable("idp_body_too_large"));
@@ -70,6 +84,12 @@ fn optional_string(obj: &serde_json::Map<String, Value>, name: &'static str) -> 
         None => Ok(None),
         Some(_) => Err(TokenError::Unavailable("idp_bad_json")),
     }
+}
+
+/// Whether the provider is answering as a provider: a JSON success or a JSON OAuth error. Timeouts, resets,
+/// 5xx and garbage are an outage (the filter's circuit breaker opens on them).
+pub fn provider_answered(resp: &CallResponse) -> bool {
+    !matches!(success(resp), Err(TokenError::Unavailable(_)))
 }
 
 pub fn parse(resp: &CallResponse) -> Result<Tokens, TokenError> {

@@ -13,11 +13,12 @@ struct Browser {
     jar: Vec<(String, String)>,
     minted: MintCache,
     now: u64,
+    provider_down: bool,
 }
 
 impl Browser {
     fn new() -> Self {
-        Browser { jar: Vec::new(), minted: MintCache::default(), now: now() }
+        Browser { jar: Vec::new(), minted: MintCache::default(), now: now(), provider_down: false }
     }
 
     fn cookie_header(&self) -> String {
@@ -50,6 +51,7 @@ impl Browser {
             rng: &mut rng,
             minted: &mut self.minted,
             remote: &crate::jwks::RemoteKeys::default(),
+            provider_down: self.provider_down,
         };
         let d = decide(cfg, &Request { method, path, authority: "airflow.test", headers: &headers }, &mut inp);
         match &d {
@@ -71,6 +73,7 @@ impl Browser {
             rng: &mut rng,
             minted: &mut self.minted,
             remote: &crate::jwks::RemoteKeys::default(),
+            provider_down: self.provider_down,
         };
         let d = resume(cfg, pending, &resp, &mut inp);
         if let Decision::Reply(r) = &d {
@@ -732,10 +735,14 @@ fn fault_switches_are_refused_unless_allowed_and_then_simulate_the_outage() {
     assert!(e.contains("$.faults.clock_offset_seconds: fault switches are for staging drills"), "{e}");
     v["faults"]["allow"] = json!(true);
     let cfg = session_config_from(&v, &session_env);
+    // New sign-ins get the outage page at once.
+    let d = Browser::new().navigate(&cfg, "/ui/");
+    assert_eq!((d.status(), d.verdict().reason), (Some(503), "idp_down"));
+    // A callback already under way would call the provider; with the switch on it fails as an outage does.
+    let plain = session_config();
     let mut b = Browser::new();
-    let authorize = location(&b.navigate(&cfg, "/ui/"));
+    let authorize = location(&b.navigate(&plain, "/ui/"));
     let state = query_param(authorize.split_once('?').unwrap().1, "state").unwrap();
-    // The callback would call the provider; with the switch on it answers at once as an outage does.
     let d = b.navigate(&cfg, &format!("/oauth2/callback?code=c&state={state}"));
     assert_eq!((d.status(), d.verdict().reason), (Some(503), "idp_unavailable"));
 }
@@ -749,4 +756,31 @@ fn a_clock_offset_fault_moves_token_checks_in_time() {
     let auth = format!("Bearer {}", sign(&dat(), crate::jwt::Alg::HS256));
     let d = b.go(&cfg, "GET", "/api/x", &[("authorization", &auth)]);
     assert_eq!(d.verdict().reason, "expired", "a 10-minute token is expired an hour from now");
+}
+
+#[test]
+fn while_the_provider_is_down_new_sign_ins_get_a_503_page_and_signed_in_people_carry_on() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin"]);
+    b.provider_down = true;
+    assert!(matches!(b.go(&cfg, "GET", "/ui/dags", &[]), Decision::Allow(_)), "an existing session needs no provider");
+    let mut newcomer = Browser::new();
+    newcomer.provider_down = true;
+    let d = newcomer.navigate(&cfg, "/ui/dags");
+    assert_eq!((d.status(), d.verdict().reason), (Some(503), "idp_down"));
+    let Decision::Reply(r) = &d else { panic!() };
+    assert!(r.headers.iter().any(|(n, _)| n == "retry-after"));
+    assert!(r.headers.iter().any(|(n, v)| n == "content-type" && v.starts_with("text/html")));
+}
+
+#[test]
+fn a_refresh_already_in_flight_for_the_session_is_not_repeated() {
+    let cfg = refresh_config();
+    let mut b = Browser::new();
+    signed_in_with_refresh(&mut b, &cfg);
+    let (pending, _) = refresh_call(&mut b, &cfg, &[]);
+    let d = b.answer(&cfg, pending, CallResponse::in_flight());
+    assert!(matches!(d, Decision::Allow(_)), "{d:?}");
+    assert_eq!(d.verdict().reason, "refresh_in_flight");
 }

@@ -16,6 +16,7 @@ fn run<'c>(cfg: &'c Config, method: &str, path: &str, host: &str, headers: &[(&s
         rng: &mut rng,
         minted: &mut minted,
         remote: &crate::jwks::RemoteKeys::default(),
+        provider_down: false,
     };
     decide(cfg, &Request { method, path, authority: host, headers: &headers }, &mut inp)
 }

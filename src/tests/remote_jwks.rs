@@ -48,7 +48,7 @@ fn status_and_reason(cfg: &Config, remote: &RemoteKeys, token: &str) -> (u16, &'
     let headers = vec![("authorization".to_owned(), auth)];
     let mut rng = rand_core::OsRng;
     let mut minted = MintCache::default();
-    let mut inp = Inputs { now: now(), rng: &mut rng, minted: &mut minted, remote };
+    let mut inp = Inputs { now: now(), rng: &mut rng, minted: &mut minted, remote, provider_down: false };
     let d = decide(cfg, &Request { method: "GET", path: "/api/x", authority: "h", headers: &headers }, &mut inp);
     (d.status().unwrap_or(200), d.verdict().reason)
 }

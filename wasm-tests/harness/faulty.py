@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FaultyServer:
-    def __init__(self, body=b"{}", content_type="application/json"):
+    def __init__(self, body=b"{}", content_type="application/json", forward_to=None):
+        self.forward_to = forward_to
         self.body = body
         self.content_type = content_type
         self.mode = "ok"
@@ -24,9 +25,23 @@ class FaultyServer:
             def _any(self):
                 server.hits += 1
                 length = int(self.headers.get("content-length") or 0)
-                if length:
-                    self.rfile.read(length)
+                request_body = self.rfile.read(length) if length else b""
                 mode = server.mode
+                if mode == "ok" and server.forward_to:
+                    import http.client
+                    c = http.client.HTTPConnection(*server.forward_to, timeout=10)
+                    c.request(self.command, self.path, body=request_body,
+                              headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+                    r = c.getresponse()
+                    data = r.read()
+                    self.send_response(r.status)
+                    for k, v in r.getheaders():
+                        if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                            self.send_header(k, v)
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if mode == "gone":
                     # Kept-alive connections outlive the listener: drop them without an answer too.
                     self.close_connection = True

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use gatehouse::jwks::RemoteKeys;
 use gatehouse::mint::MintCache;
-use gatehouse::oidc::token_response::{CallResponse, MAX_BODY};
+use gatehouse::oidc::token_response::{provider_answered, CallResponse, MAX_BODY};
 use gatehouse::{Config, Decision, Inputs, Pending, Request};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use rand_core::OsRng;
+use sha2::Digest;
 
 use crate::apply::{apply, local_error, Applied};
 use crate::host::{self, CALL_RESPONSE_HEADERS, ERROR, REQUEST_HEADERS, RESPONSE_HEADERS};
@@ -25,8 +26,8 @@ pub struct Http {
     minted: Rc<RefCell<MintCache>>,
     remote: Rc<RefCell<RemoteKeys>>,
     method: String,
-    /// The continuation of a request waiting for its token call.
-    pending: Option<(u32, Pending)>,
+    /// The continuation of a request waiting for its token call, with its single-flight slot.
+    pending: Option<(u32, Pending, Option<String>)>,
     /// Headers to add to the upstream's response (a re-sealed session cookie).
     response_headers: Vec<(String, String)>,
     /// Cookie names the upstream's response may not set.
@@ -57,6 +58,13 @@ impl Http {
         self.metrics.borrow_mut().record(&decision);
         match decision {
             Decision::Call(call) => {
+                let flight = single_flight_key(&call.then);
+                if let Some(key) = &flight {
+                    if !take_flight(key, call.timeout_ms) {
+                        // Another request of this session is refreshing it: carry on with the session as is.
+                        return self.finish(call.then, CallResponse::in_flight());
+                    }
+                }
                 let headers: Vec<(&str, &str)> = call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
                 match hostcalls::dispatch_http_call(
                     &call.cluster,
@@ -66,14 +74,23 @@ impl Http {
                     Duration::from_millis(u64::from(call.timeout_ms)),
                 ) {
                     Ok(token) => {
-                        self.pending = Some((token, call.then));
+                        self.pending = Some((token, call.then, flight));
                         Action::Pause
                     }
                     Err(status) => {
-                        // An unknown cluster is a configuration mistake; say so once per request, answer 503.
-                        log(ERROR, &format!("token call to cluster {} failed: {status:?}", call.cluster));
+                        // An unknown cluster is a configuration mistake: logged, and treated as an outage.
+                        log(ERROR, &format!("call to cluster {} not sent: {status:?}", call.cluster));
                         self.metrics.borrow_mut().count("gatehouse.idp.call.dispatch_failed");
-                        local_error(503, "identity_unavailable")
+                        if let Some(config) = self.config.clone() {
+                            mark_provider(&config, false);
+                        }
+                        if let Some(key) = &flight {
+                            release_flight(key);
+                        }
+                        self.finish(
+                            call.then,
+                            CallResponse { status: None, content_type: None, body: Vec::new(), truncated: false },
+                        )
                     }
                 }
             }
@@ -87,14 +104,33 @@ impl Http {
             },
         }
     }
+
+    /// Resumes the core with a call's answer and applies what it decides.
+    fn finish(&mut self, pending: Pending, response: CallResponse) -> Action {
+        let Some(config) = self.config.clone() else { return local_error(503, "unavailable") };
+        let Ok(now) = host::now_seconds() else { return local_error(503, "unavailable") };
+        let mut rng = OsRng;
+        let minted = self.minted.clone();
+        let mut minted = minted.borrow_mut();
+        let remote = self.remote.clone();
+        let remote = remote.borrow();
+        let mut inputs =
+            Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote, provider_down: provider_down(now) };
+        let decision = gatehouse::resume(&config, pending, &response, &mut inputs);
+        drop(minted);
+        drop(remote);
+        self.act(decision)
+    }
 }
 
 impl Context for Http {
     fn on_http_call_response(&mut self, token: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
-        let Some(config) = self.config.clone() else { return };
-        let Some((expected, pending)) = self.pending.take() else { return };
+        let Some((expected, pending, flight)) = self.pending.take() else { return };
         if expected != token {
             return;
+        }
+        if let Some(key) = &flight {
+            release_flight(key);
         }
         let headers = host::header_pairs(CALL_RESPONSE_HEADERS).unwrap_or_default();
         let find =
@@ -111,24 +147,64 @@ impl Context for Http {
             None => "reset",
         };
         self.metrics.borrow_mut().count(&format!("gatehouse.idp.token.{outcome}"));
-        let Ok(now) = host::now_seconds() else {
-            local_error(503, "unavailable");
-            return;
-        };
-        let mut rng = OsRng;
-        let mut minted = self.minted.borrow_mut();
-        let remote = self.remote.clone();
-        let remote = remote.borrow();
-        let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote };
-        let decision = gatehouse::resume(&config, pending, &response, &mut inputs);
-        drop(minted);
-        drop(remote);
-        if let Action::Continue = self.act(decision) {
+        if let Some(config) = self.config.clone() {
+            mark_provider(&config, provider_answered(&response));
+        }
+        if let Action::Continue = self.finish(pending, response) {
             if let Err(status) = host::continue_request() {
                 log(ERROR, &format!("cannot resume request: host status {status}"));
             }
         }
     }
+}
+
+const PROVIDER_DOWN: &str = "gatehouse.idp.down_until";
+
+fn provider_down(now: u64) -> bool {
+    match host::shared_get(PROVIDER_DOWN) {
+        Ok(Some((bytes, _))) => {
+            std::str::from_utf8(&bytes).ok().and_then(|s| s.parse::<u64>().ok()).is_some_and(|until| until > now)
+        }
+        _ => false,
+    }
+}
+
+/// The circuit breaker: after a transient failure, new sign-ins get the outage page for the configured
+/// backoff; the next successful call (a refresh, say) closes it at once.
+fn mark_provider(config: &Config, healthy: bool) {
+    let backoff = config.session.as_ref().map_or(30, |s| s.provider.outage_backoff_seconds);
+    let until = if healthy { 0 } else { host::now_seconds().unwrap_or(0) + backoff };
+    let _ = host::shared_set(PROVIDER_DOWN, until.to_string().as_bytes(), 0);
+}
+
+/// Refreshes are single-flight per session across the proxy: the key names the session (subject and
+/// sign-in time), never its tokens.
+fn single_flight_key(pending: &Pending) -> Option<String> {
+    let Pending::Refresh(wait) = pending else { return None };
+    let digest = sha2::Sha256::digest(format!("{}\0{}", wait.session.sub, wait.session.iat).as_bytes());
+    let tag: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    Some(format!("gatehouse.refresh.{tag}"))
+}
+
+/// Takes the session's refresh slot unless a live one is held.
+fn take_flight(key: &str, timeout_ms: u32) -> bool {
+    let Ok(now) = host::now_seconds() else { return true };
+    let (held_until, cas) = match host::shared_get(key) {
+        Ok(Some((bytes, cas))) => {
+            (std::str::from_utf8(&bytes).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0), cas)
+        }
+        Ok(None) => (0, 0),
+        Err(_) => return true,
+    };
+    if held_until > now {
+        return false;
+    }
+    let until = now + u64::from(timeout_ms / 1000) + 1;
+    host::shared_set(key, until.to_string().as_bytes(), cas).is_ok()
+}
+
+fn release_flight(key: &str) {
+    let _ = host::shared_set(key, b"0", 0);
 }
 
 /// A request header as text. `Err` when the value is not UTF-8: HTTP allows obs-text bytes, but nothing we
@@ -173,17 +249,18 @@ impl HttpContext for Http {
         let path = path.unwrap_or_default();
         let authority = authority.unwrap_or_default();
         let request = Request { method: &self.method, path: &path, authority: &authority, headers: &headers };
+        let down = config.session.is_some() && provider_down(now);
         let mut rng = OsRng;
         let minted = self.minted.clone();
         let mut minted = minted.borrow_mut();
         let remote = self.remote.clone();
         let remote = remote.borrow();
-        let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote };
+        let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote, provider_down: down };
         let mut decision = gatehouse::decide(&config, &request, &mut inputs);
         drop(remote);
         if decision.verdict().reason == "keys_stale" && crate::jwks::pick_up_now(&config, &self.remote) {
             let remote = self.remote.borrow();
-            let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote };
+            let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote, provider_down: down };
             decision = gatehouse::decide(&config, &request, &mut inputs);
         }
         drop(minted);
