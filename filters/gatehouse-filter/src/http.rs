@@ -265,7 +265,7 @@ impl HttpContext for Http {
         }
         drop(minted);
         if decision.verdict().reason == "unknown_kid" {
-            crate::jwks::want_refetch(&config, now);
+            crate::jwks::want_refetch(&config);
         }
         self.act(decision)
     }

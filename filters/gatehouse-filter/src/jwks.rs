@@ -16,27 +16,36 @@ use crate::host::{self, CALL_RESPONSE_HEADERS, WARN};
 use crate::metrics::Metrics;
 use crate::root::log;
 
-/// Per issuer, in the shared store: when it was last fetched well, last tried, wanted (an unknown kid
-/// was seen), and until when a fetch is in flight.
+/// Per issuer, in the shared store: when it was last fetched well and last tried, until when a fetch is
+/// in flight, and refetch requests (unknown kids seen) as a counter with the value the last fetch answered:
+/// counters, not timestamps, so a request in the same second as a fetch is not lost.
 #[derive(Default, Clone, Copy)]
 struct State {
     lock_until: u64,
     last_attempt: u64,
     last_ok: u64,
     want: u64,
+    want_served: u64,
 }
 
 impl State {
     fn decode(bytes: &[u8]) -> State {
         let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
         let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-        State { lock_until: n("lock_until"), last_attempt: n("last_attempt"), last_ok: n("last_ok"), want: n("want") }
+        State {
+            lock_until: n("lock_until"),
+            last_attempt: n("last_attempt"),
+            last_ok: n("last_ok"),
+            want: n("want"),
+            want_served: n("want_served"),
+        }
     }
 
     fn encode(&self) -> Vec<u8> {
-        json!({"lock_until": self.lock_until, "last_attempt": self.last_attempt, "last_ok": self.last_ok, "want": self.want})
-            .to_string()
-            .into_bytes()
+        json!({"lock_until": self.lock_until, "last_attempt": self.last_attempt, "last_ok": self.last_ok,
+               "want": self.want, "want_served": self.want_served})
+        .to_string()
+        .into_bytes()
     }
 }
 
@@ -104,12 +113,13 @@ impl Fetcher {
                     now >= s.last_ok.saturating_add(r.refresh_seconds)
                 };
                 let wanted =
-                    s.want > s.last_attempt && now >= s.last_attempt.saturating_add(r.unknown_kid_refetch_seconds);
+                    s.want > s.want_served && now >= s.last_attempt.saturating_add(r.unknown_kid_refetch_seconds);
                 if !(due || wanted) || s.lock_until > now {
                     return false;
                 }
                 s.lock_until = now + u64::from(r.timeout_ms / 1000) + 2;
                 s.last_attempt = now;
+                s.want_served = s.want;
                 true
             });
             if !won {
@@ -219,13 +229,14 @@ pub fn pick_up_now(config: &Config, remote: &Rc<RefCell<RemoteKeys>>) -> bool {
 }
 
 /// Asks for a prompt refetch of every remote set: a token named a kid no set has (a rotation at the provider).
-pub fn want_refetch(config: &Config, now: u64) {
+pub fn want_refetch(config: &Config) {
     for issuer in config.issuers.iter().filter(|i| i.remote_jwks.is_some()) {
+        // One pending request is enough: further unknown kids before the next fetch write nothing.
         update_state(&issuer.name, |s| {
-            if s.want >= now {
+            if s.want > s.want_served {
                 return false;
             }
-            s.want = now;
+            s.want += 1;
             true
         });
     }

@@ -69,11 +69,9 @@ impl RootContext for Root {
                         log(ERROR, &format!("cannot start the key refresh timer: host status {status}"));
                     }
                 }
-                let config = Rc::new(config);
-                if let Ok(now) = host::now_seconds() {
-                    self.fetcher.tick(&config, &self.remote, &self.metrics, now);
-                }
-                self.config = Some(config);
+                // The first fetch waits for the first tick: calls sent while Envoy is still applying the
+                // configuration may never be answered.
+                self.config = Some(Rc::new(config));
                 self.metrics.borrow_mut().count("gatehouse.config.loaded");
                 true
             }
