@@ -326,8 +326,20 @@ def test_in_exchange_mode_the_provider_token_is_exchanged_for_an_airflow_token_a
         assert out[3]["status"] == 403, "the exchanged token carries the VIEWER role"
         after = json.loads(idp_call("GET", "/__test/stats")[1])["token_exchanges"]
         assert after == before + 1, "exchanged once, at sign-in, not per request"
-        # The exchange service failing: a clear 503 page and no session.
+        # The exchange service failing: the person already signed in keeps working (the exchanged token is in
+        # the session), for hundreds of requests...
+        session = "; ".join(f"{c['name']}={c['value']}" for c in browse(login_steps(base, "victor") + [{"cookies": True}])[-1]["cookies"]
+                            if c["name"].startswith("__Host-gatehouse"))
         assert idp_call("POST", "/__test/exchange_fail", b"500")[0] == 200
+        served = failed = 0
+        deadline = time.time() + 4
+        while time.time() < deadline:
+            r = envoy.request("GET", "/ui/auth/me", {"cookie": session, "accept": "application/json"})
+            served += r.status == 200
+            failed += r.status != 200
+        print(f"exchange endpoint down: existing session served {served}, failed {failed}")
+        assert failed == 0 and served > 100
+        # ...and a new sign-in gets a clear 503 page and no session.
         out = browse(login_steps(base, "alice") + [{"cookies": True}])
         assert out[1]["status"] == 503, out[1]
         assert not session_cookies(out[2]["cookies"])
