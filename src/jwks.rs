@@ -14,7 +14,10 @@ use crate::jwt::{Alg, VerifyKey};
 pub struct RemoteJwks {
     pub cluster: String,
     pub authority: String,
+    /// The JWKS path; empty when it comes from OIDC discovery.
     pub path: String,
+    /// OpenID Provider metadata (OIDC Discovery §4): its `jwks_uri` gives the path.
+    pub discovery_path: Option<String>,
     pub timeout_ms: u32,
     pub refresh_seconds: u64,
     /// Shorter than `refresh_seconds`: after a failure, try again soon.
@@ -49,6 +52,19 @@ impl RemoteKeys {
 }
 
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// The JWKS path from a discovery document, checked as OIDC Discovery §4.3 asks: the document's `issuer`
+/// must be exactly the configured one, or the keys could belong to someone else.
+pub fn jwks_path_from_discovery(body: &[u8], issuer: &str) -> Result<String, String> {
+    let doc: Value = serde_json::from_slice(body).map_err(|_| "discovery_bad_json".to_owned())?;
+    if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
+        return Err("discovery_issuer_mismatch".into());
+    }
+    let uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or("discovery_no_jwks_uri")?;
+    let rest = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://")).ok_or("discovery_bad_jwks_uri")?;
+    let path = rest.find('/').map_or("/", |i| rest.get(i..).unwrap_or("/"));
+    Ok(path.to_owned())
+}
 
 /// Parses a fetched JWKS. Keys that are not for signatures, not supported or malformed are skipped (a real
 /// provider's set may hold encryption keys); a set with no usable key is an error, so a broken answer can

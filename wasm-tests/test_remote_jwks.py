@@ -108,3 +108,33 @@ def test_keys_older_than_max_stale_give_a_distinct_503_while_pinned_keys_keep_wo
         assert envoy.get("/api/v2/dags", keys.sign(dat_claims(), "ES256")).status == 200
     finally:
         envoy.stop()
+
+
+def test_the_jwks_path_can_come_from_oidc_discovery_whose_issuer_must_match(keys, upstream):
+    import json
+    server = FaultyServer()
+    jwks = json.dumps({"keys": [Keys.public_jwk(keys.auth0, "RS256", "auth0-1")]}).encode()
+    server.routes = {
+        "/.well-known/openid-configuration": json.dumps({"issuer": AUTH0_ISS, "jwks_uri": "https://tenant.auth0.test/keys/v2.json"}).encode(),
+        "/keys/v2.json": jwks,
+    }
+    cfg = remote_cfg(keys)
+    remote = cfg["issuers"][1]["remote_jwks"]
+    del remote["path"]
+    remote["discovery_path"] = "/.well-known/openid-configuration"
+    envoy = Envoy(cfg, upstream.port, env=keys.env(), clusters={"jwks": server.port})
+    try:
+        token = auth0_token(keys, keys.auth0, "auth0-1")
+        assert wait_for(lambda: envoy.get("/api/v2/dags", token).status == 200)
+    finally:
+        envoy.stop()
+    # A discovery document for another issuer is not trusted: no keys, so 503.
+    server.routes["/.well-known/openid-configuration"] = json.dumps({"issuer": "https://evil.test/", "jwks_uri": "https://evil.test/keys/v2.json"}).encode()
+    envoy = Envoy(cfg, upstream.port, env=keys.env(), clusters={"jwks": server.port})
+    try:
+        time.sleep(2.5)
+        assert envoy.get("/api/v2/dags", auth0_token(keys, keys.auth0, "auth0-1")).status == 503
+        assert counter(envoy, "gatehouse.jwks.auth0.fetch_failed") >= 1
+    finally:
+        envoy.stop()
+        server.stop()

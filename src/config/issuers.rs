@@ -250,6 +250,7 @@ fn load_remote(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Op
             "cluster",
             "authority",
             "path",
+            "discovery_path",
             "timeout_ms",
             "refresh_seconds",
             "retry_seconds",
@@ -260,9 +261,19 @@ fn load_remote(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Op
     )?;
     let cluster = o.string(errs, "cluster").map(str::to_owned);
     let authority = o.string(errs, "authority").map(str::to_owned);
-    let jpath = o.string(errs, "path").map(str::to_owned);
-    if jpath.as_deref().is_some_and(|p| !p.starts_with('/')) {
-        errs.push(o.at("path"), "expected a path starting with \"/\"");
+    let discovery_path = o.opt_string(errs, "discovery_path").map(str::to_owned);
+    let jpath = match (o.has("path"), &discovery_path) {
+        (true, None) => o.string(errs, "path").map(str::to_owned),
+        (false, Some(_)) => Some(String::new()),
+        _ => {
+            errs.push(path, "expected exactly one of \"path\" (the JWKS) and \"discovery_path\" (OIDC discovery)");
+            None
+        }
+    };
+    for (key, p) in [("path", jpath.as_deref()), ("discovery_path", discovery_path.as_deref())] {
+        if p.is_some_and(|p| !p.is_empty() && !p.starts_with('/')) {
+            errs.push(o.at(key), "expected a path starting with \"/\"");
+        }
     }
     let timeout_ms = o.u64_or(errs, "timeout_ms", 5000, 100, 60_000) as u32;
     let refresh_seconds = o.u64_or(errs, "refresh_seconds", 300, 10, 86400);
@@ -286,6 +297,7 @@ fn load_remote(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Op
         cluster: cluster?,
         authority: authority?,
         path: jpath?,
+        discovery_path,
         timeout_ms,
         refresh_seconds,
         retry_seconds,

@@ -102,3 +102,16 @@ fn remote_jwks_settings_are_validated() {
         assert!(e.contains(want), "missing {want:?} in\n{e}");
     }
 }
+
+#[test]
+fn the_jwks_path_from_discovery_is_trusted_only_for_the_configured_issuer() {
+    use crate::jwks::jwks_path_from_discovery;
+    let doc = |iss: &str, uri: &str| json!({"issuer": iss, "jwks_uri": uri}).to_string().into_bytes();
+    assert_eq!(
+        jwks_path_from_discovery(&doc(AUTH0, "https://tenant.auth0.test/.well-known/jwks.json"), AUTH0).unwrap(),
+        "/.well-known/jwks.json"
+    );
+    assert!(jwks_path_from_discovery(&doc("https://evil.test/", "https://evil.test/k"), AUTH0).is_err());
+    assert!(jwks_path_from_discovery(&doc(AUTH0, "ftp://x/k"), AUTH0).is_err());
+    assert!(jwks_path_from_discovery(b"<html>", AUTH0).is_err());
+}

@@ -14,6 +14,7 @@ class FaultyServer:
         self.content_type = content_type
         self.mode = "ok"
         self.hits = 0
+        self.routes = {}  # path -> body, served in "ok" mode instead of `body`
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,7 +51,7 @@ class FaultyServer:
                     time.sleep(30)
                     return
                 status, body = {
-                    "ok": (200, server.body),
+                    "ok": (200, server.routes.get(self.path.split("?")[0], server.body)),
                     "500": (500, b'{"error":"server_error"}'),
                     "garbage": (200, b"<html>not json</html>"),
                     "huge": (200, b"[" + b"1," * (2 * 1024 * 1024) + b"1]"),

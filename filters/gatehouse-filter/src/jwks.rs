@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use gatehouse::jwks::{parse_jwks, KeySet, RemoteKeys, MAX_JWKS_BYTES};
+use gatehouse::jwks::{jwks_path_from_discovery, parse_jwks, KeySet, RemoteKeys, MAX_JWKS_BYTES};
 use gatehouse::Config;
 use proxy_wasm::hostcalls;
 use serde_json::{json, Value};
@@ -19,8 +19,10 @@ use crate::root::log;
 /// Per issuer, in the shared store: when it was last fetched well and last tried, until when a fetch is
 /// in flight, and refetch requests (unknown kids seen) as a counter with the value the last fetch answered:
 /// counters, not timestamps, so a request in the same second as a fetch is not lost.
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct State {
+    /// From OIDC discovery; empty until discovered (or when a fetch failed, to discover again).
+    jwks_path: String,
     lock_until: u64,
     last_attempt: u64,
     last_ok: u64,
@@ -33,6 +35,7 @@ impl State {
         let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
         let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
         State {
+            jwks_path: v.get("jwks_path").and_then(Value::as_str).unwrap_or("").to_owned(),
             lock_until: n("lock_until"),
             last_attempt: n("last_attempt"),
             last_ok: n("last_ok"),
@@ -43,7 +46,7 @@ impl State {
 
     fn encode(&self) -> Vec<u8> {
         json!({"lock_until": self.lock_until, "last_attempt": self.last_attempt, "last_ok": self.last_ok,
-               "want": self.want, "want_served": self.want_served})
+               "want": self.want, "want_served": self.want_served, "jwks_path": self.jwks_path})
         .to_string()
         .into_bytes()
     }
@@ -59,28 +62,30 @@ fn state_key(issuer: &str) -> String {
 
 #[derive(Default)]
 pub struct Fetcher {
-    in_flight: HashMap<u32, String>,
+    /// Call token → (issuer name, whether it is the discovery document).
+    in_flight: HashMap<u32, (String, bool)>,
     seen_cas: HashMap<String, u32>,
 }
 
-/// Reads, changes and writes an issuer's state with compare-and-swap; `false` when another VM won.
-fn update_state(issuer: &str, change: impl Fn(&mut State) -> bool) -> bool {
+/// Reads, changes and writes an issuer's state with compare-and-swap; `None` when another VM won or nothing
+/// was to change, else the state written.
+fn update_state(issuer: &str, change: impl Fn(&mut State) -> bool) -> Option<State> {
     for _ in 0..3 {
         let (mut state, cas) = match host::shared_get(&state_key(issuer)) {
             Ok(Some((bytes, cas))) => (State::decode(&bytes), cas),
             Ok(None) => (State::default(), 0),
-            Err(_) => return false,
+            Err(_) => return None,
         };
         if !change(&mut state) {
-            return false;
+            return None;
         }
         match host::shared_set(&state_key(issuer), &state.encode(), cas) {
-            Ok(()) => return true,
+            Ok(()) => return Some(state),
             Err(8) => continue,
-            Err(_) => return false,
+            Err(_) => return None,
         }
     }
-    false
+    None
 }
 
 impl Fetcher {
@@ -122,41 +127,50 @@ impl Fetcher {
                 s.want_served = s.want;
                 true
             });
-            if !won {
-                continue;
-            }
+            let Some(state) = won else { continue };
             if config.faults.provider_unavailable {
                 metrics.borrow_mut().count(&format!("gatehouse.jwks.{}.fetch_failed", issuer.name));
-                update_state(&issuer.name, |s| {
-                    s.lock_until = 0;
-                    true
-                });
+                release(&issuer.name, false);
                 continue;
             }
-            let headers = vec![
-                (":method", "GET"),
-                (":path", r.path.as_str()),
-                (":authority", r.authority.as_str()),
-                ("accept", "application/json"),
-            ];
-            match hostcalls::dispatch_http_call(
-                &r.cluster,
-                headers,
-                None,
-                Vec::new(),
-                Duration::from_millis(u64::from(r.timeout_ms)),
-            ) {
-                Ok(token) => {
-                    self.in_flight.insert(token, issuer.name.clone());
-                }
-                Err(status) => {
-                    log(WARN, &format!("jwks fetch for issuer {} not sent: {status:?}", issuer.name));
-                    metrics.borrow_mut().count(&format!("gatehouse.jwks.{}.fetch_failed", issuer.name));
-                    update_state(&issuer.name, |s| {
-                        s.lock_until = 0;
-                        true
-                    });
-                }
+            let discover = r.discovery_path.is_some() && state.jwks_path.is_empty();
+            let path = match (&r.discovery_path, discover) {
+                (Some(d), true) => d.clone(),
+                (Some(_), false) => state.jwks_path.clone(),
+                (None, _) => r.path.clone(),
+            };
+            self.send(&issuer.name, r, &path, discover, metrics);
+        }
+    }
+
+    fn send(
+        &mut self,
+        name: &str,
+        r: &gatehouse::jwks::RemoteJwks,
+        path: &str,
+        discover: bool,
+        metrics: &Rc<RefCell<Metrics>>,
+    ) {
+        let headers = vec![
+            (":method", "GET"),
+            (":path", path),
+            (":authority", r.authority.as_str()),
+            ("accept", "application/json"),
+        ];
+        match hostcalls::dispatch_http_call(
+            &r.cluster,
+            headers,
+            None,
+            Vec::new(),
+            Duration::from_millis(u64::from(r.timeout_ms)),
+        ) {
+            Ok(token) => {
+                self.in_flight.insert(token, (name.to_owned(), discover));
+            }
+            Err(status) => {
+                log(WARN, &format!("jwks fetch for issuer {name} not sent: {status:?}"));
+                metrics.borrow_mut().count(&format!("gatehouse.jwks.{name}.fetch_failed"));
+                release(name, false);
             }
         }
     }
@@ -170,10 +184,9 @@ impl Fetcher {
         body_size: usize,
         now: u64,
     ) {
-        let Some(name) = self.in_flight.remove(&token) else { return };
-        let Some(r) = config.issuers.iter().find(|i| i.name == name).and_then(|i| i.remote_jwks.as_ref()) else {
-            return;
-        };
+        let Some((name, discovery)) = self.in_flight.remove(&token) else { return };
+        let Some(issuer) = config.issuers.iter().find(|i| i.name == name) else { return };
+        let Some(r) = issuer.remote_jwks.as_ref() else { return };
         let headers = host::header_pairs(CALL_RESPONSE_HEADERS).unwrap_or_default();
         let ok_status = headers.iter().any(|(n, v)| n == ":status" && v == b"200");
         let body = if ok_status && body_size <= MAX_JWKS_BYTES {
@@ -181,6 +194,26 @@ impl Fetcher {
         } else {
             Vec::new()
         };
+        if discovery {
+            match jwks_path_from_discovery(&body, &issuer.issuer) {
+                Ok(path) => {
+                    let p = path.clone();
+                    if update_state(&name, move |s| {
+                        s.jwks_path = p.clone();
+                        true
+                    })
+                    .is_some()
+                    {
+                        self.send(&name, r, &path, false, metrics);
+                        return;
+                    }
+                }
+                Err(e) => log(WARN, &format!("discovery for issuer {name} failed: {e}")),
+            }
+            metrics.borrow_mut().count(&format!("gatehouse.jwks.{name}.fetch_failed"));
+            release(&name, false);
+            return;
+        }
         // A broken answer never replaces the last good set: it only counts as a failed attempt.
         let good = ok_status && parse_jwks(&body, r.default_alg).is_ok();
         if good {
@@ -192,10 +225,15 @@ impl Fetcher {
         metrics
             .borrow_mut()
             .count(&format!("gatehouse.jwks.{name}.{}", if good { "fetch_ok" } else { "fetch_failed" }));
-        update_state(&name, |s| {
+        let forget_path = !good && r.discovery_path.is_some();
+        update_state(&name, move |s| {
             s.lock_until = 0;
             if good {
                 s.last_ok = now;
+            }
+            if forget_path {
+                // Discover again next time: the provider may have moved its keys.
+                s.jwks_path.clear();
             }
             true
         });
@@ -204,6 +242,18 @@ impl Fetcher {
     pub fn owns(&self, token: u32) -> bool {
         self.in_flight.contains_key(&token)
     }
+}
+
+/// Ends an attempt: the lock is released; `ok` records a good fetch.
+fn release(name: &str, ok: bool) {
+    let now = host::now_seconds().unwrap_or(0);
+    update_state(name, move |s| {
+        s.lock_until = 0;
+        if ok {
+            s.last_ok = now;
+        }
+        true
+    });
 }
 
 /// Reads every remote set from the shared store now. Used when a VM found no fresh set for a token: another
