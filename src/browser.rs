@@ -73,6 +73,11 @@ pub fn start_login<'c>(
     route: Option<&Route>,
     inp: &mut Inputs<'_>,
 ) -> Decision<'c> {
+    // API clients asking to sign in during an outage get the 503 as JSON; browsers get the page.
+    let json = req.header("accept").is_some_and(|a| a.contains("application/json") && !a.contains("text/html"));
+    if json && (inp.provider_down || cfg.faults.provider_unavailable) {
+        return deny(cfg, route, ResponseFormat::Json, Deny::Unavailable, "idp_down", None);
+    }
     let present: Vec<String> = request_cookies(req)
         .iter()
         .filter(|(n, _)| chunks::is_family(n, &sc.cookie_name))

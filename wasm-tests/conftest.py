@@ -33,3 +33,11 @@ def envoy(keys, upstream):
 def _clean_upstream(upstream):
     upstream.take()
     yield
+
+
+def pytest_terminal_summary(terminalreporter):
+    from harness import report
+    if report.LINES:
+        terminalreporter.section("outage drills: requests during each outage window")
+        for line in report.LINES:
+            terminalreporter.write_line(line)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from harness import report
 from harness.airflow import Airflow
 from harness.envoy import Envoy, free_port
 from harness.peers import Idp, browse
@@ -337,7 +338,7 @@ def test_in_exchange_mode_the_provider_token_is_exchanged_for_an_airflow_token_a
             r = envoy.request("GET", "/ui/auth/me", {"cookie": session, "accept": "application/json"})
             served += r.status == 200
             failed += r.status != 200
-        print(f"exchange endpoint down: existing session served {served}, failed {failed}")
+        report.add(f"exchange endpoint 500     existing session served {served}, failed {failed}")
         assert failed == 0 and served > 100
         # ...and a new sign-in gets a clear 503 page and no session.
         out = browse(login_steps(base, "alice") + [{"cookies": True}])

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from harness import report
 from harness.airflow import Airflow
 from harness.envoy import Envoy, free_port
 from harness.faulty import FaultyServer
@@ -61,10 +62,9 @@ def drill(keys):
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in signed_in[2]["cookies"] if c["name"].startswith("__Host-gatehouse"))
     yield {"envoy": envoy, "idp": idp, "proxy": proxy, "airflow": airflow, "base": base, "cookie": cookie,
            "dat": keys.sign(dat_claims(ttl=3600), "ES256")}
-    print("\n\nOutage drill: requests during each outage window (failed must be 0)\n")
-    print(f"{'outage':<22}{'session served':>16}{'session failed':>16}{'token served':>14}{'token failed':>14}{'new sign-in':>18}")
+    report.add(f"{'outage':<22}{'session served':>16}{'session failed':>16}{'token served':>14}{'token failed':>14}{'new sign-in':>18}")
     for row in RESULTS:
-        print(f"{row[0]:<22}{row[1]:>16}{row[2]:>16}{row[3]:>14}{row[4]:>14}{row[5]:>18}")
+        report.add(f"{row[0]:<22}{row[1]:>16}{row[2]:>16}{row[3]:>14}{row[4]:>14}{row[5]:>18}")
     envoy.stop()
     proxy.stop()
     idp.stop()

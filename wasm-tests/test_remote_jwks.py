@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from harness import report
 from harness.envoy import Envoy
 from harness.faulty import FaultyServer
 from harness.tokens import AUTH0_ISS, Keys, plugin_config
@@ -90,7 +91,7 @@ def test_the_last_good_key_set_keeps_tokens_working_through_a_jwks_outage(keys, 
             failed += r.status != 200
             if r.status != 200:
                 print("status", r.status, r.body[:200])
-        print(f"jwks {mode}: served {served}, failed {failed} during the outage window")
+        report.add(f"jwks endpoint {mode:<9}  bearer tokens served {served}, failed {failed}")
         assert failed == 0 and served > 100
         assert counter(envoy, "gatehouse.jwks.auth0.fetch_failed") >= 1, envoy.admin("/stats?filter=gatehouse") + envoy.logs()[-3000:]
     finally:

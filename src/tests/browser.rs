@@ -772,6 +772,10 @@ fn while_the_provider_is_down_new_sign_ins_get_a_503_page_and_signed_in_people_c
     let Decision::Reply(r) = &d else { panic!() };
     assert!(r.headers.iter().any(|(n, _)| n == "retry-after"));
     assert!(r.headers.iter().any(|(n, v)| n == "content-type" && v.starts_with("text/html")));
+    // An API client asking Airflow's login endpoint gets the same answer as JSON.
+    let d = newcomer.go(&cfg, "GET", "/api/v2/auth/login", &[("accept", "application/json")]);
+    let Decision::Reply(r) = &d else { panic!() };
+    assert_eq!((r.status, r.body.as_str()), (503, "{\"error\":\"identity_unavailable\"}\n"));
 }
 
 #[test]
