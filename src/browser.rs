@@ -14,6 +14,7 @@ use crate::oidc::{form, id_token, pkce, query_param, return_path};
 use crate::policy::{ResponseFormat, Route};
 use crate::request::Request;
 use crate::respond::{deny, page, redirect, verdict, Deny};
+use crate::session::cookies::{CookieAttributes, SameSite};
 use crate::session::{chunks, cookies, open, seal, FlowState, Session};
 use crate::upstream;
 
@@ -51,8 +52,12 @@ pub fn special<'c>(
         return Some(logout(cfg, sc, req, inp.now));
     }
     if sc.login_paths.iter().any(|p| p == path) {
-        let next = query.and_then(|q| query_param(q, "next")).unwrap_or_else(|| "/".to_owned());
-        return Some(start_login(cfg, sc, req, &return_path::sanitize(&next), None, inp));
+        let next = return_path::sanitize(&query.and_then(|q| query_param(q, "next")).unwrap_or_else(|| "/".to_owned()));
+        // Already signed in: go where the person wanted, keeping the session.
+        if open_session(cfg, sc, &request_cookies(req), inp.now).is_ok() {
+            return Some(redirect(&next, Vec::new(), "already_signed_in", None));
+        }
+        return Some(start_login(cfg, sc, req, &next, None, inp));
     }
     None
 }
@@ -131,7 +136,10 @@ fn start_login_with<'c>(
     params.extend(p.extra_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let sep = if p.authorization_endpoint.contains('?') { '&' } else { '?' };
     let location = format!("{}{sep}{}", p.authorization_endpoint, form(&params));
-    let mut set = vec![sc.attributes.set_cookie(&flow_name, &sealed, Some(sc.flow_lifetime_seconds))];
+    // The flow cookie must come back on the provider's cross-site redirect to the callback, which a Strict
+    // cookie would not (RFC 6265bis §5.5.7.1): it is always Lax, whatever the session cookie is.
+    let flow_attributes = CookieAttributes { same_site: SameSite::Lax, ..sc.attributes.clone() };
+    let mut set = vec![flow_attributes.set_cookie(&flow_name, &sealed, Some(sc.flow_lifetime_seconds))];
     // A session cookie that did not open is cleared now, so it cannot shadow the new one.
     set.extend(present.iter().map(|name| sc.attributes.clear(name)));
     redirect(&location, set, "login_redirect", route)
@@ -144,7 +152,14 @@ fn callback<'c>(
     query: &str,
     inp: &mut Inputs<'_>,
 ) -> Decision<'c> {
-    let state = query_param(query, "state");
+    // Our states are 32 base64url characters; anything else is not ours, and must not reach a cookie name.
+    let raw_state = query_param(query, "state");
+    let state = raw_state
+        .clone()
+        .filter(|s| s.len() == 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    if raw_state.is_some() && state.is_none() {
+        return page(400, "Sign-in failed", "The sign-in response was not valid.", "bad_state", Vec::new());
+    }
     let flow_name = state.as_deref().map(|s| sc.flow_cookie_name(s));
     let clear_flow = || flow_name.iter().map(|n| sc.attributes.clear(n)).collect::<Vec<_>>();
     if query_param(query, "error").is_some() {
@@ -410,7 +425,9 @@ fn refreshed<'c>(
                     _ => renewed = false,
                 }
             } else {
-                session.provider_exp = tokens.expires_in.map(|e| inp.now.saturating_add(e));
+                // Without an ID token or `expires_in`, assume the usual five minutes rather than never
+                // refreshing again (and never hearing `invalid_grant`).
+                session.provider_exp = Some(inp.now.saturating_add(tokens.expires_in.unwrap_or(300)));
             }
             if let Some(r) = tokens.refresh_token {
                 session.refresh_token = Some(r.expose().to_owned());
@@ -452,6 +469,14 @@ fn refreshed<'c>(
                     inp,
                     "refresh_grace_exceeded",
                 );
+            }
+            // The person is active: slide the idle timeout as a normal request would, or the idle limit would
+            // end the session long before the grace window does.
+            if inp.now >= session.seen.saturating_add(sc.idle_timeout_seconds / 10) {
+                session.seen = inp.now;
+                if let Ok(cs) = seal_session(cfg, sc, &session, &present, inp) {
+                    response_headers.extend(cs.into_iter().map(|c| ("set-cookie".to_owned(), c)));
+                }
             }
             code
         }
@@ -632,6 +657,7 @@ pub fn session_route<'c>(
     let refresh_due = session.refresh_token.is_some()
         && session.provider_exp.is_some_and(|exp| inp.now.saturating_add(sc.provider.refresh_before_seconds) >= exp);
     if let (true, Some(refresh)) = (refresh_due, session.refresh_token.clone()) {
+        let skip = inp.provider_down || cfg.faults.provider_unavailable;
         let (headers, body) = token_request(
             sc,
             &sc.provider.token_endpoint,
@@ -639,20 +665,26 @@ pub fn session_route<'c>(
         );
         let route_index = cfg.routes.iter().position(|r| std::ptr::eq(r, route)).unwrap_or(usize::MAX);
         let remove_cookie = remove.contains(&"cookie");
+        let wait = RefreshWait {
+            session,
+            route_index,
+            set_headers: set,
+            remove_cookie,
+            present,
+            wants_redirect: route.redirect_browsers && wants_redirect(req),
+            return_to: return_to.to_owned(),
+        };
+        // While the circuit breaker is open, a refresh would only wait for the timeout: fail it at once.
+        if skip {
+            let down = CallResponse { status: Some(503), content_type: None, body: Vec::new(), truncated: false };
+            return refreshed(cfg, sc, wait, &down, inp);
+        }
         return Decision::Call(Call {
             cluster: sc.provider.token_endpoint.cluster.clone(),
             headers,
             body,
             timeout_ms: sc.provider.token_endpoint.timeout_ms,
-            then: Pending::Refresh(Box::new(RefreshWait {
-                session,
-                route_index,
-                set_headers: set,
-                remove_cookie,
-                present,
-                wants_redirect: route.redirect_browsers && wants_redirect(req),
-                return_to: return_to.to_owned(),
-            })),
+            then: Pending::Refresh(Box::new(wait)),
             verdict: verdict(Some(route), "session_refresh", Some("oidc".into())),
         });
     }

@@ -40,6 +40,9 @@ pub fn verify_token_with<'c>(
     let key = match select_key(&issuer.keys, kid, alg) {
         Ok(k) => k,
         // Pinned keys first; a remote set is consulted only while it is fresh enough to trust.
+        // A pinned key with this kid but another algorithm is a mismatch, not a reason to look elsewhere: a
+        // remote key must never stand in for a pinned one.
+        Err(JwtError::AlgMismatch) => return Err(JwtError::AlgMismatch),
         Err(pinned_err) => match (&issuer.remote_jwks, remote) {
             (Some(cfg), Some(remote)) => match remote.fresh(&issuer.name, cfg, now, keys_stale) {
                 Some(set) => select_key(&set.keys, kid, alg)?,

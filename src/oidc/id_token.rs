@@ -67,8 +67,17 @@ pub fn validate(
         Some(claim) => c.string_or_list(claim, false)?.into_iter().map(str::to_owned).collect(),
         None => Vec::new(),
     };
+    // These become header values and a comma-joined list upstream: refuse what could split or smuggle one.
+    let sub = c.required_string("sub")?;
+    let bad = |v: &str| v.is_empty() || v.chars().any(char::is_control);
+    if bad(sub) {
+        return Err(JwtError::ClaimType("sub".into()).into());
+    }
+    if roles.iter().any(|r: &String| bad(r) || r.contains(',')) {
+        return Err(JwtError::ClaimType(roles_claim.unwrap_or("roles").into()).into());
+    }
     Ok(IdClaims {
-        sub: c.required_string("sub")?.to_owned(),
+        sub: sub.to_owned(),
         name: c.string("name")?.map(str::to_owned),
         email: c.string("email")?.map(str::to_owned),
         roles,

@@ -301,7 +301,9 @@ fn callback_problems_get_clear_pages_and_no_call_out() {
     let state = query_param(authorize.split_once('?').unwrap().1, "state").unwrap();
     for (path, status, reason) in [
         ("/oauth2/callback?code=c".to_owned(), 400, "missing_state"),
-        ("/oauth2/callback?code=c&state=forged-state".to_owned(), 400, "unknown_state"),
+        ("/oauth2/callback?code=c&state=forged-state".to_owned(), 400, "bad_state"),
+        (format!("/oauth2/callback?code=c&state={}", "A".repeat(32)), 400, "unknown_state"),
+        ("/oauth2/callback?error=x&state=abc%3B%20Domain%3Devil.test".to_owned(), 400, "bad_state"),
         (format!("/oauth2/callback?state={state}"), 400, "missing_code"),
         (format!("/oauth2/callback?error=access_denied&state={state}"), 401, "idp_error"),
     ] {
@@ -787,4 +789,57 @@ fn a_refresh_already_in_flight_for_the_session_is_not_repeated() {
     let d = b.answer(&cfg, pending, CallResponse::in_flight());
     assert!(matches!(d, Decision::Allow(_)), "{d:?}");
     assert_eq!(d.verdict().reason, "refresh_in_flight");
+}
+
+#[test]
+fn during_an_outage_active_sessions_slide_their_idle_timeout_so_the_grace_window_is_what_ends_them() {
+    let mut v = session_config_json();
+    v["session"]["provider"]["keep_refresh_token"] = json!(true);
+    v["session"]["provider"]["scopes"] = json!(["openid", "offline_access"]);
+    v["session"]["idle_timeout_seconds"] = json!(600);
+    v["session"]["provider"]["refresh_grace_seconds"] = json!(3600);
+    let cfg = session_config_from(&v, &session_env);
+    let mut b = Browser::new();
+    signed_in_with_refresh(&mut b, &cfg);
+    b.provider_down = true; // the breaker is open: refreshes fail at once, without a call
+                            // Sign-in +260 s, then a request every 400 s: allowed until provider expiry (+300 s) + grace (3600 s).
+    for _ in 0..10 {
+        let d = b.go(&cfg, "GET", "/ui/dags", &[("accept", "application/json")]);
+        let Decision::Allow(a) = &d else { panic!("signed out: {d:?}") };
+        assert!(a.response_headers.iter().any(|(n, _)| n == "set-cookie"), "the session is re-sealed");
+        b.store(&a.response_headers.clone());
+        b.now += 400; // longer than a tenth of the idle timeout, shorter than the timeout itself
+    }
+    let d = b.go(&cfg, "GET", "/ui/dags", &[("accept", "application/json")]);
+    assert_eq!((d.status(), d.verdict().reason), (Some(401), "refresh_grace_exceeded"));
+}
+
+#[test]
+fn the_login_path_keeps_a_valid_session_and_goes_to_next() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin"]);
+    let d = b.navigate(&cfg, "/api/v2/auth/login?next=/dags/etl");
+    assert_eq!(location(&d), "/dags/etl");
+    assert!(b.jar.iter().any(|(n, _)| n == "__Host-gatehouse"));
+}
+
+#[test]
+fn flow_cookies_are_lax_even_when_the_session_cookie_is_strict() {
+    let mut v = session_config_json();
+    v["session"]["same_site"] = json!("strict");
+    let cfg = session_config_from(&v, &session_env);
+    let Decision::Reply(r) = Browser::new().navigate(&cfg, "/ui/") else { panic!() };
+    let flow = r.headers.iter().find(|(n, v)| n == "set-cookie" && v.contains("-flow-")).unwrap();
+    assert!(flow.1.ends_with("SameSite=Lax"), "{}", flow.1);
+}
+
+#[test]
+fn id_tokens_whose_claims_would_smuggle_header_values_are_refused() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    let (pending, query, _) = until_token_call(&mut b, &cfg, "/ui/");
+    let body = json!({"token_type": "Bearer", "id_token": id_token(&nonce_of(&query), &["admin,viewer"], b.now)});
+    let d = b.answer(&cfg, pending, ok_response(body));
+    assert_eq!((d.status(), d.verdict().reason), (Some(401), "claim_type"));
 }

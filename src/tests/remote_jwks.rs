@@ -115,3 +115,21 @@ fn the_jwks_path_from_discovery_is_trusted_only_for_the_configured_issuer() {
     assert!(jwks_path_from_discovery(&doc(AUTH0, "ftp://x/k"), AUTH0).is_err());
     assert!(jwks_path_from_discovery(b"<html>", AUTH0).is_err());
 }
+
+#[test]
+fn a_remote_key_never_stands_in_for_a_pinned_key_with_the_same_kid() {
+    // The platform issuer pins k-rs256 for RS256; a remote set offering the same kid must not be consulted.
+    let mut v = config_json();
+    v["issuers"][0]["remote_jwks"] = json!({"cluster": "idp", "authority": "a", "path": "/jwks"});
+    let cfg = config_from(&v);
+    let mut key = untrusted_rsa_key(Alg::RS384);
+    key.kid = Some(kid(Alg::RS256));
+    let token = key.sign(&Value::Object(dat()), &mut rand_core::OsRng).unwrap();
+    let mut remote = RemoteKeys::default();
+    let jwk = public_jwk("rsa_other", Alg::RS384, &kid(Alg::RS256));
+    remote.sets.insert(
+        "platform".into(),
+        KeySet { keys: parse_jwks(json!({"keys": [jwk]}).to_string().as_bytes(), None).unwrap(), fetched_at: now() },
+    );
+    assert_eq!(status_and_reason(&cfg, &remote, &token), (401, "alg_mismatch"));
+}
