@@ -85,7 +85,7 @@ impl Http {
                             mark_provider(&config, false);
                         }
                         if let Some(key) = &flight {
-                            release_flight(key);
+                            release_flight(key, false);
                         }
                         self.finish(
                             call.then,
@@ -129,9 +129,6 @@ impl Context for Http {
         if expected != token {
             return;
         }
-        if let Some(key) = &flight {
-            release_flight(key);
-        }
         let headers = host::header_pairs(CALL_RESPONSE_HEADERS).unwrap_or_default();
         let find =
             |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned());
@@ -140,6 +137,9 @@ impl Context for Http {
         let truncated = body_size > MAX_BODY;
         let body = if truncated { Vec::new() } else { host::call_response_body(body_size).unwrap_or_default() };
         let response = CallResponse { status, content_type: find("content-type"), body, truncated };
+        if let Some(key) = &flight {
+            release_flight(key, status == Some(200));
+        }
         let outcome = match status {
             Some(200) => "ok",
             Some(s) if s >= 500 => "unavailable",
@@ -177,34 +177,47 @@ fn mark_provider(config: &Config, healthy: bool) {
     let _ = host::shared_set(PROVIDER_DOWN, until.to_string().as_bytes(), 0);
 }
 
-/// Refreshes are single-flight per session across the proxy: the key names the session (subject and
-/// sign-in time), never its tokens.
+/// Refreshes are single-flight per session across the proxy. The slot is one of 4096, chosen by a digest
+/// of the session (subject and sign-in time, never its tokens), so the shared store stays bounded; two
+/// sessions sharing a slot only take turns.
 fn single_flight_key(pending: &Pending) -> Option<String> {
     let Pending::Refresh(wait) = pending else { return None };
     let digest = sha2::Sha256::digest(format!("{}\0{}", wait.session.sub, wait.session.iat).as_bytes());
-    let tag: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    Some(format!("gatehouse.refresh.{tag}"))
+    let slot =
+        (u16::from(digest.first().copied().unwrap_or(0)) << 4) | u16::from(digest.get(1).copied().unwrap_or(0) >> 4);
+    Some(format!("gatehouse.refresh.{slot:03x}"))
 }
 
-/// Takes the session's refresh slot unless a live one is held.
+fn held_until(bytes: &[u8]) -> u64 {
+    std::str::from_utf8(bytes).ok().and_then(|s| s.split(':').next()).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// Takes the slot unless it is held. The value carries a random owner tag and is read back after writing:
+/// a first write to a new key cannot be compare-and-swapped (CAS 0 writes unconditionally), so reading our
+/// own tag back is what proves we won.
 fn take_flight(key: &str, timeout_ms: u32) -> bool {
     let Ok(now) = host::now_seconds() else { return true };
-    let (held_until, cas) = match host::shared_get(key) {
-        Ok(Some((bytes, cas))) => {
-            (std::str::from_utf8(&bytes).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0), cas)
-        }
-        Ok(None) => (0, 0),
+    let cas = match host::shared_get(key) {
+        Ok(Some((bytes, _))) if held_until(&bytes) > now => return false,
+        Ok(Some((_, cas))) => cas,
+        Ok(None) => 0,
         Err(_) => return true,
     };
-    if held_until > now {
+    let mut tag = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut tag);
+    let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+    let mine = format!("{}:{tag}", now + u64::from(timeout_ms).div_ceil(1000) + 1);
+    if host::shared_set(key, mine.as_bytes(), cas).is_err() {
         return false;
     }
-    let until = now + u64::from(timeout_ms / 1000) + 1;
-    host::shared_set(key, until.to_string().as_bytes(), cas).is_ok()
+    matches!(host::shared_get(key), Ok(Some((bytes, _))) if bytes == mine.as_bytes())
 }
 
-fn release_flight(key: &str) {
-    let _ = host::shared_set(key, b"0", 0);
+/// Frees the slot. After a successful refresh it stays held a little longer: requests already on their way
+/// with the old cookie would otherwise refresh again with a refresh token the provider just rotated away.
+fn release_flight(key: &str, refreshed: bool) {
+    let until = if refreshed { host::now_seconds().unwrap_or(0) + 30 } else { 0 };
+    let _ = host::shared_set(key, format!("{until}:done").as_bytes(), 0);
 }
 
 /// A request header as text. `Err` when the value is not UTF-8: HTTP allows obs-text bytes, but nothing we

@@ -70,10 +70,15 @@ pub struct Fetcher {
 /// Reads, changes and writes an issuer's state with compare-and-swap; `None` when another VM won or nothing
 /// was to change, else the state written.
 fn update_state(issuer: &str, change: impl Fn(&mut State) -> bool) -> Option<State> {
-    for _ in 0..3 {
+    for _ in 0..4 {
         let (mut state, cas) = match host::shared_get(&state_key(issuer)) {
             Ok(Some((bytes, cas))) => (State::decode(&bytes), cas),
-            Ok(None) => (State::default(), 0),
+            // A write with CAS 0 is unconditional, so a new key is first created with the (identical) default
+            // state and then updated with a real CAS token like any other.
+            Ok(None) => {
+                let _ = host::shared_set(&state_key(issuer), &State::default().encode(), 0);
+                continue;
+            }
             Err(_) => return None,
         };
         if !change(&mut state) {
