@@ -29,7 +29,21 @@ fn binding(cfg: &Config) -> &str {
 }
 
 /// The upstream's own session cookie (Airflow's `_token`): stripped from requests and from its responses.
-const UPSTREAM_SESSION_COOKIES: &[&str] = &["_token"];
+pub const UPSTREAM_SESSION_COOKIES: &[&str] = &["_token"];
+
+/// The `Cookie` header for the upstream without our cookies and its own `_token`: `None` when nothing
+/// changes, `Some(None)` when nothing is left.
+pub fn upstream_cookie(cfg: &Config, req: &Request<'_>) -> Option<Option<String>> {
+    let header = req.header("cookie")?;
+    let ours = |n: &str| {
+        UPSTREAM_SESSION_COOKIES.contains(&n)
+            || cfg.session.as_ref().is_some_and(|sc| chunks::is_family(n, &sc.cookie_name) || sc.is_flow_cookie(n))
+    };
+    if !cookies::parse(header).iter().any(|(n, _)| ours(n)) {
+        return None;
+    }
+    Some(cookies::without(header, ours))
+}
 
 pub fn request_cookies<'a>(req: &Request<'a>) -> Vec<(&'a str, &'a str)> {
     req.header("cookie").map(cookies::parse).unwrap_or_default()
@@ -647,11 +661,10 @@ pub fn session_route<'c>(
     set.push(("authorization".to_owned(), format!("Bearer {token}")));
     let mut remove = Vec::new();
     // Our cookies and the upstream's own `_token` never reach it: the minted header is the only credential.
-    match req.header("cookie").and_then(|h| {
-        cookies::without(h, |n| chunks::is_family(n, &sc.cookie_name) || sc.is_flow_cookie(n) || n == "_token")
-    }) {
-        Some(rest) => set.push(("cookie".to_owned(), rest)),
-        None => remove.push("cookie"),
+    match upstream_cookie(cfg, req) {
+        Some(Some(rest)) => set.push(("cookie".to_owned(), rest)),
+        Some(None) => remove.push("cookie"),
+        None => {}
     }
     let present = family(&cookies, sc);
     let refresh_due = session.refresh_token.is_some()

@@ -74,20 +74,20 @@ fn decide_now<'c>(cfg: &'c Config, req: &Request<'_>, inp: &mut Inputs<'_>) -> D
     let Some(route) = route else {
         return match cfg.unmatched {
             Unmatched::Deny => deny(cfg, None, ResponseFormat::Json, Deny::Forbidden, "no_route", None),
-            Unmatched::Allow => allow(cfg, None, "unmatched_allowed", None, set_headers),
+            Unmatched::Allow => allow(cfg, req, None, "unmatched_allowed", None, set_headers),
         };
     };
     // Preflights carry no credentials (Fetch §3.2.2), so they pass to a route's upstream unauthenticated;
     // only for a route that exists, so they cannot probe past `unmatched: deny`.
     if cfg.cors_preflight == CorsPreflight::Pass && is_preflight(req) {
-        return allow(cfg, Some(route), "cors_preflight", None, set_headers);
+        return allow(cfg, req, Some(route), "cors_preflight", None, set_headers);
     }
     let return_to = match query {
         Some(q) => format!("{path}?{q}"),
         None => path.clone(),
     };
     match route.require {
-        Requirement::Public => allow(cfg, Some(route), "public", None, set_headers),
+        Requirement::Public => allow(cfg, req, Some(route), "public", None, set_headers),
         Requirement::Session => browser::session_route(cfg, route, req, &return_to, inp, set_headers),
         Requirement::BearerOrSession if cfg.session.is_some() && !has_bearer(cfg, req) => {
             browser::session_route(cfg, route, req, &return_to, inp, set_headers)
@@ -194,7 +194,7 @@ fn bearer<'c>(
             Err(_) => return deny(cfg, Some(route), route.response, Deny::Unavailable, "mint_failed", None),
         }
     }
-    allow(cfg, Some(route), "verified", Some(identity.issuer), set)
+    allow(cfg, req, Some(route), "verified", Some(identity.issuer), set)
 }
 
 enum Extracted<'a> {
@@ -226,20 +226,35 @@ fn extract<'a>(value: &'a str, scheme: Option<&str>) -> Extracted<'a> {
 
 fn allow<'c>(
     cfg: &'c Config,
+    req: &Request<'_>,
     route: Option<&Route>,
     reason: &'static str,
     issuer: Option<String>,
-    set_headers: Vec<(String, String)>,
+    mut set_headers: Vec<(String, String)>,
 ) -> Decision<'c> {
     // Identity headers are ours alone, and a credential we did not verify must not reach an upstream that
     // might trust it: both are removed on every allowed request, public routes included.
     let mut remove_headers: Vec<&'c str> = cfg.token_sources.iter().map(|s| s.header.as_str()).collect();
     remove_headers.extend(cfg.forged_headers.iter().map(String::as_str));
+    let mut drop_set_cookies: &'static [&'static str] = &[];
+    // With browser sessions or an upstream token configured, the upstream's credentials are ours to give:
+    // the client's `Authorization`, our cookies and the upstream's own `_token` never pass, on any route.
+    if cfg.session.is_some() || cfg.minter.is_some() {
+        if !remove_headers.contains(&"authorization") && !set_headers.iter().any(|(n, _)| n == "authorization") {
+            remove_headers.push("authorization");
+        }
+        match browser::upstream_cookie(cfg, req) {
+            Some(Some(rest)) => set_headers.push(("cookie".to_owned(), rest)),
+            Some(None) => remove_headers.push("cookie"),
+            None => {}
+        }
+        drop_set_cookies = browser::UPSTREAM_SESSION_COOKIES;
+    }
     Decision::Allow(Allow {
         remove_headers,
         set_headers,
         response_headers: Vec::new(),
-        drop_set_cookies: &[],
+        drop_set_cookies,
         verdict: verdict(route, reason, issuer),
     })
 }

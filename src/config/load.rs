@@ -128,8 +128,11 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         }
     }
     let mut request_headers: Vec<String> = BASE_HEADERS.iter().map(|s| (*s).to_owned()).collect();
+    if session.is_some() || minter.is_some() {
+        request_headers.push("cookie".to_owned());
+    }
     if session.is_some() {
-        request_headers.extend(["cookie", "accept", "x-requested-with", "sec-fetch-mode"].map(str::to_owned));
+        request_headers.extend(["accept", "x-requested-with", "sec-fetch-mode"].map(str::to_owned));
     }
     for s in &token_sources {
         if !request_headers.contains(&s.header) {

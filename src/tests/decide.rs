@@ -332,3 +332,22 @@ fn servlet_style_dot_segment_parameters_get_400() {
         assert_eq!(status(&run(&cfg, "GET", p, "h", &[])), 400, "{p}");
     }
 }
+
+#[test]
+fn with_an_upstream_token_configured_no_route_forwards_the_clients_authorization_or_our_cookies() {
+    let cfg = crate::testing::session_config();
+    let d = run(
+        &cfg,
+        "GET",
+        "/health",
+        "h",
+        &[("authorization", "Bearer x"), ("cookie", "__Host-gatehouse=v1.a.b; _token=t; theme=dark")],
+    );
+    let Decision::Allow(a) = &d else { panic!() };
+    assert!(a.remove_headers.contains(&"authorization"));
+    assert_eq!(header(&d, "cookie"), Some("theme=dark"));
+    assert_eq!(a.drop_set_cookies, &["_token"]);
+    let d = run(&cfg, "GET", "/health", "h", &[("cookie", "_token=t")]);
+    let Decision::Allow(a) = &d else { panic!() };
+    assert!(a.remove_headers.contains(&"cookie"));
+}
