@@ -297,6 +297,7 @@ pub fn resume<'c>(cfg: &'c Config, pending: Pending, resp: &CallResponse, inp: &
                 &p.client_id,
                 Some(&flow.nonce),
                 p.roles_claim.as_deref(),
+                Some(inp.remote),
                 inp.now,
             ) {
                 Ok(c) => c,
@@ -426,8 +427,15 @@ fn refreshed<'c>(
         Ok(tokens) => {
             let mut renewed = true;
             if let Some(id) = &tokens.id_token {
-                match id_token::validate(id.expose(), &p.issuer, &p.client_id, None, p.roles_claim.as_deref(), inp.now)
-                {
+                match id_token::validate(
+                    id.expose(),
+                    &p.issuer,
+                    &p.client_id,
+                    None,
+                    p.roles_claim.as_deref(),
+                    Some(inp.remote),
+                    inp.now,
+                ) {
                     // OIDC Core §12.2: the refreshed ID token is about the same person.
                     Ok(c) if c.sub == session.sub => {
                         session.roles = c.roles;

@@ -241,7 +241,7 @@ fn load_not_before(errs: &mut ConfigErrors, o: &Obj<'_>) -> HashMap<String, u64>
     out
 }
 
-fn load_remote(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Option<RemoteJwks> {
+pub(super) fn load_remote(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Option<RemoteJwks> {
     let o = Obj::open(
         errs,
         path,

@@ -59,6 +59,13 @@ pub struct IdentityHeaders {
     pub token_id: Option<String>,
 }
 
+impl Config {
+    /// Every issuer whose keys the proxy holds: the bearer-token issuers and the sign-in provider.
+    pub fn all_issuers(&self) -> impl Iterator<Item = &Issuer> {
+        self.issuers.iter().chain(self.session.iter().map(|s| &s.provider.issuer))
+    }
+}
+
 impl IdentityHeaders {
     pub fn defaults() -> Self {
         IdentityHeaders {

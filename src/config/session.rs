@@ -119,6 +119,7 @@ const PROVIDER_FIELDS: &[&str] = &[
     "extra_params",
     "roles_claim",
     "leeway_seconds",
+    "remote_jwks",
     "keep_refresh_token",
     "refresh_before_seconds",
     "refresh_grace_seconds",
@@ -271,7 +272,14 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
         Some(TokenEndpoint { cluster, authority, path: tpath, timeout_ms })
     });
     let mut keys = Vec::new();
-    if let Some(jwks) = o.required(errs, "jwks") {
+    let remote_jwks = o.get("remote_jwks").and_then(|v| super::issuers::load_remote(errs, &o.at("remote_jwks"), v));
+    if !o.has("jwks") && remote_jwks.is_none() && !o.has("remote_jwks") {
+        errs.push(
+            o.at("jwks"),
+            "required: the provider's signing keys, pinned (\"jwks\") or fetched (\"remote_jwks\")",
+        );
+    }
+    if let Some(jwks) = o.get("jwks") {
         let kp = format!("{}.keys", o.at("jwks"));
         match jwks.get("keys").and_then(Value::as_array) {
             Some(list) if !list.is_empty() => {
@@ -358,7 +366,7 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
         permissions_claim: None,
         revoked_token_ids: Default::default(),
         subject_not_before: Default::default(),
-        remote_jwks: None,
+        remote_jwks,
     };
     Some(Provider {
         issuer,

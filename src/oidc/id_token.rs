@@ -4,7 +4,8 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::jwt::{verify_token, Issuer, JwtError};
+use crate::jwks::RemoteKeys;
+use crate::jwt::{verify_token_with, Issuer, JwtError};
 
 pub struct IdClaims {
     pub sub: String,
@@ -43,9 +44,10 @@ pub fn validate(
     client_id: &str,
     nonce: Option<&str>,
     roles_claim: Option<&str>,
+    remote: Option<&RemoteKeys>,
     now: u64,
 ) -> Result<IdClaims, IdTokenError> {
-    let v = verify_token(token, std::slice::from_ref(provider), 16 * 1024, now)?;
+    let v = verify_token_with(token, std::slice::from_ref(provider), remote, false, 16 * 1024, now)?;
     let c = &v.claims;
     // `verify_token` checked that one audience is ours; with several, `azp` must name us (§3.1.3.7 item 4–5).
     let audiences = c.audiences()?;

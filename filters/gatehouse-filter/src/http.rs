@@ -171,7 +171,7 @@ fn provider_down(now: u64) -> bool {
 
 /// The circuit breaker: after a transient failure, new sign-ins get the outage page for the configured
 /// backoff; the next successful call (a refresh, say) closes it at once.
-fn mark_provider(config: &Config, healthy: bool) {
+pub(crate) fn mark_provider(config: &Config, healthy: bool) {
     let backoff = config.session.as_ref().map_or(30, |s| s.provider.outage_backoff_seconds);
     let until = if healthy { 0 } else { host::now_seconds().unwrap_or(0) + backoff };
     let _ = host::shared_set(PROVIDER_DOWN, until.to_string().as_bytes(), 0);

@@ -102,7 +102,7 @@ impl Fetcher {
         metrics: &Rc<RefCell<Metrics>>,
         now: u64,
     ) {
-        for issuer in &config.issuers {
+        for issuer in config.all_issuers() {
             let Some(r) = &issuer.remote_jwks else { continue };
             if let Ok(Some((bytes, cas))) = host::shared_get(&keys_key(&issuer.name)) {
                 if self.seen_cas.get(&issuer.name) != Some(&cas) {
@@ -190,7 +190,7 @@ impl Fetcher {
         now: u64,
     ) {
         let Some((name, discovery)) = self.in_flight.remove(&token) else { return };
-        let Some(issuer) = config.issuers.iter().find(|i| i.name == name) else { return };
+        let Some(issuer) = config.all_issuers().find(|i| i.name == name) else { return };
         let Some(r) = issuer.remote_jwks.as_ref() else { return };
         let headers = host::header_pairs(CALL_RESPONSE_HEADERS).unwrap_or_default();
         let ok_status = headers.iter().any(|(n, v)| n == ":status" && v == b"200");
@@ -230,6 +230,11 @@ impl Fetcher {
         metrics
             .borrow_mut()
             .count(&format!("gatehouse.jwks.{name}.{}", if good { "fetch_ok" } else { "fetch_failed" }));
+        // The sign-in provider's key endpoint doubles as its health check: new sign-ins get the outage page
+        // while it fails, instead of a redirect to a provider that does not answer.
+        if config.session.as_ref().is_some_and(|s| s.provider.issuer.name == name) {
+            crate::http::mark_provider(config, good);
+        }
         let forget_path = !good && r.discovery_path.is_some();
         update_state(&name, move |s| {
             s.lock_until = 0;
@@ -265,7 +270,7 @@ fn release(name: &str, ok: bool) {
 /// VM may have stored one since this VM's last tick (right after start, for instance).
 pub fn pick_up_now(config: &Config, remote: &Rc<RefCell<RemoteKeys>>) -> bool {
     let mut changed = false;
-    for issuer in &config.issuers {
+    for issuer in config.all_issuers() {
         let Some(r) = &issuer.remote_jwks else { continue };
         let Ok(Some((bytes, _))) = host::shared_get(&keys_key(&issuer.name)) else { continue };
         let stored: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -285,7 +290,7 @@ pub fn pick_up_now(config: &Config, remote: &Rc<RefCell<RemoteKeys>>) -> bool {
 
 /// Asks for a prompt refetch of every remote set: a token named a kid no set has (a rotation at the provider).
 pub fn want_refetch(config: &Config) {
-    for issuer in config.issuers.iter().filter(|i| i.remote_jwks.is_some()) {
+    for issuer in config.all_issuers().filter(|i| i.remote_jwks.is_some()) {
         // One pending request is enough: further unknown kids before the next fetch write nothing.
         update_state(&issuer.name, |s| {
             if s.want > s.want_served {

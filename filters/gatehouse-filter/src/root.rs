@@ -64,7 +64,7 @@ impl RootContext for Root {
                 );
                 // Remote key sets are kept fresh from the tick: once a second every VM looks at the shared
                 // store; fetches themselves follow each issuer's refresh and retry intervals.
-                if config.issuers.iter().any(|i| i.remote_jwks.is_some()) {
+                if config.all_issuers().any(|i| i.remote_jwks.is_some()) {
                     if let Err(status) = host::set_tick_period_ms(1000) {
                         log(ERROR, &format!("cannot start the key refresh timer: host status {status}"));
                     }
