@@ -243,8 +243,10 @@ def test_a_replayed_or_forged_callback_gets_a_400_page_and_no_session(stack):
     out = browse([{"goto": f"{base}/oauth2/callback?code=stolen&state=not-a-real-state"}, {"cookies": True}])
     assert out[0]["status"] == 400 and "Sign-in" in out[0]["text"]
     assert not session_cookies(out[1]["cookies"])
-    out = browse([{"goto": f"{base}/oauth2/callback?error=access_denied&state=x"}])
-    assert out[0]["status"] == 401
+    out = browse([{"goto": f"{base}/oauth2/callback?error=access_denied&state={'A' * 32}"}])
+    assert out[0]["status"] == 401, "the provider refused: a sign-in failed page"
+    out = browse([{"goto": f"{base}/oauth2/callback?error=access_denied&state=x%3B%20Domain%3Devil"}])
+    assert out[0]["status"] == 400, "a state that is not ours never reaches a cookie name"
 
 
 def test_sessions_are_refreshed_out_of_band_with_the_providers_refresh_token(stack):
