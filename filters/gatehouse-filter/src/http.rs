@@ -177,40 +177,50 @@ pub(crate) fn mark_provider(config: &Config, healthy: bool) {
     let _ = host::shared_set(PROVIDER_DOWN, until.to_string().as_bytes(), 0);
 }
 
-/// Refreshes are single-flight per session across the proxy. The slot is one of 4096, chosen by a digest
+/// Refreshes are single-flight per session across the proxy. The slot is one of `SLOTS`, chosen by a digest
 /// of the session (subject and sign-in time, never its tokens), so the shared store stays bounded; two
 /// sessions sharing a slot only take turns.
+pub const SLOTS: u16 = 4096;
+
+fn slot_key(slot: u16) -> String {
+    format!("gatehouse.refresh.{slot:03x}")
+}
+
 fn single_flight_key(pending: &Pending) -> Option<String> {
     let Pending::Refresh(wait) = pending else { return None };
     let digest = sha2::Sha256::digest(format!("{}\0{}", wait.session.sub, wait.session.iat).as_bytes());
-    let slot =
-        (u16::from(digest.first().copied().unwrap_or(0)) << 4) | u16::from(digest.get(1).copied().unwrap_or(0) >> 4);
-    Some(format!("gatehouse.refresh.{slot:03x}"))
+    let slot = ((u16::from(digest.first().copied().unwrap_or(0)) << 8)
+        | u16::from(digest.get(1).copied().unwrap_or(0)))
+        % SLOTS;
+    Some(slot_key(slot))
+}
+
+/// Creates the refresh slots once, at configuration (see `jwks::create_keys` for why there), so that taking
+/// one is always a real compare-and-swap.
+pub fn create_slots() {
+    if matches!(host::shared_get(&slot_key(0)), Ok(Some(_))) {
+        return;
+    }
+    for slot in 0..SLOTS {
+        let _ = host::shared_set(&slot_key(slot), b"0:free", 0);
+    }
 }
 
 fn held_until(bytes: &[u8]) -> u64 {
     std::str::from_utf8(bytes).ok().and_then(|s| s.split(':').next()).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
 }
 
-/// Takes the slot unless it is held. The value carries a random owner tag and is read back after writing:
-/// a first write to a new key cannot be compare-and-swapped (CAS 0 writes unconditionally), so reading our
-/// own tag back is what proves we won.
+/// Takes the slot unless it is held, by compare-and-swap on the value read.
 fn take_flight(key: &str, timeout_ms: u32) -> bool {
     let Ok(now) = host::now_seconds() else { return true };
     let cas = match host::shared_get(key) {
         Ok(Some((bytes, _))) if held_until(&bytes) > now => return false,
-        Ok(Some((_, cas))) => cas,
-        Ok(None) => 0,
-        Err(_) => return true,
+        Ok(Some((_, cas))) if cas != 0 => cas,
+        // A slot that does not exist (yet) is not taken: the refresh goes ahead, as without single flight.
+        _ => return true,
     };
-    let mut tag = [0u8; 8];
-    rand_core::RngCore::fill_bytes(&mut OsRng, &mut tag);
-    let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-    let mine = format!("{}:{tag}", now + u64::from(timeout_ms).div_ceil(1000) + 1);
-    if host::shared_set(key, mine.as_bytes(), cas).is_err() {
-        return false;
-    }
-    matches!(host::shared_get(key), Ok(Some((bytes, _))) if bytes == mine.as_bytes())
+    let until = now + u64::from(timeout_ms).div_ceil(1000) + 1;
+    host::shared_set(key, format!("{until}:held").as_bytes(), cas).is_ok()
 }
 
 /// Frees the slot. After a successful refresh it stays held a little longer: requests already on their way

@@ -73,12 +73,8 @@ fn update_state(issuer: &str, change: impl Fn(&mut State) -> bool) -> Option<Sta
     for _ in 0..4 {
         let (mut state, cas) = match host::shared_get(&state_key(issuer)) {
             Ok(Some((bytes, cas))) => (State::decode(&bytes), cas),
-            // A write with CAS 0 is unconditional, so a new key is first created with the (identical) default
-            // state and then updated with a real CAS token like any other.
-            Ok(None) => {
-                let _ = host::shared_set(&state_key(issuer), &State::default().encode(), 0);
-                continue;
-            }
+            // Keys are created in `on_configure` (see `create_keys`); until then there is nothing to update.
+            Ok(None) => return None,
             Err(_) => return None,
         };
         if !change(&mut state) {
@@ -264,6 +260,17 @@ fn release(name: &str, ok: bool) {
         }
         true
     });
+}
+
+/// Creates the shared keys this proxy will compare-and-swap. The ABI has no "create if absent" (a write with
+/// CAS 0 is unconditional), so creation happens once, at configuration, where Envoy runs the main thread's
+/// VM before it starts the workers' VMs: from then on every update is a real compare-and-swap.
+pub fn create_keys(config: &Config) {
+    for issuer in config.all_issuers().filter(|i| i.remote_jwks.is_some()) {
+        if matches!(host::shared_get(&state_key(&issuer.name)), Ok(None)) {
+            let _ = host::shared_set(&state_key(&issuer.name), &State::default().encode(), 0);
+        }
+    }
 }
 
 /// Reads every remote set from the shared store now. Used when a VM found no fresh set for a token: another

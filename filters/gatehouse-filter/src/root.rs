@@ -71,6 +71,10 @@ impl RootContext for Root {
                 }
                 // The first fetch waits for the first tick: calls sent while Envoy is still applying the
                 // configuration may never be answered.
+                crate::jwks::create_keys(&config);
+                if config.session.as_ref().is_some_and(|s| s.provider.keep_refresh_token) {
+                    crate::http::create_slots();
+                }
                 self.config = Some(Rc::new(config));
                 self.metrics.borrow_mut().count("gatehouse.config.loaded");
                 true
