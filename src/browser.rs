@@ -97,12 +97,7 @@ pub fn start_login<'c>(
     if json && (inp.provider_down || cfg.faults.provider_unavailable) {
         return deny(cfg, route, ResponseFormat::Json, Deny::Unavailable, "idp_down", None);
     }
-    let present: Vec<String> = request_cookies(req)
-        .iter()
-        .filter(|(n, _)| chunks::is_family(n, &sc.cookie_name))
-        .map(|(n, _)| (*n).to_owned())
-        .collect();
-    start_login_with(cfg, sc, &present, return_to, route, inp)
+    start_login_with(cfg, sc, &family(&request_cookies(req), sc), return_to, route, inp)
 }
 
 fn start_login_with<'c>(
@@ -210,8 +205,7 @@ fn callback<'c>(
         ("code_verifier", flow.verifier.as_str()),
     ];
     let (headers, body) = token_request(sc, &sc.provider.token_endpoint, &fields);
-    let stale_cookies =
-        cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect();
+    let stale_cookies = family(&cookies, sc);
     Decision::Call(Call {
         cluster: sc.provider.token_endpoint.cluster.clone(),
         headers,
@@ -259,7 +253,7 @@ pub fn resume<'c>(cfg: &'c Config, pending: Pending, resp: &CallResponse, inp: &
     };
     match pending {
         Pending::CodeExchange { flow, flow_cookie, stale_cookies } => {
-            let mut set = vec![sc.attributes.clear(&flow_cookie)];
+            let set = vec![sc.attributes.clear(&flow_cookie)];
             let tokens = match token_response::parse(resp) {
                 Ok(t) => t,
                 Err(TokenError::Unavailable(code)) => {
@@ -367,16 +361,12 @@ pub fn resume<'c>(cfg: &'c Config, pending: Pending, resp: &CallResponse, inp: &
                     verdict: verdict(None, "token_exchange", None),
                 });
             }
-            match seal_session(cfg, sc, &session, &stale_cookies, inp) {
-                Ok(cookies) => set.extend(cookies),
-                Err(reason) => return page(500, "Sign-in failed", "The session could not be stored.", reason, set),
-            }
-            redirect(&flow.return_to, set, "signed_in", None)
+            signed_in(cfg, sc, &session, &stale_cookies, set, &flow.return_to, inp)
         }
         Pending::Refresh(wait) => refreshed(cfg, sc, *wait, resp, inp),
         Pending::TokenExchange { session, return_to, cookies, stale_cookies } => {
             let mut session = *session;
-            let mut set = cookies;
+            let set = cookies;
             match token_response::parse_exchange(resp) {
                 Ok((token, expires_in)) => {
                     session.upstream_exp = Some(inp.now.saturating_add(expires_in.unwrap_or(300)));
@@ -401,11 +391,7 @@ pub fn resume<'c>(cfg: &'c Config, pending: Pending, resp: &CallResponse, inp: &
                     );
                 }
             }
-            match seal_session(cfg, sc, &session, &stale_cookies, inp) {
-                Ok(c) => set.extend(c),
-                Err(reason) => return page(500, "Sign-in failed", "The session could not be stored.", reason, set),
-            }
-            redirect(&return_to, set, "signed_in", None)
+            signed_in(cfg, sc, &session, &stale_cookies, set, &return_to, inp)
         }
     }
 }
@@ -544,6 +530,23 @@ fn end_session<'c>(
         }
         other => other,
     }
+}
+
+/// The end of a sign-in: the new session's cookies and back to where the person started.
+fn signed_in<'c>(
+    cfg: &Config,
+    sc: &SessionConfig,
+    session: &Session,
+    stale_cookies: &[String],
+    mut set: Vec<String>,
+    return_to: &str,
+    inp: &mut Inputs<'_>,
+) -> Decision<'c> {
+    match seal_session(cfg, sc, session, stale_cookies, inp) {
+        Ok(cookies) => set.extend(cookies),
+        Err(reason) => return page(500, "Sign-in failed", "The session could not be stored.", reason, set),
+    }
+    redirect(return_to, set, "signed_in", None)
 }
 
 /// `Set-Cookie` values for `session`, clearing chunks the browser holds beyond the new ones.

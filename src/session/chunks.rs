@@ -42,12 +42,9 @@ pub fn join(cookies: &[(&str, &str)], base: &str) -> Option<String> {
 
 /// Names of cookies of this family present in the request that a write of `written` does not replace.
 pub fn stale(cookies: &[(&str, &str)], base: &str, written: &[(String, String)]) -> Vec<String> {
-    let ours = |n: &str| {
-        n == base || n.strip_prefix(base).and_then(|r| r.strip_prefix('.')).is_some_and(|i| i.parse::<usize>().is_ok())
-    };
     let mut out: Vec<String> = Vec::new();
     for (n, _) in cookies {
-        if ours(n) && !written.iter().any(|(w, _)| w == n) && !out.iter().any(|o| o == n) {
+        if is_family(n, base) && !written.iter().any(|(w, _)| w == n) && !out.iter().any(|o| o == n) {
             out.push((*n).to_owned());
         }
     }
