@@ -5,6 +5,7 @@ use rand_core::RngCore;
 use subtle::ConstantTimeEq;
 
 use crate::b64;
+use crate::cache::{Bounded, OpenedSession};
 use crate::config::{ClientAuth, Config, SessionConfig, TokenEndpoint};
 use crate::dat::Identity;
 use crate::decide::Inputs;
@@ -68,7 +69,7 @@ pub fn special<'c>(
     if sc.login_paths.iter().any(|p| p == path) {
         let next = return_path::sanitize(&query.and_then(|q| query_param(q, "next")).unwrap_or_else(|| "/".to_owned()));
         // Already signed in: go where the person wanted, keeping the session.
-        if open_session(cfg, sc, &request_cookies(req), inp.now).is_ok() {
+        if open_session(cfg, sc, &request_cookies(req), inp.now, Some(&mut inp.caches.sessions)).is_ok() {
             return Some(redirect(&next, Vec::new(), "already_signed_in", None));
         }
         return Some(start_login(cfg, sc, req, &next, None, inp));
@@ -577,28 +578,39 @@ fn family(cookies: &[(&str, &str)], sc: &SessionConfig) -> Vec<String> {
     cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect()
 }
 
-pub struct Opened {
-    pub session: Session,
-    pub stale_key: bool,
-}
-
 /// Tampered, truncated, swapped, expired and idle cookies all come back as `Err`: exactly like no session.
+/// With a cache, a cookie value opened before is not decrypted again; the expiry checks run every time.
 pub fn open_session(
     cfg: &Config,
     sc: &SessionConfig,
     cookies: &[(&str, &str)],
     now: u64,
-) -> Result<Opened, &'static str> {
+    mut cache: Option<&mut Bounded<OpenedSession>>,
+) -> Result<OpenedSession, &'static str> {
     let value = chunks::join(cookies, &sc.cookie_name).ok_or("no_session")?;
-    let opened = open(&sc.keys, &sc.cookie_name, binding(cfg), &value).map_err(|e| e.code())?;
-    let session: Session = serde_json::from_slice(&opened.plaintext).map_err(|_| "cookie_format")?;
-    if now >= session.abs {
+    let cached = match &mut cache {
+        Some(c) => c.get(&value, now).cloned(),
+        None => None,
+    };
+    let opened = match cached {
+        Some(o) => o,
+        None => {
+            let sealed = open(&sc.keys, &sc.cookie_name, binding(cfg), &value).map_err(|e| e.code())?;
+            let session: Session = serde_json::from_slice(&sealed.plaintext).map_err(|_| "cookie_format")?;
+            let o = OpenedSession { session, stale_key: sealed.stale_key };
+            if let Some(c) = cache {
+                c.insert(&value, o.clone(), o.session.abs);
+            }
+            o
+        }
+    };
+    if now >= opened.session.abs {
         return Err("session_expired");
     }
-    if now >= session.seen.saturating_add(sc.idle_timeout_seconds) {
+    if now >= opened.session.seen.saturating_add(sc.idle_timeout_seconds) {
         return Err("session_idle");
     }
-    Ok(Opened { session, stale_key: opened.stale_key })
+    Ok(opened)
 }
 
 pub fn session_route<'c>(
@@ -613,15 +625,16 @@ pub fn session_route<'c>(
         return deny(cfg, Some(route), route.response, Deny::MissingCredential, "session_unavailable", None);
     };
     let cookies = request_cookies(req);
-    let Opened { mut session, stale_key } = match open_session(cfg, sc, &cookies, inp.now) {
-        Ok(o) => o,
-        Err(reason) => {
-            if route.redirect_browsers && wants_redirect(req) {
-                return start_login(cfg, sc, req, &return_path::sanitize(return_to), Some(route), inp);
+    let OpenedSession { mut session, stale_key } =
+        match open_session(cfg, sc, &cookies, inp.now, Some(&mut inp.caches.sessions)) {
+            Ok(o) => o,
+            Err(reason) => {
+                if route.redirect_browsers && wants_redirect(req) {
+                    return start_login(cfg, sc, req, &return_path::sanitize(return_to), Some(route), inp);
+                }
+                return deny(cfg, Some(route), route.response, Deny::MissingCredential, reason, None);
             }
-            return deny(cfg, Some(route), route.response, Deny::MissingCredential, reason, None);
-        }
-    };
+        };
     let mut permissions = std::collections::BTreeSet::new();
     for r in &session.roles {
         if let Some(p) = cfg.roles.get(r) {
@@ -653,7 +666,7 @@ pub fn session_route<'c>(
         let Some(role) = minter.role_for(&session.roles, &minter.roles) else {
             return deny(cfg, Some(route), route.response, Deny::Forbidden, "no_upstream_role", Some("oidc".into()));
         };
-        match inp.minted.get_or_mint(minter, &session.sub, role, inp.now, inp.rng) {
+        match inp.caches.minted.get_or_mint(minter, &session.sub, role, inp.now, inp.rng) {
             Ok(t) => (t, vec![role.to_owned()]),
             Err(_) => return deny(cfg, Some(route), route.response, Deny::Unavailable, "mint_failed", None),
         }
@@ -740,7 +753,7 @@ fn logout<'c>(cfg: &'c Config, sc: &'c SessionConfig, req: &Request<'_>, now: u6
         .map(|(n, _)| sc.attributes.clear(n))
         .collect();
     clear.dedup();
-    let id_token = open_session(cfg, sc, &cookies, now).ok().and_then(|o| o.session.id_token);
+    let id_token = open_session(cfg, sc, &cookies, now, None).ok().and_then(|o| o.session.id_token);
     let after = sc.post_logout_redirect_uri.clone().unwrap_or_else(|| "/".to_owned());
     let location = match (&sc.provider.end_session_endpoint, id_token) {
         // Auth0's /v2/logout takes the client and an allow-listed `returnTo`, no hint.

@@ -3,13 +3,13 @@
 use rand_core::RngCore;
 
 use crate::browser;
+use crate::cache::Caches;
 use crate::config::{Config, CorsPreflight, Unmatched};
 use crate::dat::{identify, Identity, IdentityError};
 use crate::decision::{Allow, Decision, Pending};
 use crate::jwks::RemoteKeys;
 use crate::jwt::IssuerKind;
 use crate::jwt::{verify_token_with, JwtError};
-use crate::mint::MintCache;
 use crate::oidc::token_response::CallResponse;
 use crate::policy::host::normalize_host;
 use crate::policy::{find_route, normalize_path, Requirement, ResponseFormat, Route};
@@ -19,11 +19,11 @@ use crate::secret::Credential;
 use crate::upstream;
 
 /// What the core needs from the world besides the request: the time, a cryptographically secure random
-/// source (the filter passes WASI's `random_get`), and the per-VM cache of minted upstream tokens.
+/// source (the filter passes WASI's `random_get`), and the per-VM caches.
 pub struct Inputs<'a> {
     pub now: u64,
     pub rng: &'a mut dyn RngCore,
-    pub minted: &'a mut MintCache,
+    pub caches: &'a mut Caches,
     /// Keys fetched from remote JWKS, as this VM last read them from the proxy's shared store.
     pub remote: &'a RemoteKeys,
     /// A recent call to the provider failed for a transient reason (the filter's circuit breaker): new
@@ -144,6 +144,7 @@ fn bearer<'c>(
             cfg.faults.keys_stale,
             cfg.max_token_bytes,
             inp.now,
+            Some(&mut inp.caches.tokens),
         );
         let identity = match verified {
             Ok(v) => identify(cfg, &v).map(|i| (i, v.issuer.kind)).map_err(|e| (e, Some(v.issuer.name.clone()))),
@@ -189,7 +190,7 @@ fn bearer<'c>(
         let Some(role) = minter.role_for(&identity.roles, table) else {
             return deny(cfg, Some(route), route.response, Deny::Forbidden, "no_upstream_role", Some(identity.issuer));
         };
-        match inp.minted.get_or_mint(minter, &identity.subject, role, inp.now, inp.rng) {
+        match inp.caches.minted.get_or_mint(minter, &identity.subject, role, inp.now, inp.rng) {
             Ok(token) => set.push(("authorization".to_owned(), format!("Bearer {token}"))),
             Err(_) => return deny(cfg, Some(route), route.response, Deny::Unavailable, "mint_failed", None),
         }

@@ -7,6 +7,7 @@
 
 pub mod b64;
 mod browser;
+pub mod cache;
 pub mod config;
 pub mod dat;
 pub mod decide;

@@ -28,6 +28,7 @@ const TOP: &[&str] = &[
     "session",
     "upstream_token",
     "faults",
+    "cache",
 ];
 
 /// Headers the core reads besides the token sources: CORS preflight detection and response negotiation.
@@ -85,6 +86,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         }
     }
     let faults = load_faults(&mut errs, &top);
+    let cache = load_cache(&mut errs, &top);
     let roles = load_roles(&mut errs, &top);
     let issuers = issuers::load(&mut errs, &top, &roles, env);
     let routes = routes::load(&mut errs, &top);
@@ -155,6 +157,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         minter,
         exchange,
         faults,
+        cache,
         request_headers,
     })
 }
@@ -287,6 +290,17 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
         }
     }
     h
+}
+
+fn load_cache(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::CacheSettings {
+    let mut c = super::CacheSettings::default();
+    let Some(v) = top.get("cache") else { return c };
+    let Some(o) = Obj::open(errs, &top.at("cache"), v, &["verified_tokens", "sessions"]) else {
+        return c;
+    };
+    c.verified_tokens = o.u64_or(errs, "verified_tokens", c.verified_tokens as u64, 0, 65536) as usize;
+    c.sessions = o.u64_or(errs, "sessions", c.sessions as u64, 0, 65536) as usize;
+    c
 }
 
 fn load_faults(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::Faults {

@@ -97,6 +97,19 @@ pub struct Faults {
     pub clock_offset_seconds: i64,
 }
 
+/// Sizes of the per-VM caches (see `crate::cache`); 0 turns a cache off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheSettings {
+    pub verified_tokens: usize,
+    pub sessions: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings { verified_tokens: 2048, sessions: 1024 }
+    }
+}
+
 #[derive(Debug)]
 pub struct Config {
     pub dataplane: Dataplane,
@@ -116,6 +129,7 @@ pub struct Config {
     pub minter: Option<crate::mint::Minter>,
     pub exchange: Option<Exchange>,
     pub faults: Faults,
+    pub cache: CacheSettings,
     /// The request headers the core reads: the filter fetches exactly these, one host call each.
     pub request_headers: Vec<String>,
 }

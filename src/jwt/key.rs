@@ -6,12 +6,14 @@ use rsa::signature::Verifier;
 use sha2::{Sha256, Sha384, Sha512};
 
 use super::{Alg, JwtError};
+use crate::cache::KeyFingerprint;
 use crate::secret::Secret;
 
 pub struct VerifyKey {
     pub kid: Option<String>,
     pub alg: Alg,
     material: Material,
+    fingerprint: KeyFingerprint,
 }
 
 enum Material {
@@ -35,12 +37,17 @@ impl VerifyKey {
     /// `alg` must be an HMAC algorithm and the secret long enough; the caller (config loading) checks both
     /// so that it can report them with a JSON path.
     pub fn hmac(kid: Option<String>, alg: Alg, secret: Secret) -> Self {
-        VerifyKey { kid, alg, material: Material::Hmac(secret) }
+        let fingerprint = fingerprint(alg, kid.as_deref(), secret.expose());
+        VerifyKey { kid, alg, material: Material::Hmac(secret), fingerprint }
     }
 
     pub fn rsa(kid: Option<String>, alg: Alg, key: rsa::RsaPublicKey) -> Result<Self, String> {
         use rsa::traits::PublicKeyParts;
         let size = key.size();
+        let mut public = key.n().to_bytes_be();
+        public.push(0);
+        public.extend(key.e().to_bytes_be());
+        let fingerprint = fingerprint(alg, kid.as_deref(), &public);
         let material = match alg {
             Alg::RS256 => Material::Rs256(rsa::pkcs1v15::VerifyingKey::new(key), size),
             Alg::RS384 => Material::Rs384(rsa::pkcs1v15::VerifyingKey::new(key), size),
@@ -48,19 +55,28 @@ impl VerifyKey {
             Alg::PS256 => Material::Ps256(rsa::pss::VerifyingKey::new(key), size),
             other => return Err(format!("an RSA key cannot be used with {other}")),
         };
-        Ok(VerifyKey { kid, alg, material })
+        Ok(VerifyKey { kid, alg, material, fingerprint })
     }
 
     pub fn es256(kid: Option<String>, key: p256::ecdsa::VerifyingKey) -> Self {
-        VerifyKey { kid, alg: Alg::ES256, material: Material::Es256(key) }
+        let fingerprint = fingerprint(Alg::ES256, kid.as_deref(), key.to_encoded_point(false).as_bytes());
+        VerifyKey { kid, alg: Alg::ES256, material: Material::Es256(key), fingerprint }
     }
 
     pub fn es384(kid: Option<String>, key: p384::ecdsa::VerifyingKey) -> Self {
-        VerifyKey { kid, alg: Alg::ES384, material: Material::Es384(key) }
+        let fingerprint = fingerprint(Alg::ES384, kid.as_deref(), key.to_encoded_point(false).as_bytes());
+        VerifyKey { kid, alg: Alg::ES384, material: Material::Es384(key), fingerprint }
     }
 
     pub fn ed25519(kid: Option<String>, key: ed25519_dalek::VerifyingKey) -> Self {
-        VerifyKey { kid, alg: Alg::EdDSA, material: Material::Ed25519(key) }
+        let fingerprint = fingerprint(Alg::EdDSA, kid.as_deref(), key.as_bytes());
+        VerifyKey { kid, alg: Alg::EdDSA, material: Material::Ed25519(key), fingerprint }
+    }
+
+    /// Identifies this exact key (algorithm, kid and material): a cached verification is reused only while
+    /// the key a token names still has this fingerprint.
+    pub fn fingerprint(&self) -> &KeyFingerprint {
+        &self.fingerprint
     }
 
     pub fn verify(&self, alg: Alg, message: &[u8], signature: &[u8]) -> Result<(), JwtError> {
@@ -94,6 +110,20 @@ impl VerifyKey {
             Err(JwtError::BadSignature)
         }
     }
+}
+
+fn fingerprint(alg: Alg, kid: Option<&str>, material: &[u8]) -> KeyFingerprint {
+    use sha2::Digest;
+    let mut h = Sha256::new();
+    h.update(b"gatehouse-key-v1\0");
+    h.update(alg.to_string().as_bytes());
+    h.update([0]);
+    // Length-prefixed so that no kid/material split can be read as another.
+    let kid = kid.unwrap_or("").as_bytes();
+    h.update((kid.len() as u64).to_be_bytes());
+    h.update(kid);
+    h.update(material);
+    h.finalize().into()
 }
 
 fn rsa_verify<D>(key: &rsa::pkcs1v15::VerifyingKey<D>, size: usize, message: &[u8], signature: &[u8]) -> bool

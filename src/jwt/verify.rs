@@ -3,6 +3,7 @@
 
 use super::token::{parse, Header};
 use super::{Claims, Issuer, JwtError, VerifyKey};
+use crate::cache::{Bounded, KeyFingerprint};
 use crate::jwks::RemoteKeys;
 
 pub struct Verified<'c> {
@@ -17,8 +18,12 @@ pub fn verify_token<'c>(
     max_len: usize,
     now: u64,
 ) -> Result<Verified<'c>, JwtError> {
-    verify_token_with(token, issuers, None, false, max_len, now)
+    verify_token_with(token, issuers, None, false, max_len, now, None)
 }
+
+/// How long a verified signature is remembered when the token has no `exp`: the claims are re-checked on
+/// every hit anyway; this only bounds how long an entry occupies the cache.
+const NO_EXP_CACHE_SECONDS: u64 = 3600;
 
 /// As `verify_token`, with keys fetched from remote JWKS next to the pinned ones. `keys_stale` treats every
 /// remote set as too old (a staging fault switch).
@@ -29,6 +34,7 @@ pub fn verify_token_with<'c>(
     keys_stale: bool,
     max_len: usize,
     now: u64,
+    cache: Option<&mut Bounded<KeyFingerprint>>,
 ) -> Result<Verified<'c>, JwtError> {
     let unverified = parse(token, max_len)?;
     // `iss` picks the issuer before the signature is checked; a forged `iss` only selects keys that will
@@ -52,8 +58,24 @@ pub fn verify_token_with<'c>(
             (None, _) => return Err(pinned_err),
         },
     };
-    key.verify(unverified.header.alg, unverified.signing_input, &unverified.signature)?;
+    // Only the signature check is skipped on a hit, and only for this exact token string and a key with the
+    // same fingerprint: a key removed or replaced since stops the token here, through `select_key` above.
+    let cached = match cache {
+        Some(c) => {
+            let hit = c.get(token, now).is_some_and(|fp| fp == key.fingerprint());
+            Some((c, hit))
+        }
+        None => None,
+    };
+    if !cached.as_ref().is_some_and(|(_, hit)| *hit) {
+        key.verify(unverified.header.alg, unverified.signing_input, &unverified.signature)?;
+    }
     check_claims(issuer, &unverified.claims, now)?;
+    if let Some((c, false)) = cached {
+        let until =
+            unverified.claims.numeric_date("exp").ok().flatten().unwrap_or(now.saturating_add(NO_EXP_CACHE_SECONDS));
+        c.insert(token, *key.fingerprint(), until);
+    }
     Ok(Verified { issuer, header: unverified.header, claims: unverified.claims })
 }
 

@@ -47,7 +47,7 @@ pub fn validate(
     remote: Option<&RemoteKeys>,
     now: u64,
 ) -> Result<IdClaims, IdTokenError> {
-    let v = verify_token_with(token, std::slice::from_ref(provider), remote, false, 16 * 1024, now)?;
+    let v = verify_token_with(token, std::slice::from_ref(provider), remote, false, 16 * 1024, now, None)?;
     let c = &v.claims;
     // `verify_token` checked that one audience is ours; with several, `azp` must name us (§3.1.3.7 item 4–5).
     let audiences = c.audiences()?;

@@ -1,9 +1,9 @@
 use serde_json::{json, Value};
 
+use crate::cache::Caches;
 use crate::config::Config;
 use crate::decide::{decide, resume, Inputs};
 use crate::decision::{Decision, Pending};
-use crate::mint::MintCache;
 use crate::oidc::query_param;
 use crate::oidc::token_response::CallResponse;
 use crate::request::Request;
@@ -11,14 +11,14 @@ use crate::testing::*;
 
 struct Browser {
     jar: Vec<(String, String)>,
-    minted: MintCache,
+    caches: Caches,
     now: u64,
     provider_down: bool,
 }
 
 impl Browser {
     fn new() -> Self {
-        Browser { jar: Vec::new(), minted: MintCache::default(), now: now(), provider_down: false }
+        Browser { jar: Vec::new(), caches: Caches::default(), now: now(), provider_down: false }
     }
 
     fn cookie_header(&self) -> String {
@@ -49,7 +49,7 @@ impl Browser {
         let mut inp = Inputs {
             now: self.now,
             rng: &mut rng,
-            minted: &mut self.minted,
+            caches: &mut self.caches,
             remote: &crate::jwks::RemoteKeys::default(),
             provider_down: self.provider_down,
         };
@@ -71,7 +71,7 @@ impl Browser {
         let mut inp = Inputs {
             now: self.now,
             rng: &mut rng,
-            minted: &mut self.minted,
+            caches: &mut self.caches,
             remote: &crate::jwks::RemoteKeys::default(),
             provider_down: self.provider_down,
         };

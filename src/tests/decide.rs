@@ -10,11 +10,11 @@ use crate::testing::*;
 fn run<'c>(cfg: &'c Config, method: &str, path: &str, host: &str, headers: &[(&str, &str)]) -> Decision<'c> {
     let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
     let mut rng = rand_core::OsRng;
-    let mut minted = crate::mint::MintCache::default();
+    let mut caches = crate::cache::Caches::default();
     let mut inp = crate::decide::Inputs {
         now: now(),
         rng: &mut rng,
-        minted: &mut minted,
+        caches: &mut caches,
         remote: &crate::jwks::RemoteKeys::default(),
         provider_down: false,
     };

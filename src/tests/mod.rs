@@ -1,6 +1,7 @@
 //! Unit tests of the core, run natively and compiled to wasm32-wasip1.
 
 mod browser;
+mod cache;
 mod config;
 mod decide;
 mod known_answers;

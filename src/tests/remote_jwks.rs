@@ -1,10 +1,10 @@
 use serde_json::{json, Value};
 
+use crate::cache::Caches;
 use crate::config::Config;
 use crate::decide::{decide, Inputs};
 use crate::jwks::{parse_jwks, KeySet, RemoteKeys};
 use crate::jwt::Alg;
-use crate::mint::MintCache;
 use crate::request::Request;
 use crate::testing::*;
 
@@ -47,8 +47,8 @@ fn status_and_reason(cfg: &Config, remote: &RemoteKeys, token: &str) -> (u16, &'
     let auth = format!("Bearer {token}");
     let headers = vec![("authorization".to_owned(), auth)];
     let mut rng = rand_core::OsRng;
-    let mut minted = MintCache::default();
-    let mut inp = Inputs { now: now(), rng: &mut rng, minted: &mut minted, remote, provider_down: false };
+    let mut caches = Caches::default();
+    let mut inp = Inputs { now: now(), rng: &mut rng, caches: &mut caches, remote, provider_down: false };
     let d = decide(cfg, &Request { method: "GET", path: "/api/x", authority: "h", headers: &headers }, &mut inp);
     (d.status().unwrap_or(200), d.verdict().reason)
 }

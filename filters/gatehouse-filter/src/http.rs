@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use gatehouse::cache::Caches;
 use gatehouse::jwks::RemoteKeys;
-use gatehouse::mint::MintCache;
 use gatehouse::oidc::token_response::{provider_answered, CallResponse, MAX_BODY};
 use gatehouse::{Config, Decision, Inputs, Pending, Request};
 use proxy_wasm::hostcalls;
@@ -23,7 +23,7 @@ use crate::root::log;
 pub struct Http {
     config: Option<Rc<Config>>,
     metrics: Rc<RefCell<Metrics>>,
-    minted: Rc<RefCell<MintCache>>,
+    caches: Rc<RefCell<Caches>>,
     remote: Rc<RefCell<RemoteKeys>>,
     method: String,
     /// The continuation of a request waiting for its token call, with its single-flight slot.
@@ -38,13 +38,13 @@ impl Http {
     pub fn new(
         config: Option<Rc<Config>>,
         metrics: Rc<RefCell<Metrics>>,
-        minted: Rc<RefCell<MintCache>>,
+        caches: Rc<RefCell<Caches>>,
         remote: Rc<RefCell<RemoteKeys>>,
     ) -> Self {
         Http {
             config,
             metrics,
-            minted,
+            caches,
             remote,
             method: String::new(),
             pending: None,
@@ -110,14 +110,14 @@ impl Http {
         let Some(config) = self.config.clone() else { return local_error(503, "unavailable") };
         let Ok(now) = host::now_seconds() else { return local_error(503, "unavailable") };
         let mut rng = OsRng;
-        let minted = self.minted.clone();
-        let mut minted = minted.borrow_mut();
+        let caches = self.caches.clone();
+        let mut caches = caches.borrow_mut();
         let remote = self.remote.clone();
         let remote = remote.borrow();
         let mut inputs =
-            Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote, provider_down: provider_down(now) };
+            Inputs { now, rng: &mut rng, caches: &mut caches, remote: &remote, provider_down: provider_down(now) };
         let decision = gatehouse::resume(&config, pending, &response, &mut inputs);
-        drop(minted);
+        drop(caches);
         drop(remote);
         self.act(decision)
     }
@@ -274,19 +274,19 @@ impl HttpContext for Http {
         let request = Request { method: &self.method, path: &path, authority: &authority, headers: &headers };
         let down = config.session.is_some() && provider_down(now);
         let mut rng = OsRng;
-        let minted = self.minted.clone();
-        let mut minted = minted.borrow_mut();
+        let caches = self.caches.clone();
+        let mut caches = caches.borrow_mut();
         let remote = self.remote.clone();
         let remote = remote.borrow();
-        let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote, provider_down: down };
+        let mut inputs = Inputs { now, rng: &mut rng, caches: &mut caches, remote: &remote, provider_down: down };
         let mut decision = gatehouse::decide(&config, &request, &mut inputs);
         drop(remote);
         if decision.verdict().reason == "keys_stale" && crate::jwks::pick_up_now(&config, &self.remote) {
             let remote = self.remote.borrow();
-            let mut inputs = Inputs { now, rng: &mut rng, minted: &mut minted, remote: &remote, provider_down: down };
+            let mut inputs = Inputs { now, rng: &mut rng, caches: &mut caches, remote: &remote, provider_down: down };
             decision = gatehouse::decide(&config, &request, &mut inputs);
         }
-        drop(minted);
+        drop(caches);
         if decision.verdict().reason == "unknown_kid" {
             crate::jwks::want_refetch(&config);
         }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use gatehouse::cache::Caches;
 use gatehouse::Decision;
 
 use crate::host;
@@ -10,9 +11,38 @@ use crate::host;
 #[derive(Default)]
 pub struct Metrics {
     ids: HashMap<String, u32>,
+    gauges: HashMap<String, u32>,
+    /// Totals already added to each counter fed from a running total (cache hits and misses).
+    published: HashMap<&'static str, u64>,
 }
 
 impl Metrics {
+    pub fn gauge(&mut self, name: &str, value: u64) {
+        let id = match self.gauges.get(name) {
+            Some(id) => *id,
+            None => match host::define_gauge(name) {
+                Ok(id) => {
+                    self.gauges.insert(name.to_owned(), id);
+                    id
+                }
+                Err(_) => return,
+            },
+        };
+        host::record(id, value);
+    }
+
+    /// Once a tick: the VM's memory and how well its caches do. Gauges, because each VM reports its own.
+    pub fn vm_state(&mut self, caches: &Caches) {
+        self.gauge("gatehouse.vm.memory_bytes", host::memory_bytes());
+        self.gauge("gatehouse.cache.tokens.entries", caches.tokens.len() as u64);
+        self.gauge("gatehouse.cache.sessions.entries", caches.sessions.len() as u64);
+        self.count_to("gatehouse.cache.tokens.hits", caches.tokens.hits);
+        self.count_to("gatehouse.cache.tokens.misses", caches.tokens.misses);
+        self.count_to("gatehouse.cache.sessions.hits", caches.sessions.hits);
+        self.count_to("gatehouse.cache.sessions.misses", caches.sessions.misses);
+        self.gauge("gatehouse.cache.minted.entries", caches.minted.len() as u64);
+    }
+
     pub fn count(&mut self, name: &str) {
         let id = match self.ids.get(name) {
             Some(id) => *id,
@@ -25,6 +55,27 @@ impl Metrics {
             },
         };
         host::increment(id, 1);
+    }
+
+    /// Brings a counter up to `total`, a running total kept elsewhere; counters from all VMs add up at
+    /// Envoy's `/stats`, where gauges would overwrite each other. A total that went down (new caches with a
+    /// new configuration) starts over.
+    fn count_to(&mut self, name: &'static str, total: u64) {
+        let last = self.published.insert(name, total).unwrap_or(0);
+        let delta = if total >= last { total - last } else { total };
+        if delta > 0 {
+            let id = match self.ids.get(name) {
+                Some(id) => *id,
+                None => match host::define_counter(name) {
+                    Ok(id) => {
+                        self.ids.insert(name.to_owned(), id);
+                        id
+                    }
+                    Err(_) => return,
+                },
+            };
+            host::increment(id, i64::try_from(delta).unwrap_or(i64::MAX));
+        }
     }
 
     pub fn record(&mut self, decision: &Decision<'_>) {

@@ -8,6 +8,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 use sha2::Digest;
 
+use gatehouse::cache::Caches;
 use gatehouse::jwks::RemoteKeys;
 
 use crate::host::{self, ERROR, INFO};
@@ -19,7 +20,7 @@ use crate::metrics::Metrics;
 pub struct Root {
     config: Option<Rc<Config>>,
     metrics: Rc<RefCell<Metrics>>,
-    minted: Rc<RefCell<gatehouse::mint::MintCache>>,
+    caches: Rc<RefCell<Caches>>,
     remote: Rc<RefCell<RemoteKeys>>,
     fetcher: Fetcher,
 }
@@ -62,13 +63,13 @@ impl RootContext for Root {
                         config.issuers.len()
                     ),
                 );
-                // Remote key sets are kept fresh from the tick: once a second every VM looks at the shared
-                // store; fetches themselves follow each issuer's refresh and retry intervals.
-                if config.all_issuers().any(|i| i.remote_jwks.is_some()) {
-                    if let Err(status) = host::set_tick_period_ms(1000) {
-                        log(ERROR, &format!("cannot start the key refresh timer: host status {status}"));
-                    }
+                // The tick keeps remote key sets fresh (once a second every VM looks at the shared store;
+                // fetches follow each issuer's refresh and retry intervals) and publishes the VM's gauges.
+                if let Err(status) = host::set_tick_period_ms(1000) {
+                    log(ERROR, &format!("cannot start the timer: host status {status}"));
                 }
+                // Cached answers belong to the configuration they were computed under.
+                self.caches = Rc::new(RefCell::new(Caches::new(&config.cache)));
                 // The first fetch waits for the first tick: calls sent while Envoy is still applying the
                 // configuration may never be answered.
                 crate::jwks::create_keys(&config);
@@ -94,10 +95,11 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         let (Some(config), Ok(now)) = (self.config.clone(), host::now_seconds()) else { return };
         self.fetcher.tick(&config, &self.remote, &self.metrics, now);
+        self.metrics.borrow_mut().vm_state(&self.caches.borrow());
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http::new(self.config.clone(), self.metrics.clone(), self.minted.clone(), self.remote.clone())))
+        Some(Box::new(Http::new(self.config.clone(), self.metrics.clone(), self.caches.clone(), self.remote.clone())))
     }
 
     fn get_type(&self) -> Option<ContextType> {
