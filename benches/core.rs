@@ -1,0 +1,264 @@
+//! Core costs in ns/op, natively and compiled to wasm32-wasip1 (run by `scripts/bench.sh` under V8 and
+//! wasmtime). Each case goes through the same public entry points the filter calls (`decide`, `load_config`,
+//! `find_route`), so a figure here is what a request pays in the VM before any host call.
+//!
+//! Output: one `BENCH {json}` line per case, which the script turns into the table; plus a readable line.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use gatehouse::cache::Caches;
+use gatehouse::jwks::RemoteKeys;
+use gatehouse::jwt::{Alg, SigningKey};
+use gatehouse::session::{chunks, seal, Session};
+use gatehouse::{decide, load_config, Config, Decision, Inputs, Request};
+use rand_core::OsRng;
+use serde_json::{json, Value};
+
+const KEYS: &str = include_str!("../tests/fixtures/keys.json");
+const ISS: &str = "https://platform.bench/";
+const AUD: &str = "gatehouse-bench";
+const HS512_SECRET: &str = "bench-hs512-secret-bench-hs512-secret-bench-hs512-secret-0123456789";
+const COOKIE_KEY: [u8; 32] = [5u8; 32];
+
+fn fixture(name: &str) -> Value {
+    let all: Value = serde_json::from_str(KEYS).unwrap();
+    all[name].clone()
+}
+
+fn public(name: &str, alg: &str, kid: &str) -> Value {
+    let mut jwk = fixture(name);
+    let o = jwk.as_object_mut().unwrap();
+    for p in ["d", "p", "q", "dp", "dq", "qi"] {
+        o.remove(p);
+    }
+    o.insert("alg".into(), json!(alg));
+    o.insert("kid".into(), json!(kid));
+    jwk
+}
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "HS512" => Some(HS512_SECRET.into()),
+        "COOKIE_KEYS" => Some(format!("k1:{}", gatehouse::b64::encode(&COOKIE_KEY))),
+        "CLIENT_SECRET" => Some("bench-client-secret".into()),
+        "AIRFLOW_SECRET" => Some("a".repeat(64)),
+        _ => None,
+    }
+}
+
+/// 100 routes, the matching one last, and 20 keys: the shape of a large real deployment's config.
+fn config_json(cache: usize, session: bool) -> Value {
+    let mut keys = vec![public("rsa", "RS256", "rs"), public("p256", "ES256", "es"), public("ed25519", "EdDSA", "ed")];
+    for i in 0..16 {
+        let (f, a) = [("rsa_other", "RS256"), ("p256", "ES256"), ("ed25519", "EdDSA"), ("p384", "ES384")][i % 4];
+        keys.push(public(f, a, &format!("extra-{i}")));
+    }
+    let mut routes: Vec<Value> = (0..97)
+        .map(|i| {
+            json!({"name": format!("r{i}"), "path": {"prefix": format!("/svc{i}/")}, "methods": ["GET", "POST"],
+                         "require": "bearer"})
+        })
+        .collect();
+    routes.push(json!({"name": "health", "path": {"exact": "/health"}, "require": "public"}));
+    routes.push(json!({"name": "ui", "path": {"prefix": "/ui"}, "require": "session"}));
+    routes.push(json!({"name": "api", "path": {"regex": "/api/v[0-9]+/.*"}, "require": "bearer"}));
+    let mut v = json!({
+        "dataplane": {"organization_id": "org", "workspace_id": "ws", "deployment_id": "dep"},
+        "issuers": [{"name": "platform", "issuer": ISS, "audiences": [AUD], "kind": "access_token", "jwks": {"keys": keys},
+                     "hmac_keys": [{"kid": "hs", "alg": "HS512", "secret_env": "HS512"}]}],
+        "routes": routes,
+        "unmatched": "deny",
+        "cache": {"verified_tokens": cache, "sessions": cache}
+    });
+    if session {
+        v["session"] = json!({
+            "keys_env": "COOKIE_KEYS",
+            "redirect_uri": "https://airflow.bench/oauth2/callback",
+            "provider": {
+                "issuer": "https://idp.bench/", "client_id": "c", "client_secret_env": "CLIENT_SECRET",
+                "authorization_endpoint": "https://idp.bench/authorize",
+                "token_endpoint": {"cluster": "idp", "authority": "idp.bench", "path": "/token"},
+                "jwks": {"keys": [public("rsa", "RS256", "idp")]},
+                "roles_claim": "roles"
+            }
+        });
+        v["upstream_token"] = json!({
+            "signing": {"alg": "HS512", "secret_env": "AIRFLOW_SECRET"},
+            "roles": {"admin": "ADMIN"}
+        });
+    }
+    v
+}
+
+fn load(v: &Value) -> Config {
+    load_config(v.to_string().as_bytes(), &env).unwrap()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn token(alg: Alg, kid: &str) -> String {
+    let mut key = if alg == Alg::HS512 {
+        SigningKey::hmac(None, alg, gatehouse::secret::Secret::new(HS512_SECRET.as_bytes().to_vec())).unwrap()
+    } else {
+        let f = match alg {
+            Alg::ES256 => "p256",
+            Alg::EdDSA => "ed25519",
+            _ => "rsa",
+        };
+        SigningKey::from_private_jwk(&fixture(f), Some(alg)).unwrap()
+    };
+    key.kid = Some(kid.into());
+    let n = now();
+    key.sign(&json!({"iss": ISS, "aud": AUD, "sub": "robot-1", "iat": n, "exp": n + 86400, "jti": "j-1"}), &mut OsRng)
+        .unwrap()
+}
+
+/// Session cookies whose sealed value is about `size` bytes (padding in the ID token field, as a real
+/// provider's ID token would), split into chunks past 3800 bytes as the filter writes them.
+fn session_cookie(cfg: &Config, size: usize) -> String {
+    let sc = cfg.session.as_ref().unwrap();
+    let n = now();
+    let mut s = Session {
+        sub: "auth0|alice".into(),
+        name: None,
+        email: None,
+        roles: vec!["admin".into()],
+        iat: n,
+        seen: n,
+        abs: n + 86400,
+        id_token: Some(String::new()),
+        refresh_token: None,
+        provider_exp: None,
+        upstream_token: None,
+        upstream_exp: None,
+    };
+    let base = serde_json::to_vec(&s).unwrap().len();
+    // Sealing base64url-encodes nonce + plaintext + tag: about 4/3 of the plaintext.
+    s.id_token = Some("x".repeat((size * 3 / 4).saturating_sub(base + 40)));
+    let sealed = seal(&sc.keys, &sc.cookie_name, "dep", &serde_json::to_vec(&s).unwrap(), [1; 12]).unwrap();
+    let parts = chunks::split(&sc.cookie_name, &sealed).unwrap();
+    parts.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+}
+
+struct Bench {
+    filter: Option<String>,
+    results: Vec<(String, f64)>,
+}
+
+impl Bench {
+    /// Median of 5 batches, each at least 100 ms, after a warm-up batch.
+    fn run(&mut self, name: &str, mut f: impl FnMut()) {
+        if self.filter.as_ref().is_some_and(|p| !name.contains(p.as_str())) {
+            return;
+        }
+        let mut iters = 1u64;
+        loop {
+            let t = Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            if t.elapsed().as_millis() >= 100 {
+                break;
+            }
+            iters *= 2;
+        }
+        let mut batches: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    f();
+                }
+                t.elapsed().as_nanos() as f64 / iters as f64
+            })
+            .collect();
+        batches.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let ns = batches[2];
+        println!("{name:<44} {:>12.0} ns/op", ns);
+        println!("BENCH {}", json!({"case": name, "ns_per_op": ns}));
+        self.results.push((name.to_owned(), ns));
+    }
+}
+
+fn decide_status(cfg: &Config, caches: &mut Caches, path: &str, headers: &[(String, String)]) -> u16 {
+    let remote = RemoteKeys::default();
+    let mut rng = OsRng;
+    let mut inp = Inputs { now: now(), rng: &mut rng, caches, remote: &remote, provider_down: false };
+    let d = decide(cfg, &Request { method: "GET", path, authority: "airflow.bench", headers }, &mut inp);
+    match d {
+        Decision::Allow(_) => 200,
+        other => other.status().unwrap_or(0),
+    }
+}
+
+fn main() {
+    // `cargo bench -- <filter>` passes `--bench` first; anything else is a substring filter.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let mut b = Bench { filter, results: Vec::new() };
+    // Bearer cases verify only, as `jwt_authn` does; session cases also mint the Airflow token (cached).
+    let cached = load(&config_json(2048, false));
+    let uncached = load(&config_json(0, false));
+    let cached_s = load(&config_json(2048, true));
+    let uncached_s = load(&config_json(0, true));
+
+    // The baseline the uncached RS256 path is judged against: one RSA-2048 PKCS#1 v1.5 verify, nothing else.
+    {
+        use rsa::pkcs1v15::{Signature, VerifyingKey};
+        use rsa::signature::Verifier;
+        let t = token(Alg::RS256, "rs");
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let sig = Signature::try_from(gatehouse::b64::decode_strict(sig).unwrap().as_slice()).unwrap();
+        let jwk = fixture("rsa");
+        let n = rsa::BigUint::from_bytes_be(&gatehouse::b64::decode_strict(jwk["n"].as_str().unwrap()).unwrap());
+        let e = rsa::BigUint::from_bytes_be(&gatehouse::b64::decode_strict(jwk["e"].as_str().unwrap()).unwrap());
+        let key = VerifyingKey::<sha2::Sha256>::new(rsa::RsaPublicKey::new(n, e).unwrap());
+        b.run("raw rsa-2048 pkcs1v15 verify (rsa crate)", || {
+            key.verify(black_box(input.as_bytes()), black_box(&sig)).unwrap();
+        });
+    }
+
+    for (alg, kid) in [(Alg::RS256, "rs"), (Alg::ES256, "es"), (Alg::EdDSA, "ed"), (Alg::HS512, "hs")] {
+        let headers = vec![("authorization".to_owned(), format!("Bearer {}", token(alg, kid)))];
+        for (label, cfg) in [("cached", &cached), ("uncached", &uncached)] {
+            let mut caches = Caches::new(&cfg.cache);
+            assert_eq!(decide_status(cfg, &mut caches, "/api/v2/dags", &headers), 200, "{alg} {label}");
+            b.run(&format!("bearer {alg} {label}"), || {
+                black_box(decide_status(cfg, &mut caches, "/api/v2/dags", &headers));
+            });
+        }
+    }
+
+    for size in [1024usize, 4096] {
+        let cookie = session_cookie(&cached_s, size);
+        let headers = vec![("cookie".to_owned(), cookie)];
+        for (label, cfg) in [("cached", &cached_s), ("uncached", &uncached_s)] {
+            let mut caches = Caches::new(&cfg.cache);
+            assert_eq!(decide_status(cfg, &mut caches, "/ui/dags", &headers), 200, "session {size} {label}");
+            b.run(&format!("session {} KiB {label}", size / 1024), || {
+                black_box(decide_status(cfg, &mut caches, "/ui/dags", &headers));
+            });
+        }
+    }
+
+    {
+        let mut caches = Caches::new(&cached.cache);
+        b.run("public route (decide)", || {
+            black_box(decide_status(&cached, &mut caches, "/health", &[]));
+        });
+        b.run("route match over 100 routes (last one)", || {
+            let (path, _) = gatehouse::policy::normalize_path(black_box("/api/v2/dags/x/runs?limit=5")).unwrap();
+            black_box(gatehouse::policy::find_route(&cached.routes, "airflow.bench", &path, "GET").unwrap());
+        });
+    }
+
+    let doc = config_json(2048, false).to_string();
+    b.run("config load (100 routes, 20 keys)", || {
+        black_box(load_config(black_box(doc.as_bytes()), &env).unwrap());
+    });
+
+    let summary: serde_json::Map<String, Value> = b.results.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    println!("BENCH-SUMMARY {}", Value::Object(summary));
+}
