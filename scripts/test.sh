@@ -21,6 +21,9 @@ cargo test --locked --workspace
 step "core unit tests (wasm32-wasip1 in V8)"
 cargo test --locked -p gatehouse --lib --target wasm32-wasip1
 
+step "fuzz: every target for 15 s from the checked-in corpus (scripts/fuzz.sh)"
+bash scripts/fuzz.sh 15
+
 step "build"
 bash scripts/build.sh
 
