@@ -13,7 +13,8 @@ pub enum Applied {
     Stop,
 }
 
-pub fn apply(decision: &Decision<'_>, method: &str) -> Applied {
+/// `present` names the request's headers: a header to remove that is not there costs no host call.
+pub fn apply(decision: &Decision<'_>, method: &str, present: &[String]) -> Applied {
     match decision {
         // Calls are dispatched by the HTTP context before anything reaches here.
         Decision::Call(_) => {
@@ -22,6 +23,9 @@ pub fn apply(decision: &Decision<'_>, method: &str) -> Applied {
         }
         Decision::Allow(allow) => {
             for name in &allow.remove_headers {
+                if !present.iter().any(|p| p.eq_ignore_ascii_case(name)) {
+                    continue;
+                }
                 if let Err(status) = host::remove_header(REQUEST_HEADERS, name) {
                     // A header we could not strip might reach the upstream forged: fail closed.
                     log(ERROR, &format!("cannot remove header {name}: host status {status}"));

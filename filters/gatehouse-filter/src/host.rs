@@ -32,13 +32,6 @@ extern "C" {
         return_data: *mut *mut u8,
         return_size: *mut usize,
     ) -> u32;
-    fn proxy_get_header_map_value(
-        map_type: u32,
-        key_data: *const u8,
-        key_size: usize,
-        return_data: *mut *mut u8,
-        return_size: *mut usize,
-    ) -> u32;
     fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
     fn proxy_replace_header_map_value(
         map_type: u32,
@@ -134,18 +127,7 @@ pub fn call_response_body(max: usize) -> Result<Vec<u8>, u32> {
     buffer(CALL_RESPONSE_BODY, max)
 }
 
-pub fn header(map: u32, name: &str) -> Result<Option<Vec<u8>>, u32> {
-    let (mut data, mut size) = (null_mut(), 0usize);
-    // SAFETY: as in `buffer`.
-    match unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut data, &mut size) } {
-        OK => Ok(Some(take(data, size))),
-        NOT_FOUND => Ok(None),
-        other => Err(other),
-    }
-}
-
-/// All pairs of a header map, values as bytes. Used for call responses only: on the request path reading
-/// the whole map costs several times more than reading the few headers needed.
+/// All pairs of a header map, values as bytes.
 pub fn header_pairs(map: u32) -> Result<Vec<(String, Vec<u8>)>, u32> {
     let (mut data, mut size) = (null_mut(), 0usize);
     // SAFETY: as in `buffer`.

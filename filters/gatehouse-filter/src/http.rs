@@ -32,6 +32,8 @@ pub struct Http {
     response_headers: Vec<(String, String)>,
     /// Cookie names the upstream's response may not set.
     drop_set_cookies: &'static [&'static str],
+    /// Names of the request's headers (lower case), so only those present are removed.
+    present: Vec<String>,
 }
 
 impl Http {
@@ -50,6 +52,7 @@ impl Http {
             pending: None,
             response_headers: Vec::new(),
             drop_set_cookies: &[],
+            present: Vec::new(),
         }
     }
 
@@ -94,7 +97,7 @@ impl Http {
                     }
                 }
             }
-            other => match apply(&other, &self.method) {
+            other => match apply(&other, &self.method, &self.present) {
                 Applied::Continue(response_headers, drop) => {
                     self.response_headers = response_headers;
                     self.drop_set_cookies = drop;
@@ -230,18 +233,6 @@ fn release_flight(key: &str, refreshed: bool) {
     let _ = host::shared_set(key, format!("{until}:done").as_bytes(), 0);
 }
 
-/// A request header as text. `Err` when the value is not UTF-8: HTTP allows obs-text bytes, but nothing we
-/// read (paths, hosts, tokens, cookies) may contain them, so such a request is refused rather than guessed at.
-fn header(name: &str) -> Result<Option<String>, ()> {
-    match host::header(REQUEST_HEADERS, name) {
-        Ok(Some(bytes)) => String::from_utf8(bytes).map(Some).map_err(|_| ()),
-        Ok(None) => Ok(None),
-        // A header map the host cannot read is treated like a missing header: the core then refuses
-        // whatever needed it.
-        Err(_) => Ok(None),
-    }
-}
-
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(config) = self.config.clone() else {
@@ -253,21 +244,38 @@ impl HttpContext for Http {
             log(ERROR, "host clock unavailable; refusing request");
             return local_error(503, "unavailable");
         };
-        let (Ok(method), Ok(path), Ok(authority)) = (header(":method"), header(":path"), header(":authority")) else {
-            self.metrics.borrow_mut().count("gatehouse.decision.deny.bad_header_encoding");
-            return local_error(400, "bad_request");
-        };
+        // One host call for the whole map: reading the few headers the core needs one by one, and then
+        // removing every forged-header spelling blind, costs dozens of calls per request; with the map we
+        // know which names are present and remove only those.
+        let pairs = host::header_pairs(REQUEST_HEADERS).unwrap_or_default();
+        let mut method = None;
+        let mut path = None;
+        let mut authority = None;
         let mut headers: Vec<(String, String)> = Vec::with_capacity(config.request_headers.len());
-        for name in &config.request_headers {
-            match header(name) {
-                Ok(Some(v)) => headers.push((name.clone(), v)),
-                Ok(None) => {}
-                Err(()) => {
+        let mut present: Vec<String> = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            let slot = match name.as_str() {
+                ":method" => Some(&mut method),
+                ":path" => Some(&mut path),
+                ":authority" => Some(&mut authority),
+                _ => None,
+            };
+            let wanted = slot.is_some() || config.request_headers.iter().any(|h| h.eq_ignore_ascii_case(&name));
+            if wanted {
+                // HTTP allows obs-text bytes, but nothing we read (paths, hosts, tokens, cookies) may contain
+                // them, so such a request is refused rather than guessed at.
+                let Ok(value) = String::from_utf8(value) else {
                     self.metrics.borrow_mut().count("gatehouse.decision.deny.bad_header_encoding");
                     return local_error(400, "bad_request");
+                };
+                match slot {
+                    Some(slot) => *slot = Some(value),
+                    None => headers.push((name.to_ascii_lowercase(), value)),
                 }
             }
+            present.push(name.to_ascii_lowercase());
         }
+        self.present = present;
         self.method = method.unwrap_or_default();
         let path = path.unwrap_or_default();
         let authority = authority.unwrap_or_default();
