@@ -9,7 +9,7 @@ use crate::cache::{Bounded, OpenedSession};
 use crate::config::{ClientAuth, Config, SessionConfig, TokenEndpoint};
 use crate::dat::Identity;
 use crate::decide::Inputs;
-use crate::decision::{Allow, Call, Decision, Pending, RefreshWait};
+use crate::decision::{Allow, Call, Decision, Pending, RefreshWait, Verdict};
 use crate::oidc::token_response::{self, CallResponse, TokenError};
 use crate::oidc::{form, id_token, pkce, query_param, return_path};
 use crate::policy::{ResponseFormat, Route};
@@ -48,6 +48,14 @@ pub fn upstream_cookie(cfg: &Config, req: &Request<'_>) -> Option<Option<String>
 
 pub fn request_cookies<'a>(req: &Request<'a>) -> Vec<(&'a str, &'a str)> {
     req.header("cookie").map(cookies::parse).unwrap_or_default()
+}
+
+/// Whether `path` belongs to the sign-in flow (callback, logout, login pages) rather than to a route.
+pub fn is_flow_path(sc: &SessionConfig, path: &str) -> bool {
+    path == sc.callback_path
+        || path == sc.logout_path
+        || sc.logout_paths.iter().any(|p| p == path)
+        || sc.login_paths.iter().any(|p| p == path)
 }
 
 /// Paths the login flow owns, whatever the routes say: the callback, logout, and the upstream's own login
@@ -500,7 +508,7 @@ fn refreshed<'c>(
         set_headers,
         response_headers,
         drop_set_cookies: UPSTREAM_SESSION_COOKIES,
-        verdict: verdict(route, reason, Some("oidc".into())),
+        verdict: Verdict { subject: Some(session.sub.clone()), ..verdict(route, reason, Some("oidc".into())) },
     })
 }
 
@@ -741,7 +749,7 @@ pub fn session_route<'c>(
         set_headers: set,
         response_headers,
         drop_set_cookies: UPSTREAM_SESSION_COOKIES,
-        verdict: verdict(Some(route), "session", Some("oidc".into())),
+        verdict: Verdict { subject: Some(session.sub.clone()), ..verdict(Some(route), "session", Some("oidc".into())) },
     })
 }
 

@@ -33,13 +33,16 @@ pub struct Inputs<'a> {
 
 pub fn decide<'c>(cfg: &'c Config, req: &Request<'_>, inp: &mut Inputs<'_>) -> Decision<'c> {
     inp.now = inp.now.saturating_add_signed(cfg.faults.clock_offset_seconds);
+    if let Some(r) = &cfg.rollout {
+        return crate::rollout::decide(cfg, r, req, inp);
+    }
     let d = decide_now(cfg, req, inp);
     simulate_outage(cfg, d, inp)
 }
 
 /// With `faults.provider_unavailable`, a call to the provider is not made: it is answered at once as a
 /// refused connection is (Envoy's 503), so every outage path runs exactly as in a real outage.
-fn simulate_outage<'c>(cfg: &'c Config, d: Decision<'c>, inp: &mut Inputs<'_>) -> Decision<'c> {
+pub(crate) fn simulate_outage<'c>(cfg: &'c Config, d: Decision<'c>, inp: &mut Inputs<'_>) -> Decision<'c> {
     match d {
         Decision::Call(call) if cfg.faults.provider_unavailable => {
             let down = CallResponse { status: Some(503), content_type: None, body: Vec::new(), truncated: false };
@@ -50,7 +53,7 @@ fn simulate_outage<'c>(cfg: &'c Config, d: Decision<'c>, inp: &mut Inputs<'_>) -
     }
 }
 
-fn decide_now<'c>(cfg: &'c Config, req: &Request<'_>, inp: &mut Inputs<'_>) -> Decision<'c> {
+pub(crate) fn decide_now<'c>(cfg: &'c Config, req: &Request<'_>, inp: &mut Inputs<'_>) -> Decision<'c> {
     let (path, query) = match normalize_path(req.path) {
         Ok(p) => p,
         Err(e) => return deny(cfg, None, ResponseFormat::Json, Deny::BadRequest, e.code(), None),
@@ -195,7 +198,12 @@ fn bearer<'c>(
             Err(_) => return deny(cfg, Some(route), route.response, Deny::Unavailable, "mint_failed", None),
         }
     }
-    allow(cfg, req, Some(route), "verified", Some(identity.issuer), set)
+    let subject = identity.subject;
+    let mut d = allow(cfg, req, Some(route), "verified", Some(identity.issuer), set);
+    if let Decision::Allow(a) = &mut d {
+        a.verdict.subject = Some(subject);
+    }
+    d
 }
 
 enum Extracted<'a> {

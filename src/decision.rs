@@ -7,6 +7,8 @@ pub struct Verdict {
     pub route: Option<String>,
     pub class: String,
     pub issuer: Option<String>,
+    /// Who was authenticated, for rollout buckets by subject; never logged.
+    pub subject: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -70,11 +72,35 @@ pub struct Reply {
     pub verdict: Verdict,
 }
 
+/// Whether a request may proceed, as both paths can be judged: the new path's decision, or the legacy
+/// path's answer (401/403 and redirects off-site are refusals).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Allow,
+    Deny,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Predicted {
+    pub outcome: Outcome,
+    /// The status the new path would have answered (200 for a pass to the upstream).
+    pub status: u16,
+}
+
+/// The request goes on exactly as it came (rollout `shadow` or `off`): nothing removed, nothing added.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Pass {
+    /// In shadow mode, what the new path would have done; compared with the legacy path's answer.
+    pub shadow: Option<Predicted>,
+    pub verdict: Verdict,
+}
+
 #[derive(Debug)]
 pub enum Decision<'c> {
     Allow(Allow<'c>),
     Reply(Reply),
     Call(Call),
+    Pass(Pass),
 }
 
 impl Decision<'_> {
@@ -83,12 +109,13 @@ impl Decision<'_> {
             Decision::Allow(a) => &a.verdict,
             Decision::Reply(r) => &r.verdict,
             Decision::Call(c) => &c.verdict,
+            Decision::Pass(p) => &p.verdict,
         }
     }
 
     pub fn status(&self) -> Option<u16> {
         match self {
-            Decision::Allow(_) | Decision::Call(_) => None,
+            Decision::Allow(_) | Decision::Call(_) | Decision::Pass(_) => None,
             Decision::Reply(r) => Some(r.status),
         }
     }

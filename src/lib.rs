@@ -19,6 +19,7 @@ pub mod oidc;
 pub mod policy;
 pub mod request;
 pub mod respond;
+pub mod rollout;
 pub mod secret;
 pub mod session;
 #[cfg(test)]
@@ -31,5 +32,5 @@ pub mod upstream;
 
 pub use config::{load_config, Config, ConfigErrors};
 pub use decide::{decide, resume, Inputs};
-pub use decision::{Allow, Call, Decision, Pending, Reply, Verdict};
+pub use decision::{Allow, Call, Decision, Outcome, Pass, Pending, Predicted, Reply, Verdict};
 pub use request::Request;

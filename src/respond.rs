@@ -20,6 +20,7 @@ pub fn verdict(route: Option<&Route>, reason: &'static str, issuer: Option<Strin
         route: route.map(|r| r.name.clone()),
         class: route.map_or_else(|| "unmatched".to_owned(), |r| r.class.clone()),
         issuer,
+        subject: None,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::jwt::jwk::verify_key_from_jwk;
 use crate::jwt::{Alg, Issuer, IssuerKind, VerifyKey};
 use crate::secret::Secret;
 
-const FIELDS: &[&str] = &[
+pub const FIELDS: &[&str] = &[
     "name",
     "issuer",
     "audiences",
@@ -25,6 +25,20 @@ const FIELDS: &[&str] = &[
     "revoked_token_ids",
     "subject_not_before",
     "remote_jwks",
+];
+pub const JWKS: &[&str] = &["keys"];
+pub const HMAC_KEY: &[&str] = &["kid", "alg", "secret_env", "encoding"];
+pub const REMOTE_JWKS: &[&str] = &[
+    "cluster",
+    "authority",
+    "path",
+    "discovery_path",
+    "timeout_ms",
+    "refresh_seconds",
+    "retry_seconds",
+    "max_stale_seconds",
+    "unknown_kid_refetch_seconds",
+    "default_alg",
 ];
 
 pub(super) fn load(
@@ -124,7 +138,7 @@ fn load_jwks(errs: &mut ConfigErrors, o: &Obj<'_>) -> Vec<VerifyKey> {
         return Vec::new();
     };
     let path = o.at("jwks");
-    let Some(jwks) = Obj::open(errs, &path, v, &["keys"]) else {
+    let Some(jwks) = Obj::open(errs, &path, v, JWKS) else {
         return Vec::new();
     };
     let Some(keys) = jwks.required(errs, "keys") else {
@@ -168,7 +182,7 @@ fn load_hmac_keys(errs: &mut ConfigErrors, o: &Obj<'_>, env: Env<'_>) -> Vec<Ver
     let mut out = Vec::new();
     for (i, item) in array(errs, &path, v).iter().enumerate() {
         let p = format!("{path}[{i}]");
-        let Some(k) = Obj::open(errs, &p, item, &["kid", "alg", "secret_env", "encoding"]) else {
+        let Some(k) = Obj::open(errs, &p, item, HMAC_KEY) else {
             continue;
         };
         let kid = k.opt_string(errs, "kid").map(str::to_owned);
@@ -242,23 +256,7 @@ fn load_not_before(errs: &mut ConfigErrors, o: &Obj<'_>) -> HashMap<String, u64>
 }
 
 pub(super) fn load_remote(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Option<RemoteJwks> {
-    let o = Obj::open(
-        errs,
-        path,
-        v,
-        &[
-            "cluster",
-            "authority",
-            "path",
-            "discovery_path",
-            "timeout_ms",
-            "refresh_seconds",
-            "retry_seconds",
-            "max_stale_seconds",
-            "unknown_kid_refetch_seconds",
-            "default_alg",
-        ],
-    )?;
+    let o = Obj::open(errs, path, v, REMOTE_JWKS)?;
     let cluster = o.string(errs, "cluster").map(str::to_owned);
     let authority = o.string(errs, "authority").map(str::to_owned);
     let discovery_path = o.opt_string(errs, "discovery_path").map(str::to_owned);

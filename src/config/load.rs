@@ -13,7 +13,10 @@ use super::{issuers, routes, Config, ConfigErrors, CorsPreflight, Dataplane, Ide
 /// core stays free of I/O and tests can supply their own.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-const TOP: &[&str] = &[
+/// Top-level keys. `$schema` is accepted and ignored, so a configuration file can name its JSON Schema
+/// (`schema/gatehouse-config.schema.json`) for editors.
+pub const TOP: &[&str] = &[
+    "$schema",
     "dataplane",
     "realm",
     "unmatched",
@@ -29,7 +32,14 @@ const TOP: &[&str] = &[
     "upstream_token",
     "faults",
     "cache",
+    "rollout",
 ];
+
+pub const DATAPLANE: &[&str] = &["organization_id", "workspace_id", "deployment_id"];
+pub const TOKEN_SOURCE: &[&str] = &["header", "scheme"];
+pub const IDENTITY_HEADERS: &[&str] = &["subject", "issuer", "scope", "role", "permissions", "token_id"];
+pub const CACHE: &[&str] = &["verified_tokens", "sessions"];
+pub const FAULTS: &[&str] = &["allow", "provider_unavailable", "keys_stale", "clock_offset_seconds"];
 
 /// Headers the core reads besides the token sources: CORS preflight detection and response negotiation.
 const BASE_HEADERS: [&str; 2] = ["origin", "access-control-request-method"];
@@ -90,6 +100,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let roles = load_roles(&mut errs, &top);
     let issuers = issuers::load(&mut errs, &top, &roles, env);
     let routes = routes::load(&mut errs, &top);
+    let rollout = super::rollout::load(&mut errs, &top, &routes, env);
     let session = super::session::load_session(&mut errs, &top, env);
     let super::session::UpstreamToken { minter, exchange } = super::session::load_upstream_token(&mut errs, &top, env);
     if exchange.is_some() && !top.has("session") {
@@ -141,6 +152,11 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
             request_headers.push(s.header.clone());
         }
     }
+    if let Some(c) = rollout.as_ref().and_then(|r| r.canary.as_ref()) {
+        if !request_headers.contains(&c.header) {
+            request_headers.push(c.header.clone());
+        }
+    }
     Ok(Config {
         dataplane,
         realm,
@@ -158,6 +174,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         exchange,
         faults,
         cache,
+        rollout,
         request_headers,
     })
 }
@@ -188,8 +205,7 @@ fn load_dataplane(errs: &mut ConfigErrors, top: &Obj<'_>) -> Dataplane {
     let Some(v) = top.required(errs, "dataplane") else {
         return empty;
     };
-    let Some(o) = Obj::open(errs, &top.at("dataplane"), v, &["organization_id", "workspace_id", "deployment_id"])
-    else {
+    let Some(o) = Obj::open(errs, &top.at("dataplane"), v, DATAPLANE) else {
         return empty;
     };
     Dataplane {
@@ -223,7 +239,7 @@ fn load_token_sources(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<TokenSource
         .enumerate()
         .filter_map(|(i, item)| {
             let p = format!("{path}[{i}]");
-            let o = Obj::open(errs, &p, item, &["header", "scheme"])?;
+            let o = Obj::open(errs, &p, item, TOKEN_SOURCE)?;
             let header = o.string(errs, "header")?.to_owned();
             check_header_name(errs, &o.at("header"), &header);
             if RESERVED.contains(&header.as_str()) && header != "authorization" {
@@ -245,11 +261,11 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
         return h;
     };
     let path = top.at("identity_headers");
-    let fields = ["subject", "issuer", "scope", "role", "permissions", "token_id"];
-    let Some(o) = Obj::open(errs, &path, v, &fields) else {
+    let fields = IDENTITY_HEADERS;
+    let Some(o) = Obj::open(errs, &path, v, fields) else {
         return h;
     };
-    for field in fields {
+    for &field in fields {
         let slot = match field {
             "subject" => &mut h.subject,
             "issuer" => &mut h.issuer,
@@ -273,7 +289,7 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
         }
     }
     let mut seen: Vec<&str> = Vec::new();
-    for field in fields {
+    for &field in fields {
         let name = match field {
             "subject" => &h.subject,
             "issuer" => &h.issuer,
@@ -295,7 +311,7 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
 fn load_cache(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::CacheSettings {
     let mut c = super::CacheSettings::default();
     let Some(v) = top.get("cache") else { return c };
-    let Some(o) = Obj::open(errs, &top.at("cache"), v, &["verified_tokens", "sessions"]) else {
+    let Some(o) = Obj::open(errs, &top.at("cache"), v, CACHE) else {
         return c;
     };
     c.verified_tokens = o.u64_or(errs, "verified_tokens", c.verified_tokens as u64, 0, 65536) as usize;
@@ -306,9 +322,7 @@ fn load_cache(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::CacheSettings {
 fn load_faults(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::Faults {
     let mut f = super::Faults::default();
     let Some(v) = top.get("faults") else { return f };
-    let Some(o) =
-        Obj::open(errs, &top.at("faults"), v, &["allow", "provider_unavailable", "keys_stale", "clock_offset_seconds"])
-    else {
+    let Some(o) = Obj::open(errs, &top.at("faults"), v, FAULTS) else {
         return f;
     };
     let allow = o.bool_or(errs, "allow", false);

@@ -2,11 +2,12 @@
 //! completely, and compiled into the structures the request path reads.
 
 mod error;
-mod issuers;
-mod load;
+pub(crate) mod issuers;
+pub(crate) mod load;
 pub mod reader;
-mod routes;
-mod session;
+pub mod rollout;
+pub(crate) mod routes;
+pub(crate) mod session;
 
 use std::collections::HashMap;
 
@@ -130,6 +131,7 @@ pub struct Config {
     pub exchange: Option<Exchange>,
     pub faults: Faults,
     pub cache: CacheSettings,
+    pub rollout: Option<rollout::Rollout>,
     /// The request headers the core reads: the filter fetches exactly these, one host call each.
     pub request_headers: Vec<String>,
 }

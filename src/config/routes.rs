@@ -9,8 +9,9 @@ use super::ConfigErrors;
 use crate::policy::host::normalize_host;
 use crate::policy::{normalize_path, HostMatch, PathMatch, Requirement, ResponseFormat, Route};
 
-const FIELDS: &[&str] =
+pub const FIELDS: &[&str] =
     &["name", "class", "hosts", "path", "methods", "require", "permissions", "response", "on_unauthenticated"];
+pub const PATH_MATCH: &[&str] = &["exact", "prefix", "regex"];
 const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
 const MAX_REGEX_LEN: usize = 1024;
 
@@ -108,7 +109,7 @@ fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {
 }
 
 fn path_match(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Option<PathMatch> {
-    let o = Obj::open(errs, path, v, &["exact", "prefix", "regex"])?;
+    let o = Obj::open(errs, path, v, PATH_MATCH)?;
     let given: Vec<&str> = ["exact", "prefix", "regex"].into_iter().filter(|k| o.has(k)).collect();
     if given.len() != 1 {
         errs.push(path, format!("expected exactly one of \"exact\", \"prefix\", \"regex\"; got {}", given.len()));

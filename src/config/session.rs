@@ -87,7 +87,7 @@ impl SessionConfig {
     }
 }
 
-const SESSION_FIELDS: &[&str] = &[
+pub const SESSION_FIELDS: &[&str] = &[
     "cookie_name",
     "keys_env",
     "secure",
@@ -105,7 +105,7 @@ const SESSION_FIELDS: &[&str] = &[
     "logout_paths",
 ];
 
-const PROVIDER_FIELDS: &[&str] = &[
+pub const PROVIDER_FIELDS: &[&str] = &[
     "issuer",
     "client_id",
     "client_secret_env",
@@ -126,6 +126,8 @@ const PROVIDER_FIELDS: &[&str] = &[
     "outage_backoff_seconds",
     "logout_style",
 ];
+
+pub const TOKEN_ENDPOINT: &[&str] = &["cluster", "authority", "path", "timeout_ms"];
 
 /// An absolute URL we send browsers to or compare against. https only, except on loopback where tests and
 /// `func-e` demos run.
@@ -261,7 +263,7 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
         .map(|(u, _)| u);
     let token_endpoint = o.required(errs, "token_endpoint").and_then(|t| {
         let p = o.at("token_endpoint");
-        let t = Obj::open(errs, &p, t, &["cluster", "authority", "path", "timeout_ms"])?;
+        let t = Obj::open(errs, &p, t, TOKEN_ENDPOINT)?;
         let cluster = t.string(errs, "cluster")?.to_owned();
         let authority = t.string(errs, "authority")?.to_owned();
         let tpath = t.string(errs, "path")?.to_owned();
@@ -405,7 +407,7 @@ pub struct UpstreamToken {
     pub exchange: Option<Exchange>,
 }
 
-const MINT_FIELDS: &[&str] = &[
+pub const MINT_FIELDS: &[&str] = &[
     "mode",
     "audience",
     "issuer",
@@ -416,6 +418,9 @@ const MINT_FIELDS: &[&str] = &[
     "direct_access_roles",
     "exchange",
 ];
+pub const EXCHANGE: &[&str] =
+    &["cluster", "authority", "path", "timeout_ms", "audience", "subject_token", "requested_token_type"];
+pub const SIGNING: &[&str] = &["alg", "secret_env", "encoding", "private_jwk_env", "kid"];
 
 pub(super) fn load_upstream_token(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> UpstreamToken {
     let Some(v) = top.get("upstream_token") else { return UpstreamToken::default() };
@@ -477,12 +482,7 @@ pub(super) fn load_upstream_token(errs: &mut ConfigErrors, top: &Obj<'_>, env: E
 }
 
 fn load_exchange(errs: &mut ConfigErrors, path: &str, v: &Value) -> Option<Exchange> {
-    let o = Obj::open(
-        errs,
-        path,
-        v,
-        &["cluster", "authority", "path", "timeout_ms", "audience", "subject_token", "requested_token_type"],
-    )?;
+    let o = Obj::open(errs, path, v, EXCHANGE)?;
     let cluster = o.string(errs, "cluster").map(str::to_owned);
     let authority = o.string(errs, "authority").map(str::to_owned);
     let epath = o.string(errs, "path").map(str::to_owned);
@@ -503,7 +503,7 @@ fn load_exchange(errs: &mut ConfigErrors, path: &str, v: &Value) -> Option<Excha
 }
 
 fn load_signing(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -> Option<SigningKey> {
-    let o = Obj::open(errs, path, v, &["alg", "secret_env", "encoding", "private_jwk_env", "kid"])?;
+    let o = Obj::open(errs, path, v, SIGNING)?;
     let alg = o.string(errs, "alg").and_then(|a| match Alg::parse(a) {
         Some(alg @ (Alg::HS512 | Alg::HS256 | Alg::HS384 | Alg::EdDSA | Alg::ES256 | Alg::RS256)) => Some(alg),
         _ => {

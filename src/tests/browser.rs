@@ -57,7 +57,7 @@ impl Browser {
         match &d {
             Decision::Reply(r) => self.store(&r.headers.clone()),
             Decision::Allow(a) => self.store(&a.response_headers.clone()),
-            Decision::Call(_) => {}
+            Decision::Call(_) | Decision::Pass(_) => {}
         }
         d
     }

@@ -16,8 +16,8 @@ pub enum Applied {
 /// `present` names the request's headers: a header to remove that is not there costs no host call.
 pub fn apply(decision: &Decision<'_>, method: &str, present: &[String]) -> Applied {
     match decision {
-        // Calls are dispatched by the HTTP context before anything reaches here.
-        Decision::Call(_) => {
+        // Calls and passes are handled by the HTTP context before anything reaches here.
+        Decision::Call(_) | Decision::Pass(_) => {
             local_error(500, "internal");
             Applied::Stop
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use gatehouse::cache::Caches;
 use gatehouse::jwks::RemoteKeys;
 use gatehouse::oidc::token_response::{provider_answered, CallResponse, MAX_BODY};
-use gatehouse::{Config, Decision, Inputs, Pending, Request};
+use gatehouse::{Config, Decision, Inputs, Pending, Predicted, Request, Verdict};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
@@ -34,6 +34,9 @@ pub struct Http {
     drop_set_cookies: &'static [&'static str],
     /// Names of the request's headers (lower case), so only those present are removed.
     present: Vec<String>,
+    /// In shadow mode: what the new path would have done, compared with the legacy answer on the response.
+    shadow: Option<(Predicted, Verdict)>,
+    authority: String,
 }
 
 impl Http {
@@ -53,6 +56,8 @@ impl Http {
             response_headers: Vec::new(),
             drop_set_cookies: &[],
             present: Vec::new(),
+            shadow: None,
+            authority: String::new(),
         }
     }
 
@@ -96,6 +101,13 @@ impl Http {
                         )
                     }
                 }
+            }
+            Decision::Pass(pass) => {
+                // Shadow and off: the request goes on exactly as it came.
+                if let Some(predicted) = pass.shadow {
+                    self.shadow = Some((predicted, pass.verdict));
+                }
+                Action::Continue
             }
             other => match apply(&other, &self.method, &self.present) {
                 Applied::Continue(response_headers, drop) => {
@@ -279,6 +291,7 @@ impl HttpContext for Http {
         self.method = method.unwrap_or_default();
         let path = path.unwrap_or_default();
         let authority = authority.unwrap_or_default();
+        self.authority = gatehouse::policy::host::normalize_host(&authority);
         let request = Request { method: &self.method, path: &path, authority: &authority, headers: &headers };
         let down = config.session.is_some() && provider_down(now);
         let mut rng = OsRng;
@@ -302,6 +315,10 @@ impl HttpContext for Http {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if let Some((predicted, verdict)) = self.shadow.take() {
+            crate::shadow::compare(&mut self.metrics.borrow_mut(), predicted, &verdict, &self.authority);
+            return Action::Continue;
+        }
         if !self.drop_set_cookies.is_empty() {
             drop_set_cookies(self.drop_set_cookies);
         }

@@ -9,6 +9,7 @@ mod http;
 mod jwks;
 mod metrics;
 mod root;
+mod shadow;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);

@@ -14,6 +14,8 @@ pub struct Metrics {
     gauges: HashMap<String, u32>,
     /// Totals already added to each counter fed from a running total (cache hits and misses).
     published: HashMap<&'static str, u64>,
+    /// Things logged once per VM (shadow mismatch kinds).
+    logged: std::collections::HashSet<String>,
 }
 
 impl Metrics {
@@ -78,6 +80,13 @@ impl Metrics {
         }
     }
 
+    /// True the first time `key` is seen by this VM (bounded: after 1,000 keys, never again).
+    pub fn first_time(&mut self, key: &str) -> bool {
+        self.logged.len() < 1000 && self.logged.insert(key.to_owned())
+    }
+
+    /// Each decision by outcome and reason, by route class, and by path: `new` when the new path decided
+    /// (allow, deny, reply, call), `legacy` when the request went on untouched (shadow, off).
     pub fn record(&mut self, decision: &Decision<'_>) {
         let v = decision.verdict();
         let outcome = match decision {
@@ -85,8 +94,12 @@ impl Metrics {
             Decision::Reply(r) if r.status < 400 => "reply",
             Decision::Reply(_) => "deny",
             Decision::Call(_) => "call",
+            Decision::Pass(p) if p.shadow.is_some() => "shadow",
+            Decision::Pass(_) => "off",
         };
+        let path = if matches!(decision, Decision::Pass(_)) { "legacy" } else { "new" };
         self.count(&format!("gatehouse.decision.{outcome}.{}", v.reason));
         self.count(&format!("gatehouse.class.{}.{outcome}", v.class));
+        self.count(&format!("gatehouse.path.{path}.{}", v.class));
     }
 }

@@ -1,8 +1,11 @@
 //! `gatehouse`: the native command-line tool. It validates plugin configurations with the same code the
-//! filter runs in `on_configure`, makes keys, and mints Direct Access Tokens.
+//! filter runs in `on_configure`, makes keys, mints Direct Access Tokens, and probes a running deployment.
 
 mod keygen;
 mod mint;
+// The probe's HTTP client is a native-only dependency (kept out of every wasm32 build).
+#[cfg(not(target_arch = "wasm32"))]
+mod probe;
 
 use std::process::ExitCode;
 
@@ -17,13 +20,22 @@ const USAGE: &str = "usage:
       --iss ISS --aud AUD --sub SUB [--ttl SECONDS] [--role ROLE]
       [--scope organization|workspace|deployment --org ID [--workspace ID] [--deployment ID]]
       [--jti ID] [--claim NAME=JSON]...
-      Print a signed token (a Direct Access Token when --scope is given).";
+      Print a signed token (a Direct Access Token when --scope is given).
+  gatehouse probe --url http://HOST:PORT [--host HOSTNAME] [--public PATH]
+      [--api PATH (--token-env VAR | --token-file FILE)] [--session PATH]
+      [--legacy-header NAME --legacy-value-env VAR] [--timeout-ms 3000] [--format text|json|prometheus]
+      Check a running deployment end to end (exit 0 all ok, 1 a check failed, 2 usage error);
+      `gatehouse probe --help` for the checks.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("validate-config") => validate(args.get(1..).unwrap_or_default()),
         Some("keygen") => keygen::run(args.get(1..).unwrap_or_default()),
+        #[cfg(not(target_arch = "wasm32"))]
+        Some("probe") => return probe::run(args.get(1..).unwrap_or_default()),
+        #[cfg(target_arch = "wasm32")]
+        Some("probe") => Err("probe is not available in a wasm32 build of the CLI".to_owned()),
         Some("token") if args.get(1).map(String::as_str) == Some("mint") => {
             mint::run(args.get(2..).unwrap_or_default())
         }
