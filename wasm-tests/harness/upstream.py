@@ -22,13 +22,19 @@ class Recorded:
 
 
 class Upstream:
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", status_for=None):
+        """`status_for(recorded) -> int` makes this upstream answer like a legacy path with its own
+        authentication (401/403 for what it refuses); by default everything gets 200."""
         self.requests = []
+        self.status_for = status_for
         self._lock = threading.Lock()
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes: with Nagle's algorithm and the proxy's delayed
+            # ACKs every response would wait ~40 ms.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
@@ -40,8 +46,9 @@ class Upstream:
                 rec = Recorded(self.command, self.path, [(k.lower(), v) for k, v in self.headers.items()])
                 with upstream._lock:
                     upstream.requests.append(rec)
-                body = json.dumps({"upstream": "ok", "path": self.path}).encode()
-                self.send_response(200)
+                status = upstream.status_for(rec) if upstream.status_for else 200
+                body = json.dumps({"upstream": "ok" if status < 400 else "refused", "path": self.path}).encode()
+                self.send_response(status)
                 if "set_cookies=1" in self.path:
                     # Like Airflow after its own login: a `_token` cookie next to an unrelated one.
                     self.send_header("set-cookie", "_token=upstream-own-jwt; Path=/")
