@@ -262,7 +262,7 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
     };
     let path = top.at("identity_headers");
     let fields = IDENTITY_HEADERS;
-    let Some(o) = Obj::open(errs, &path, v, fields) else {
+    let Some(o) = Obj::open(errs, &path, v, IDENTITY_HEADERS) else {
         return h;
     };
     for &field in fields {

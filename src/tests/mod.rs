@@ -9,6 +9,7 @@ mod path;
 mod properties;
 mod remote_jwks;
 mod rollout;
+mod schema;
 mod session;
 mod verify;
 mod wycheproof;

@@ -3,6 +3,7 @@
 
 mod keygen;
 mod mint;
+mod placeholders;
 // The probe's HTTP client is a native-only dependency (kept out of every wasm32 build).
 #[cfg(not(target_arch = "wasm32"))]
 mod probe;
@@ -67,8 +68,9 @@ fn validate(args: &[String]) -> Result<(), String> {
     let file = args.iter().find(|a| !a.starts_with("--")).ok_or("validate-config needs a FILE")?;
     let no_env = args.iter().any(|a| a == "--no-env");
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
-    // With --no-env, any secret is a placeholder of 64 bytes: long enough for every HMAC algorithm.
-    let placeholder = |_: &str| Some("x".repeat(64));
+    // With --no-env, every variable the configuration names gets a stand-in of the shape its field needs.
+    let stand_ins = serde_json::from_slice(&bytes).map(|doc| placeholders::for_config(&doc)).unwrap_or_default();
+    let placeholder = |name: &str| Some(stand_ins.get(name).cloned().unwrap_or_else(|| "x".repeat(64)));
     let real = |name: &str| std::env::var(name).ok();
     let env: &dyn Fn(&str) -> Option<String> = if no_env { &placeholder } else { &real };
     match gatehouse::load_config(&bytes, env) {
