@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e_configs import (BEARER_PATH, BENCH_ALGS, PUBLIC_PATH, SESSION_PATH, UPSTREAM_MARK, Material,  # noqa: E402
+from e2e_configs import (BEARER_PATH, BENCH_ALGS, PUBLIC_PATH, SESSION_PATH, UPSTREAM_MARK, Material, NOOP_WASM, noop_wasm_bootstrap,  # noqa: E402
                          no_filter_bootstrap, upstream_bootstrap)
 import harness.envoy as harness_envoy  # noqa: E402
 from harness.envoy import ENVOY, WASM, Envoy, free_port  # noqa: E402
@@ -291,6 +291,14 @@ class Runner:
             e = self.start("no-filter", lambda p, ap: no_filter_bootstrap(p, ap, up))
             self.scenario(e, "no filter", "baseline", BEARER_PATH, [("Authorization", f"Bearer {cached['ES256']}")])
             self.stop(e)
+
+            # (1b) an empty proxy-wasm filter: the floor every wasm filter pays, Gatehouse included
+            if NOOP_WASM.exists():
+                e = self.start("noop-wasm", lambda p, ap: noop_wasm_bootstrap(p, ap, up))
+                self.scenario(e, "empty wasm filter", "baseline-wasm", BEARER_PATH)
+                self.stop(e)
+            else:
+                log(f"   (no {NOOP_WASM}: build bench/noop-filter for the empty-wasm-filter row)")
 
             # (2)-(3) Gatehouse, bearer configuration (the test suites' standard config: verification only)
             env = m.gatehouse_env()

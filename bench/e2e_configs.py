@@ -82,6 +82,19 @@ def no_filter_bootstrap(listen_port, admin_port, upstream_port):
     return _plain(listen_port, admin_port, upstream_port)
 
 
+NOOP_WASM = Path(__file__).resolve().parent / "noop-filter/target/wasm32-wasip1/release/noop_filter.wasm"
+
+
+def noop_wasm_bootstrap(listen_port, admin_port, upstream_port):
+    """The harness bootstrap with an empty proxy-wasm filter (bench/noop-filter) in Gatehouse's place."""
+    cfg = bootstrap(listen_port, admin_port, upstream_port, {})
+    wasm = hcm_of(cfg)["http_filters"][0]["typed_config"]["config"]
+    wasm["vm_config"]["code"] = {"local": {"filename": str(NOOP_WASM)}}
+    wasm["vm_config"]["vm_id"] = "noop"
+    wasm["name"] = wasm["root_id"] = "noop"
+    return cfg
+
+
 class Material:
     """Keys, tokens, cookies and secrets shared by every configuration of one run."""
 

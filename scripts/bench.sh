@@ -14,6 +14,7 @@ bash scripts/setup.sh
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 .venv-test/bin/python -c "import wasmtime" 2>/dev/null || .venv-test/bin/pip install -q wasmtime==50.0.1
 bash scripts/build.sh
+(cd bench/noop-filter && cargo build --locked --release --target wasm32-wasip1 -q)
 if [ ${#quick[@]} -eq 0 ]; then
   bash scripts/bench-crypto.sh
 else
