@@ -26,6 +26,8 @@ import time
 import uuid
 from pathlib import Path
 
+from . import secrets as registry
+
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_VENV = os.environ.get("AIRFLOW_VENV", str(ROOT / ".venv-airflow"))
 AUDIENCE = "apache-airflow"  # Airflow's default [api_auth] jwt_audience, set explicitly below
@@ -107,7 +109,7 @@ class Airflow:
             if jwt_algorithm:
                 settings["AIRFLOW__API_AUTH__JWT_ALGORITHM"] = jwt_algorithm
         else:
-            self.jwt_secret = jwt_secret or secrets.token_urlsafe(64)
+            self.jwt_secret = registry.register(jwt_secret or secrets.token_urlsafe(64))
             self.jwt_algorithm = "HS512"
             settings["AIRFLOW__API_AUTH__JWT_SECRET"] = self.jwt_secret
             settings["AIRFLOW__API_AUTH__JWT_ALGORITHM"] = "HS512"
@@ -166,7 +168,7 @@ class Airflow:
             if not isinstance(key, (str, bytes)):
                 raise ValueError("pass algorithm= with an asymmetric key")
             algorithm = "HS512"
-        return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+        return registry.register_token(jwt.encode(claims, key, algorithm=algorithm, headers=headers))
 
     def request(self, method, path, token=None, body=None, headers=None, timeout=30):
         """Returns (status, headers as a list of (name, value), body text). `body` may be str or bytes."""

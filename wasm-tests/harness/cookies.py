@@ -7,6 +7,8 @@ import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from . import secrets as registry
+
 
 def b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -21,12 +23,14 @@ def aad(kid, name, binding):
 
 
 def seal(kid, key, name, binding, payload):
+    registry.register(key)
     nonce = os.urandom(12)
     ct = AESGCM(key).encrypt(nonce, json.dumps(payload).encode(), aad(kid, name, binding))
-    return f"v1.{kid}.{b64(nonce + ct)}"
+    return registry.register_token(f"v1.{kid}.{b64(nonce + ct)}")
 
 
 def open_sealed(kid, key, name, binding, value):
+    registry.register_token(value)
     version, got_kid, body = value.split(".", 2)
     assert version == "v1" and got_kid == kid
     blob = unb64(body)

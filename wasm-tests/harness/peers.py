@@ -6,11 +6,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from . import secrets as registry
+
 E2E = Path(__file__).resolve().parents[1] / "e2e"
 
 
 class Idp:
     def __init__(self, clients, users, roles_claim="https://gatehouse.test/roles", token_exchange=None):
+        for client in clients:
+            registry.register(client.get("client_secret"))
+        if token_exchange:
+            registry.register(token_exchange.get("secret"))
         self.dir = tempfile.mkdtemp(prefix="gatehouse-idp-")
         cfg = {"port": 0, "host": "127.0.0.1", "clients": clients, "users": users, "roles_claim": roles_claim}
         if token_exchange:
@@ -50,4 +56,12 @@ def browse(steps, timeout=120):
                        cwd=str(E2E))
     if p.returncode != 0 or not p.stdout.strip():
         raise RuntimeError(f"browser failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    return json.loads(p.stdout)["results"]
+    results = json.loads(p.stdout)["results"]
+    # Whatever the browser holds (our session and flow cookies, the provider's) is a credential.
+    for r in results:
+        for c in r.get("cookies") or []:
+            registry.register_token(c.get("value") or "")
+    for step in steps:
+        for c in step.get("add_cookies") or []:
+            registry.register_token(c.get("value") or "")
+    return results

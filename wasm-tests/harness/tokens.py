@@ -9,6 +9,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from . import secrets as registry
+
 PLATFORM_ISS = "https://platform.gatehouse.test/"
 AUTH0_ISS = "https://tenant.auth0.test/"
 AUDIENCE = "gatehouse-dataplane"
@@ -43,6 +45,11 @@ class Keys:
         self.hmac = {alg: secrets.token_urlsafe(64) for alg in HMAC}
         self.auth0 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        for key in {id(k): k for k in [*self.private.values(), self.auth0, self.other]}.values():
+            registry.register_private_key(key)
+        for secret in self.hmac.values():
+            registry.register(secret)
+            registry.register(secret.encode())
 
     @staticmethod
     def public_jwk(key, alg, kid):
@@ -69,7 +76,7 @@ class Keys:
         h = dict(headers or {})
         if kid:
             h["kid"] = kid
-        return jwt.encode(claims, key, algorithm=alg, headers=h)
+        return registry.register_token(jwt.encode(claims, key, algorithm=alg, headers=h))
 
 
 def dat_claims(scope="deployment", role="DEPLOYMENT_ADMIN", org=ORG, workspace=WORKSPACE, deployment=DEPLOYMENT,
