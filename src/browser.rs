@@ -34,8 +34,12 @@ pub const UPSTREAM_SESSION_COOKIES: &[&str] = &["_token"];
 
 /// The `Cookie` header for the upstream without our cookies and its own `_token`: `None` when nothing
 /// changes, `Some(None)` when nothing is left.
+/// `Some(Some(rest))`: replace every `Cookie` line with `rest`; `Some(None)`: remove them all. HTTP/2 may
+/// split cookies over several lines (RFC 9113 §8.2.3) and a client may send several anyway: all of them are
+/// read and filtered as one (found by the hostile-request suite: a second line passed unfiltered).
 pub fn upstream_cookie(cfg: &Config, req: &Request<'_>) -> Option<Option<String>> {
-    let header = req.header("cookie")?;
+    let header = joined_cookies(req)?;
+    let header = header.as_str();
     let ours = |n: &str| {
         UPSTREAM_SESSION_COOKIES.contains(&n)
             || cfg.session.as_ref().is_some_and(|sc| chunks::is_family(n, &sc.cookie_name) || sc.is_flow_cookie(n))
@@ -47,7 +51,12 @@ pub fn upstream_cookie(cfg: &Config, req: &Request<'_>) -> Option<Option<String>
 }
 
 pub fn request_cookies<'a>(req: &Request<'a>) -> Vec<(&'a str, &'a str)> {
-    req.header("cookie").map(cookies::parse).unwrap_or_default()
+    req.headers_named("cookie").flat_map(cookies::parse).collect()
+}
+
+fn joined_cookies(req: &Request<'_>) -> Option<String> {
+    let lines: Vec<&str> = req.headers_named("cookie").collect();
+    (!lines.is_empty()).then(|| lines.join("; "))
 }
 
 /// Whether `path` belongs to the sign-in flow (callback, logout, login pages) rather than to a route.
@@ -694,7 +703,10 @@ pub fn session_route<'c>(
     let mut remove = Vec::new();
     // Our cookies and the upstream's own `_token` never reach it: the minted header is the only credential.
     match upstream_cookie(cfg, req) {
-        Some(Some(rest)) => set.push(("cookie".to_owned(), rest)),
+        Some(Some(rest)) => {
+            remove.push("cookie");
+            set.push(("cookie".to_owned(), rest));
+        }
         Some(None) => remove.push("cookie"),
         None => {}
     }

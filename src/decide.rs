@@ -11,7 +11,7 @@ use crate::jwks::RemoteKeys;
 use crate::jwt::IssuerKind;
 use crate::jwt::{verify_token_with, JwtError};
 use crate::oidc::token_response::CallResponse;
-use crate::policy::host::normalize_host;
+use crate::policy::host::route_host;
 use crate::policy::{find_route, normalize_path, Requirement, ResponseFormat, Route};
 use crate::request::Request;
 use crate::respond::{deny, verdict, Deny};
@@ -63,7 +63,7 @@ pub(crate) fn decide_now<'c>(cfg: &'c Config, req: &Request<'_>, inp: &mut Input
             return d;
         }
     }
-    let host = normalize_host(req.authority);
+    let host = route_host(req.authority, cfg.host_matching);
     let route = find_route(&cfg.routes, &host, &path, req.method);
     let mut set_headers = Vec::new();
     // The upstream must see the path the rules matched, not a spelling it might resolve differently.
@@ -253,7 +253,10 @@ fn allow<'c>(
             remove_headers.push("authorization");
         }
         match browser::upstream_cookie(cfg, req) {
-            Some(Some(rest)) => set_headers.push(("cookie".to_owned(), rest)),
+            Some(Some(rest)) => {
+                remove_headers.push("cookie");
+                set_headers.push(("cookie".to_owned(), rest));
+            }
             Some(None) => remove_headers.push("cookie"),
             None => {}
         }

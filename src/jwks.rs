@@ -61,9 +61,23 @@ pub fn jwks_path_from_discovery(body: &[u8], issuer: &str) -> Result<String, Str
         return Err("discovery_issuer_mismatch".into());
     }
     let uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or("discovery_no_jwks_uri")?;
-    let rest = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://")).ok_or("discovery_bad_jwks_uri")?;
-    let path = rest.find('/').map_or("/", |i| rest.get(i..).unwrap_or("/"));
+    // The keys are fetched from the issuer's own cluster, so the document may only point at a path on the
+    // issuer's host: another host (or a `//host` path, found by fuzzing) would be a request we cannot honour.
+    let (host, path) = split_url(uri).ok_or("discovery_bad_jwks_uri")?;
+    let issuer_host = split_url(issuer).map(|(h, _)| h).ok_or("discovery_bad_jwks_uri")?;
+    if !host.eq_ignore_ascii_case(issuer_host) || path.starts_with("//") {
+        return Err("discovery_jwks_uri_elsewhere".into());
+    }
     Ok(path.to_owned())
+}
+
+/// `scheme://host[:port]/path` → (host with port, path starting with `/`).
+fn split_url(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://"))?;
+    let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (host, path) = rest.split_at(cut);
+    let path = if path.is_empty() { "/" } else { path };
+    (!host.is_empty() && path.starts_with('/')).then_some((host, path))
 }
 
 /// Parses a fetched JWKS. Keys that are not for signatures, not supported or malformed are skipped (a real

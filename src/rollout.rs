@@ -10,7 +10,7 @@ use crate::config::rollout::{BucketBy, Flag, Mode, Rollout, AUTH_CLASS, UNMATCHE
 use crate::config::Config;
 use crate::decide::{decide_now, simulate_outage, Inputs};
 use crate::decision::{Decision, Outcome, Pass, Predicted, Verdict};
-use crate::policy::host::normalize_host;
+use crate::policy::host::route_host;
 use crate::policy::{find_route, normalize_path};
 use crate::request::Request;
 
@@ -63,7 +63,7 @@ fn classify<'c>(cfg: &'c Config, req: &Request<'_>) -> (Option<&'c str>, &'c str
     if cfg.session.as_ref().is_some_and(|sc| browser::is_flow_path(sc, &path)) {
         return (None, AUTH_CLASS);
     }
-    match find_route(&cfg.routes, &normalize_host(req.authority), &path, req.method) {
+    match find_route(&cfg.routes, &route_host(req.authority, cfg.host_matching), &path, req.method) {
         Some(route) => (Some(route.name.as_str()), route.class.as_str()),
         None => (None, UNMATCHED_CLASS),
     }

@@ -33,12 +33,14 @@ pub const TOP: &[&str] = &[
     "faults",
     "cache",
     "rollout",
+    "host_matching",
 ];
 
 pub const DATAPLANE: &[&str] = &["organization_id", "workspace_id", "deployment_id"];
 pub const TOKEN_SOURCE: &[&str] = &["header", "scheme"];
 pub const IDENTITY_HEADERS: &[&str] = &["subject", "issuer", "scope", "role", "permissions", "token_id"];
 pub const CACHE: &[&str] = &["verified_tokens", "sessions"];
+pub const HOST_MATCHING: &[&str] = &["strip_port", "strip_trailing_dot"];
 pub const FAULTS: &[&str] = &["allow", "provider_unavailable", "keys_stale", "clock_offset_seconds"];
 
 /// Headers the core reads besides the token sources: CORS preflight detection and response negotiation.
@@ -97,6 +99,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     }
     let faults = load_faults(&mut errs, &top);
     let cache = load_cache(&mut errs, &top);
+    let host_matching = load_host_matching(&mut errs, &top);
     let roles = load_roles(&mut errs, &top);
     let issuers = issuers::load(&mut errs, &top, &roles, env);
     let routes = routes::load(&mut errs, &top);
@@ -175,6 +178,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         faults,
         cache,
         rollout,
+        host_matching,
         request_headers,
     })
 }
@@ -306,6 +310,15 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
         }
     }
     h
+}
+
+fn load_host_matching(errs: &mut ConfigErrors, top: &Obj<'_>) -> crate::policy::host::HostMatching {
+    let mut m = crate::policy::host::HostMatching::default();
+    let Some(v) = top.get("host_matching") else { return m };
+    let Some(o) = Obj::open(errs, &top.at("host_matching"), v, HOST_MATCHING) else { return m };
+    m.strip_port = o.bool_or(errs, "strip_port", false);
+    m.strip_trailing_dot = o.bool_or(errs, "strip_trailing_dot", false);
+    m
 }
 
 fn load_cache(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::CacheSettings {

@@ -132,6 +132,8 @@ pub struct Config {
     pub faults: Faults,
     pub cache: CacheSettings,
     pub rollout: Option<rollout::Rollout>,
+    /// How `:authority` is compared with routes' `hosts`: as the proxy's virtual hosts compare it.
+    pub host_matching: crate::policy::host::HostMatching,
     /// The request headers the core reads: the filter fetches exactly these, one host call each.
     pub request_headers: Vec<String>,
 }

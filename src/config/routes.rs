@@ -6,7 +6,7 @@ use regex_lite::Regex;
 
 use super::reader::{array, Obj};
 use super::ConfigErrors;
-use crate::policy::host::normalize_host;
+use crate::policy::host::{route_host, HostMatching};
 use crate::policy::{normalize_path, HostMatch, PathMatch, Requirement, ResponseFormat, Route};
 
 pub const FIELDS: &[&str] =
@@ -86,11 +86,11 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
 }
 
 fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {
-    // A pattern must already be what `normalize_host` makes of a request's authority, or it never matches.
+    // A pattern must already be what `route_host` makes of a request's authority, or it never matches.
     let valid = |s: &str| {
         !s.is_empty()
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:".contains(&b))
-            && normalize_host(s) == s
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:[]".contains(&b))
+            && route_host(s, HostMatching::default()) == s
     };
     if let Some(rest) = h.strip_prefix("*.") {
         if valid(rest) && !rest.contains(':') {
@@ -102,7 +102,7 @@ fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {
     errs.push(
         path,
         format!(
-            "expected a lower-case host name without port (IPv6 without brackets), or \"*.\" and a domain; got {h:?}"
+            "expected a lower-case host with an optional port (IPv6 in brackets), or \"*.\" and a domain; got {h:?}"
         ),
     );
     None

@@ -145,14 +145,17 @@ fn issuer_kind_is_required_and_key_ids_must_be_unambiguous_across_inline_and_hma
 #[test]
 fn host_patterns_that_could_never_match_and_empty_lists_are_refused() {
     let mut v = config_json();
-    v["routes"][6]["hosts"] = json!(["static.test:8443", "[::1]", "Static.test"]);
+    v["routes"][6]["hosts"] = json!(["static.test:x", "::1", "Static.test", "*.cdn.test:443", "static.test:8443", "[::1]"]);
     v["routes"][5]["methods"] = json!([]);
     let text = errors(&v).to_string();
-    for i in 0..3 {
+    for i in 0..4 {
         assert!(
-            text.contains(&format!("$.routes[6].hosts[{i}]: expected a lower-case host name without port")),
+            text.contains(&format!("$.routes[6].hosts[{i}]: expected a lower-case host with an optional port")),
             "{i}: {text}"
         );
+    }
+    for i in 4..6 {
+        assert!(!text.contains(&format!("$.routes[6].hosts[{i}]")), "{i}: {text}");
     }
     assert!(text.contains("$.routes[5].methods: an empty list matches nothing"), "{text}");
 }

@@ -114,6 +114,10 @@ fn the_jwks_path_from_discovery_is_trusted_only_for_the_configured_issuer() {
     assert!(jwks_path_from_discovery(&doc("https://evil.test/", "https://evil.test/k"), AUTH0).is_err());
     assert!(jwks_path_from_discovery(&doc(AUTH0, "ftp://x/k"), AUTH0).is_err());
     assert!(jwks_path_from_discovery(b"<html>", AUTH0).is_err());
+    // Only a path on the issuer's own host: the keys are fetched from the issuer's cluster. Found by fuzzing.
+    for elsewhere in ["https://evil.test/k", "https://tps://tenant.auth0.test/k", "https://tenant.auth0.test//evil/k"] {
+        assert!(jwks_path_from_discovery(&doc(AUTH0, elsewhere), AUTH0).is_err(), "{elsewhere}");
+    }
 }
 
 #[test]

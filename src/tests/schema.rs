@@ -19,6 +19,7 @@ const PLACES: &[(&str, &[&str], &str)] = &[
     ("TOKEN_SOURCE", load::TOKEN_SOURCE, "/$defs/tokenSource"),
     ("IDENTITY_HEADERS", load::IDENTITY_HEADERS, "/$defs/identityHeaders"),
     ("CACHE", load::CACHE, "/$defs/cache"),
+    ("HOST_MATCHING", load::HOST_MATCHING, "/$defs/hostMatching"),
     ("FAULTS", load::FAULTS, "/$defs/faults"),
     ("FIELDS", issuers::FIELDS, "/$defs/issuer"),
     ("JWKS", issuers::JWKS, "/$defs/jwks"),
@@ -43,7 +44,7 @@ const SOURCES: &[(&str, &str, &[&str])] = &[
     (
         "load.rs",
         include_str!("../config/load.rs"),
-        &["TOP", "DATAPLANE", "TOKEN_SOURCE", "IDENTITY_HEADERS", "CACHE", "FAULTS"],
+        &["TOP", "DATAPLANE", "TOKEN_SOURCE", "IDENTITY_HEADERS", "CACHE", "HOST_MATCHING", "FAULTS"],
     ),
     ("issuers.rs", include_str!("../config/issuers.rs"), &["FIELDS", "JWKS", "HMAC_KEY", "REMOTE_JWKS"]),
     ("routes.rs", include_str!("../config/routes.rs"), &["FIELDS", "PATH_MATCH"]),
