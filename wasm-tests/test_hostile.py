@@ -68,6 +68,10 @@ class Target:
         logged = re.findall(r"gatehouse: (?:deny|reply) status=(\d+) reason=(\w+)", window.text())
         if reason == BY_ENVOY:
             assert logged == [], f"the filter answered: {logged}"
+        elif isinstance(reason, tuple):
+            # Either code is right: which one depends on where random bytes fall (e.g. a missing chunk
+            # leaves valid or invalid base64).
+            assert len(logged) >= 1 and logged[0][0] == str(status) and logged[0][1] in reason, logged
         elif reason is not None:
             assert logged[:1] == [(str(status), reason)], logged
         return r
@@ -994,7 +998,7 @@ TAMPERED = {
     "chunks-swapped": (lambda s: _chunked(s, lambda parts, _: enumerate([parts[1], parts[0], *parts[2:]])),
                        "cookie_format"),
     "chunk-missing": (lambda s: _chunked(s, lambda parts, _: [(i, p) for i, p in enumerate(parts) if i != 1]),
-                      "cookie_format"),
+                      ("cookie_format", "cookie_decrypt")),
     "chunk-from-another-session": (lambda s: _chunked(s, _foreign_chunk), "cookie_decrypt"),
     "chunks-numbered-from-one": (lambda s: _chunked(s, lambda parts, _: [(i + 1, p) for i, p in enumerate(parts)]),
                                  "no_session"),
@@ -1098,8 +1102,6 @@ BORROWED_HOSTS = {
     "trailing-dot-and-port": "static.gatehouse.test.:80",
 }
 
-HOST_BUG = ("bug: Gatehouse matches routes on :authority without port and trailing dot (src/policy/host.rs), Envoy "
-            "routes on it as sent, so a host-scoped public route opens the default virtual host's upstream")
 
 # A second `Cookie` header line (RFC 6265 §5.4 says one; HTTP/2 allows crumbs, RFC 9113 §8.2.3).
 SECOND_COOKIE_HEADER = {
@@ -1108,9 +1110,6 @@ SECOND_COOKIE_HEADER = {
     "airflow-token-next-to-a-valid-bearer-token": (API, True, "_token"),
 }
 
-COOKIE_BUG = ("bug: src/browser.rs upstream_cookie/request_cookies look only at the first `cookie` line "
-              "(Request::header), Envoy forwards every line, so a second one carrying _token or Gatehouse's cookies "
-              "reaches the upstream")
 
 
 class TestHeaderSmuggling:
@@ -1148,7 +1147,6 @@ class TestHeaderSmuggling:
         assert envoy.get("/logo.png", host="gatehouse.test").status == 403, "other hosts: no route"
         assert upstream.take() == []
 
-    @pytest.mark.xfail(strict=True, raises=AssertionError, reason=HOST_BUG)
     @pytest.mark.parametrize("host", BORROWED_HOSTS.values(), ids=BORROWED_HOSTS.keys())
     def test_a_host_spelling_the_router_sends_elsewhere_cannot_borrow_a_public_host_route(self, two_hosts, upstream,
                                                                                           host):
@@ -1171,7 +1169,6 @@ class TestHeaderSmuggling:
         # client, only `Authorization: Bearer <minted>` (or nothing, on public routes).
         self._smuggle(stack, keys, path, bearer_token, name, [f"{name}=VALUE; theme=dark"])
 
-    @pytest.mark.xfail(strict=True, raises=AssertionError, reason=COOKIE_BUG)
     @pytest.mark.parametrize("path,bearer_token,name", SECOND_COOKIE_HEADER.values(), ids=SECOND_COOKIE_HEADER.keys())
     def test_a_second_cookie_header_smuggles_nothing_to_the_upstream(self, stack, browser, keys, path, bearer_token,
                                                                      name):
@@ -1343,8 +1340,8 @@ HUGE_NUMBERS = {
     "exp-minus-1e400": ('"exp":-1e400', "bad_json"),
     "exp-five-thousand-digits": ('"exp":' + "9" * 5000, "bad_json"),
     "exp-1e-400-is-zero": ('"exp":1e-400', "expired"),
-    "nbf-two-to-the-63": ('"nbf":9223372036854775808', "not_yet_valid"),
-    "iat-largest-u64": ('"iat":18446744073709551615', "iat_in_future"),
+    "nbf-two-to-the-63": ('"nbf":9223372036854775808', "claim_type"),
+    "iat-largest-u64": ('"iat":18446744073709551615', "claim_type"),
     "iat-1e300": ('"iat":1e300', "claim_type"),
 }
 
@@ -1359,8 +1356,6 @@ MANY_COOKIES = {
 }
 
 
-EXP_BUG = ("bug: an integer exp is never bounded (src/jwt/claims.rs takes any u64), while the same instant "
-           "written as a float (1e16) is a claim_type error")
 
 
 class TestOversizedAndNested:
@@ -1386,13 +1381,12 @@ class TestOversizedAndNested:
         bearer.refuses(401, lambda e: e.get(API, token), [token], INVALID, reason)
 
     @pytest.mark.parametrize("written", [
-        pytest.param("10000000000000000", id="integer",
-                     marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=EXP_BUG)),
+        pytest.param("10000000000000000", id="integer"),
         pytest.param("1e16", id="float"),
     ])
     def test_an_absurdly_distant_exp_is_refused_however_it_is_written(self, bearer, keys, written):
         # src/jwt/claims.rs: "absurd values are type errors rather than being clamped into something that
-        # passes"; 1e16 s is 300 million years away. The float spelling is refused, the integer one is not.
+        # passes"; 1e16 s is 300 million years away. Both spellings are refused (the integer one was not, before the fix).
         token = es256(keys, replace_claim(f'"exp":{written}'))
         bearer.refuses(401, lambda e: e.get(API, token), [token], INVALID, "claim_type")
 
