@@ -145,7 +145,8 @@ fn issuer_kind_is_required_and_key_ids_must_be_unambiguous_across_inline_and_hma
 #[test]
 fn host_patterns_that_could_never_match_and_empty_lists_are_refused() {
     let mut v = config_json();
-    v["routes"][6]["hosts"] = json!(["static.test:x", "::1", "Static.test", "*.cdn.test:443", "static.test:8443", "[::1]"]);
+    v["routes"][6]["hosts"] =
+        json!(["static.test:x", "::1", "Static.test", "*.cdn.test:443", "static.test:8443", "[::1]"]);
     v["routes"][5]["methods"] = json!([]);
     let text = errors(&v).to_string();
     for i in 0..4 {
