@@ -12,9 +12,10 @@ rustup component list --installed | grep -q '^clippy' || rustup component add cl
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
 # Debian packages: Node (the V8 test runner and the OpenID provider), curl, Binaryen's wasm-opt (module size),
-# skopeo (reads the OCI image scripts/oci-image.sh writes, in test_shipping.py).
+# skopeo (reads the OCI image scripts/oci-image.sh writes, in test_shipping.py), clang (compiles ring's C
+# code for wasm32-wasip1; gcc cannot target wasm).
 missing=()
-for pair in node:nodejs curl:curl wasm-opt:binaryen skopeo:skopeo; do
+for pair in node:nodejs curl:curl wasm-opt:binaryen skopeo:skopeo clang:clang; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -122,7 +122,14 @@ fn ed25519_key(obj: &Map<String, Value>) -> Result<ed25519_dalek::VerifyingKey, 
     }
     let x = member(obj, "x")?;
     let bytes: [u8; 32] = x.try_into().map_err(|_| (".x".to_string(), "expected 32 bytes".to_string()))?;
-    ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| (".x".into(), "not an Ed25519 public key".into()))
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| (".x".to_string(), "not an Ed25519 public key".to_string()))?;
+    // A small-order key verifies signatures made without any private key; `VerifyKey` would refuse every
+    // token it names, so refusing it here says why instead.
+    if key.is_weak() {
+        return Err((".x".into(), "a small-order Ed25519 point, not a usable public key".into()));
+    }
+    Ok(key)
 }
 
 /// The kinds of key `gatehouse keygen` makes.

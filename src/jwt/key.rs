@@ -1,10 +1,16 @@
 //! A verification key bound to exactly one algorithm (RFC 8725 §3.1): a key never verifies a token whose
 //! `alg` differs from the one configured for it, which closes RS/HS confusion by construction.
+//!
+//! Public-key signatures are checked by `ring` (faster than the RustCrypto crates in V8; bench/crypto-compare).
+//! Keys are still parsed and validated by the RustCrypto types the constructors take (`rsa`, `p256`, `p384`,
+//! `ed25519-dalek`), which keeps configuration errors and key fingerprints as they were; the key is then held
+//! as the bytes `ring` verifies with.
 
 use hmac::{Hmac, Mac};
-use rsa::signature::Verifier;
+use ring::signature::{self as ring_sig, RsaPublicKeyComponents, UnparsedPublicKey};
 use sha2::{Sha256, Sha384, Sha512};
 
+use super::jwk::MIN_RSA_BITS;
 use super::{Alg, JwtError};
 use crate::cache::KeyFingerprint;
 use crate::secret::Secret;
@@ -18,13 +24,24 @@ pub struct VerifyKey {
 
 enum Material {
     Hmac(Secret),
-    Rs256(rsa::pkcs1v15::VerifyingKey<Sha256>, usize),
-    Rs384(rsa::pkcs1v15::VerifyingKey<Sha384>, usize),
-    Rs512(rsa::pkcs1v15::VerifyingKey<Sha512>, usize),
-    Ps256(rsa::pss::VerifyingKey<Sha256>, usize),
-    Es256(p256::ecdsa::VerifyingKey),
-    Es384(p384::ecdsa::VerifyingKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
+    /// RSASSA-PKCS1-v1_5 or RSASSA-PSS: the modulus and the public exponent, big-endian without leading
+    /// zeros (as `ring` requires), and the modulus length in bytes.
+    Rsa {
+        params: &'static ring_sig::RsaParameters,
+        n: Vec<u8>,
+        e: Vec<u8>,
+        size: usize,
+    },
+    /// ECDSA with the fixed-width R||S signature form: the uncompressed SEC1 point (0x04 ‖ x ‖ y).
+    Ecdsa {
+        params: &'static ring_sig::EcdsaVerificationAlgorithm,
+        point: Vec<u8>,
+    },
+    /// Ed25519: the 32-byte public key as configured (RFC 8032 §5.1.5).
+    Ed25519([u8; 32]),
+    /// A small-order Ed25519 public key. Signatures that verify under it can be made without any private
+    /// key, so it verifies nothing (configuration refuses it before it gets here; see `jwk.rs`).
+    Ed25519SmallOrder,
 }
 
 impl std::fmt::Debug for VerifyKey {
@@ -44,33 +61,52 @@ impl VerifyKey {
     pub fn rsa(kid: Option<String>, alg: Alg, key: rsa::RsaPublicKey) -> Result<Self, String> {
         use rsa::traits::PublicKeyParts;
         let size = key.size();
-        let mut public = key.n().to_bytes_be();
+        let n = key.n().to_bytes_be();
+        let e = key.e().to_bytes_be();
+        let mut public = n.clone();
         public.push(0);
-        public.extend(key.e().to_bytes_be());
+        public.extend_from_slice(&e);
         let fingerprint = fingerprint(alg, kid.as_deref(), &public);
-        let material = match alg {
-            Alg::RS256 => Material::Rs256(rsa::pkcs1v15::VerifyingKey::new(key), size),
-            Alg::RS384 => Material::Rs384(rsa::pkcs1v15::VerifyingKey::new(key), size),
-            Alg::RS512 => Material::Rs512(rsa::pkcs1v15::VerifyingKey::new(key), size),
-            Alg::PS256 => Material::Ps256(rsa::pss::VerifyingKey::new(key), size),
+        // `ring`'s *_2048_8192 algorithms refuse smaller moduli (its count rounds the length up to whole
+        // bytes, as `size` here does): refusing them here keeps a key that could never verify anything out of
+        // the configuration. Configuration loading checks the same first, to name the member. What else
+        // `ring` requires (odd n and e, 3 ≤ e < 2^33, at most 8192 bits) `rsa::RsaPublicKey::new` has already
+        // checked, with a 4096-bit cap.
+        if size * 8 < MIN_RSA_BITS {
+            return Err(format!("RSA modulus too small; expected at least {MIN_RSA_BITS} bits"));
+        }
+        let params = match alg {
+            Alg::RS256 => &ring_sig::RSA_PKCS1_2048_8192_SHA256,
+            Alg::RS384 => &ring_sig::RSA_PKCS1_2048_8192_SHA384,
+            Alg::RS512 => &ring_sig::RSA_PKCS1_2048_8192_SHA512,
+            // RFC 7518 §3.5: MGF1 with the same hash and a salt as long as the hash, which is what `ring`'s
+            // PSS verification requires.
+            Alg::PS256 => &ring_sig::RSA_PSS_2048_8192_SHA256,
             other => return Err(format!("an RSA key cannot be used with {other}")),
         };
-        Ok(VerifyKey { kid, alg, material, fingerprint })
+        Ok(VerifyKey { kid, alg, material: Material::Rsa { params, n, e, size }, fingerprint })
     }
 
     pub fn es256(kid: Option<String>, key: p256::ecdsa::VerifyingKey) -> Self {
-        let fingerprint = fingerprint(Alg::ES256, kid.as_deref(), key.to_encoded_point(false).as_bytes());
-        VerifyKey { kid, alg: Alg::ES256, material: Material::Es256(key), fingerprint }
+        let point = key.to_encoded_point(false).as_bytes().to_vec();
+        let fingerprint = fingerprint(Alg::ES256, kid.as_deref(), &point);
+        let material = Material::Ecdsa { params: &ring_sig::ECDSA_P256_SHA256_FIXED, point };
+        VerifyKey { kid, alg: Alg::ES256, material, fingerprint }
     }
 
     pub fn es384(kid: Option<String>, key: p384::ecdsa::VerifyingKey) -> Self {
-        let fingerprint = fingerprint(Alg::ES384, kid.as_deref(), key.to_encoded_point(false).as_bytes());
-        VerifyKey { kid, alg: Alg::ES384, material: Material::Es384(key), fingerprint }
+        let point = key.to_encoded_point(false).as_bytes().to_vec();
+        let fingerprint = fingerprint(Alg::ES384, kid.as_deref(), &point);
+        let material = Material::Ecdsa { params: &ring_sig::ECDSA_P384_SHA384_FIXED, point };
+        VerifyKey { kid, alg: Alg::ES384, material, fingerprint }
     }
 
     pub fn ed25519(kid: Option<String>, key: ed25519_dalek::VerifyingKey) -> Self {
         let fingerprint = fingerprint(Alg::EdDSA, kid.as_deref(), key.as_bytes());
-        VerifyKey { kid, alg: Alg::EdDSA, material: Material::Ed25519(key), fingerprint }
+        // `ring` does not check the key's order; ed25519-dalek's `verify_strict`, which Gatehouse used before,
+        // refuses small-order keys, and so does this.
+        let material = if key.is_weak() { Material::Ed25519SmallOrder } else { Material::Ed25519(key.to_bytes()) };
+        VerifyKey { kid, alg: Alg::EdDSA, material, fingerprint }
     }
 
     /// Identifies this exact key (algorithm, kid and material): a cached verification is reused only while
@@ -85,24 +121,28 @@ impl VerifyKey {
         }
         let ok = match &self.material {
             Material::Hmac(secret) => hmac_verify(alg, secret, message, signature),
-            Material::Rs256(k, size) => rsa_verify(k, *size, message, signature),
-            Material::Rs384(k, size) => rsa_verify(k, *size, message, signature),
-            Material::Rs512(k, size) => rsa_verify(k, *size, message, signature),
-            Material::Ps256(k, size) => {
+            // RFC 8017 §8.2.2 step 1 (§8.1.2 for PSS): the signature is exactly as long as the modulus.
+            // (`ring` checks this too; it is stated here because the property matters.)
+            Material::Rsa { params, n, e, size } => {
                 signature.len() == *size
-                    && rsa::pss::Signature::try_from(signature).is_ok_and(|sig| k.verify(message, &sig).is_ok())
+                    && RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() }
+                        .verify(params, message, signature)
+                        .is_ok()
             }
-            // RFC 7518 §3.4: ECDSA signatures are the fixed-width R||S form; DER is refused by `from_slice`.
-            Material::Es256(k) => {
-                p256::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| k.verify(message, &sig).is_ok())
+            // RFC 7518 §3.4: ECDSA signatures are the fixed-width R||S form (the *_FIXED algorithms refuse any
+            // other length, so DER is refused), with R and S each in [1, n-1].
+            Material::Ecdsa { params, point } => {
+                UnparsedPublicKey::new(*params, point).verify(message, signature).is_ok()
             }
-            Material::Es384(k) => {
-                p384::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| k.verify(message, &sig).is_ok())
+            // As strict as ed25519-dalek's `verify_strict`: `ring` refuses a non-canonical S (S ≥ L) and, since it
+            // compares the R it computes (always canonically encoded) with the signature's R byte for byte, any
+            // non-canonical R; small-order keys never get here (above), and a small-order R is refused below.
+            // One message, one signature: no malleability.
+            Material::Ed25519(public) => {
+                !ed25519_small_order_r(signature)
+                    && UnparsedPublicKey::new(&ring_sig::ED25519, public).verify(message, signature).is_ok()
             }
-            // verify_strict refuses small-order keys and non-canonical signatures (malleability).
-            Material::Ed25519(k) => {
-                ed25519_dalek::Signature::from_slice(signature).is_ok_and(|sig| k.verify_strict(message, &sig).is_ok())
-            }
+            Material::Ed25519SmallOrder => false,
         };
         if ok {
             Ok(())
@@ -126,13 +166,49 @@ fn fingerprint(alg: Alg, kid: Option<&str>, material: &[u8]) -> KeyFingerprint {
     h.finalize().into()
 }
 
-fn rsa_verify<D>(key: &rsa::pkcs1v15::VerifyingKey<D>, size: usize, message: &[u8], signature: &[u8]) -> bool
-where
-    D: sha2::Digest + rsa::pkcs8::AssociatedOid,
-{
-    // RFC 8017 §8.2.2 step 1: the signature is exactly as long as the modulus.
-    signature.len() == size
-        && rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|sig| key.verify(message, &sig).is_ok())
+/// The canonical encodings of the eight points of order dividing 8 (the whole 8-torsion subgroup of
+/// edwards25519). A signature whose R is one of them is refused, as `verify_strict` does: only a key's owner
+/// can make one, and it would be a second valid signature for a message it already signed. Non-canonical
+/// encodings need no entry: `ring` never matches them (see `verify`). src/tests/verify.rs checks this list
+/// against ed25519-dalek.
+pub(crate) const ED25519_SMALL_ORDER: [[u8; 32]; 8] = [
+    // The identity (order 1).
+    [
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ],
+    // Order 2.
+    [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+    ],
+    // Order 4.
+    [0x00; 32],
+    [
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80,
+    ],
+    // Order 8.
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf,
+        0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05,
+    ],
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf,
+        0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x85,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20,
+        0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20,
+        0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0xfa,
+    ],
+];
+
+fn ed25519_small_order_r(signature: &[u8]) -> bool {
+    signature.get(..32).is_some_and(|r| ED25519_SMALL_ORDER.iter().any(|p| p.as_slice() == r))
 }
 
 fn hmac_verify(alg: Alg, secret: &Secret, message: &[u8], signature: &[u8]) -> bool {

