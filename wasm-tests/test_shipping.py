@@ -372,7 +372,7 @@ def broken_cases(keys):
         ("two path kinds", route(0, path={"exact": "/a", "prefix": "/a"})),
         ("lower-case method", route(2, methods=["get"])),
         ("public route with permissions", route(0, permissions=["deployment.read"])),
-        ("host with a port", route(7, hosts=["static.gatehouse.test:443"])),
+        ("host with a non-numeric port", route(7, hosts=["static.gatehouse.test:https"])),
         ("missing deployment id", lambda c: c["dataplane"].pop("deployment_id")),
         ("no audiences", lambda c: c["issuers"][0].update(audiences=[])),
         ("issuer without kind", lambda c: c["issuers"][0].pop("kind")),
