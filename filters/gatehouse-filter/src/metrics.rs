@@ -70,6 +70,11 @@ impl Metrics {
     }
 
     pub fn count(&mut self, name: &str) {
+        self.add(name, 1);
+    }
+
+    /// Adds to a counter, defining it on first use.
+    fn add(&mut self, name: &str, by: u64) {
         let id = match self.ids.get(name) {
             Some(id) => *id,
             None => match host::define_counter(name) {
@@ -80,7 +85,7 @@ impl Metrics {
                 Err(_) => return,
             },
         };
-        host::increment(id, 1);
+        host::increment(id, i64::try_from(by).unwrap_or(i64::MAX));
     }
 
     /// Brings a counter up to `total`, a running total kept elsewhere; counters from all VMs add up at
@@ -90,17 +95,7 @@ impl Metrics {
         let last = self.published.insert(name, total).unwrap_or(0);
         let delta = if total >= last { total - last } else { total };
         if delta > 0 {
-            let id = match self.ids.get(name) {
-                Some(id) => *id,
-                None => match host::define_counter(name) {
-                    Ok(id) => {
-                        self.ids.insert(name.to_owned(), id);
-                        id
-                    }
-                    Err(_) => return,
-                },
-            };
-            host::increment(id, i64::try_from(delta).unwrap_or(i64::MAX));
+            self.add(name, delta);
         }
     }
 
