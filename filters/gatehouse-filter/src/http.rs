@@ -305,7 +305,6 @@ impl HttpContext for Http {
         self.method = method.unwrap_or_default();
         let path = path.unwrap_or_default();
         let authority = authority.unwrap_or_default();
-        self.authority = gatehouse::policy::host::normalize_host(&authority);
         let request = Request { method: &self.method, path: &path, authority: &authority, headers: &headers };
         let down = config.session.is_some() && provider_down(now);
         let mut rng = OsRng;
@@ -322,6 +321,8 @@ impl HttpContext for Http {
             decision = gatehouse::decide(&config, &request, &mut inputs);
         }
         drop(caches);
+        // Kept as sent; only a shadowed request's response needs it (normalized there).
+        self.authority = authority;
         if decision.verdict().reason == "unknown_kid" {
             crate::jwks::want_refetch(&config);
         }

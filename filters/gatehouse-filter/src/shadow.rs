@@ -30,14 +30,14 @@ pub fn legacy_outcome(status: u16, location: Option<&str>, authority: &str) -> O
 }
 
 /// Reads the response status, compares, counts by route class and reason, and logs each kind of mismatch
-/// once per VM with codes only (no header values, no tokens).
+/// once per VM with codes only (no header values, no tokens). `authority` is the request's, as sent.
 pub fn compare(metrics: &mut Metrics, predicted: Predicted, verdict: &Verdict, authority: &str) {
     let pairs = host::header_pairs(RESPONSE_HEADERS).unwrap_or_default();
     let value = |name: &str| {
         pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| String::from_utf8_lossy(v).into_owned())
     };
     let status: u16 = value(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let legacy = legacy_outcome(status, value("location").as_deref(), authority);
+    let legacy = legacy_outcome(status, value("location").as_deref(), &normalize_host(authority));
     let class = &verdict.class;
     if legacy == predicted.outcome {
         metrics.count(&format!("gatehouse.shadow.{class}.agree"));
