@@ -6,37 +6,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Instant;
 
-use gatehouse::cache::Caches;
-use gatehouse::jwks::RemoteKeys;
+use gatehouse::engine::{MemoryStore, World};
 use gatehouse::jwt::{Alg, SigningKey};
 use gatehouse::session::{chunks, seal, Session};
-use gatehouse::{decide, load_config, Config, Decision, Inputs, Request};
+use gatehouse::{load_config, Config, Decision, Engine, Request};
 use rand_core::OsRng;
 use serde_json::{json, Value};
 
-const KEYS: &str = include_str!("../tests/fixtures/keys.json");
 const ISS: &str = "https://platform.bench/";
 const AUD: &str = "gatehouse-bench";
 const HS512_SECRET: &str = "bench-hs512-secret-bench-hs512-secret-bench-hs512-secret-0123456789";
 const COOKIE_KEY: [u8; 32] = [5u8; 32];
 
-fn fixture(name: &str) -> Value {
-    let all: Value = serde_json::from_str(KEYS).unwrap();
-    all[name].clone()
-}
-
-fn public(name: &str, alg: &str, kid: &str) -> Value {
-    let mut jwk = fixture(name);
-    let o = jwk.as_object_mut().unwrap();
-    for p in ["d", "p", "q", "dp", "dq", "qi"] {
-        o.remove(p);
-    }
-    o.insert("alg".into(), json!(alg));
-    o.insert("kid".into(), json!(kid));
-    jwk
-}
+use gatehouse_fixtures::{private_jwk as fixture, public_jwk as public};
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -92,8 +77,8 @@ fn config_json(cache: usize, session: bool) -> Value {
     v
 }
 
-fn load(v: &Value) -> Config {
-    load_config(v.to_string().as_bytes(), &env).unwrap()
+fn load(v: &Value) -> Arc<Config> {
+    Arc::new(load_config(v.to_string().as_bytes(), &env).unwrap())
 }
 
 fn now() -> u64 {
@@ -183,15 +168,21 @@ impl Bench {
     }
 }
 
-fn decide_status(cfg: &Config, caches: &mut Caches, path: &str, headers: &[(String, String)]) -> u16 {
-    let remote = RemoteKeys::default();
-    let mut rng = OsRng;
-    let mut inp = Inputs { now: now(), rng: &mut rng, caches, remote: &remote, provider_down: false };
-    let d = decide(cfg, &Request { method: "GET", path, authority: "airflow.bench", headers }, &mut inp);
+/// One request through the engine, as the filter makes it (the clock read per request, as the host's is).
+fn decide_status(vm: &mut (Engine, MemoryStore), path: &str, headers: &[(String, String)]) -> u16 {
+    let mut w = World { now: now(), rng: &mut OsRng, store: &mut vm.1 };
+    let d = vm.0.on_request(&Request { method: "GET", path, authority: "airflow.bench", headers }, &mut w);
     match d {
         Decision::Allow(_) => 200,
         other => other.status().unwrap_or(0),
     }
+}
+
+fn engine(cfg: &Arc<Config>) -> (Engine, MemoryStore) {
+    let mut store = MemoryStore::default();
+    let mut engine = Engine::new(Arc::clone(cfg));
+    engine.on_configure(&mut store);
+    (engine, store)
 }
 
 fn main() {
@@ -239,10 +230,10 @@ fn main() {
     for (alg, kid) in [(Alg::RS256, "rs"), (Alg::ES256, "es"), (Alg::EdDSA, "ed"), (Alg::HS512, "hs")] {
         let headers = vec![("authorization".to_owned(), format!("Bearer {}", token(alg, kid)))];
         for (label, cfg) in [("cached", &cached), ("uncached", &uncached)] {
-            let mut caches = Caches::new(&cfg.cache);
-            assert_eq!(decide_status(cfg, &mut caches, "/api/v2/dags", &headers), 200, "{alg} {label}");
+            let mut vm = engine(cfg);
+            assert_eq!(decide_status(&mut vm, "/api/v2/dags", &headers), 200, "{alg} {label}");
             b.run(&format!("bearer {alg} {label}"), || {
-                black_box(decide_status(cfg, &mut caches, "/api/v2/dags", &headers));
+                black_box(decide_status(&mut vm, "/api/v2/dags", &headers));
             });
         }
     }
@@ -251,18 +242,18 @@ fn main() {
         let cookie = session_cookie(&cached_s, size);
         let headers = vec![("cookie".to_owned(), cookie)];
         for (label, cfg) in [("cached", &cached_s), ("uncached", &uncached_s)] {
-            let mut caches = Caches::new(&cfg.cache);
-            assert_eq!(decide_status(cfg, &mut caches, "/ui/dags", &headers), 200, "session {size} {label}");
+            let mut vm = engine(cfg);
+            assert_eq!(decide_status(&mut vm, "/ui/dags", &headers), 200, "session {size} {label}");
             b.run(&format!("session {} KiB {label}", size / 1024), || {
-                black_box(decide_status(cfg, &mut caches, "/ui/dags", &headers));
+                black_box(decide_status(&mut vm, "/ui/dags", &headers));
             });
         }
     }
 
     {
-        let mut caches = Caches::new(&cached.cache);
+        let mut vm = engine(&cached);
         b.run("public route (decide)", || {
-            black_box(decide_status(&cached, &mut caches, "/health", &[]));
+            black_box(decide_status(&mut vm, "/health", &[]));
         });
         b.run("route match over 100 routes (last one)", || {
             let (path, _) = gatehouse::policy::normalize_path(black_box("/api/v2/dags/x/runs?limit=5")).unwrap();

@@ -18,5 +18,5 @@ else
   echo "build: wasm-opt not found (apt-get install binaryen); shipping the unoptimized module" >&2
   cp target/wasm32-wasip1/release/gatehouse_filter.wasm dist/gatehouse.wasm
 fi
-cargo build --release --locked --bin gatehouse
+cargo build --release --locked -p gatehouse-cli
 echo "build: dist/gatehouse.wasm ($(stat -c %s dist/gatehouse.wasm) bytes), target/release/gatehouse"

@@ -26,7 +26,7 @@ export GATEHOUSE_DEMO_HS512
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-python3 scripts/demo_upstream.py 10080 >"$WORK/upstream.log" 2>&1 & pids+=($!)
+python3 wasm-tests/harness/upstream.py 10080 >"$WORK/upstream.log" 2>&1 & pids+=($!)
 .venv-envoy/bin/envoy -c envoy-config/envoy.yaml --concurrency 2 -l info >"$WORK/envoy.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 100); do
   curl -fsS http://127.0.0.1:9901/ready >/dev/null 2>&1 && break

@@ -1,9 +1,14 @@
-//! What the core decided, as data the filter applies with one function.
+//! What the core decided, as data the filter carries out. A decision owns everything in it, so the filter
+//! can hold it across host calls without borrowing the engine.
 
-/// Why, for one log line and the metrics. `reason` is a stable code; nothing here is secret.
+use std::sync::Arc;
+
+use crate::reason::Reason;
+
+/// Why, for one log line and the metrics. Nothing here is secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
-    pub reason: &'static str,
+    pub reason: Reason,
     pub route: Option<String>,
     pub class: String,
     pub issuer: Option<String>,
@@ -12,9 +17,9 @@ pub struct Verdict {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct Allow<'c> {
+pub struct Allow {
     /// Removed first (credentials, forged identity headers), then `set_headers` are added.
-    pub remove_headers: Vec<&'c str>,
+    pub remove_headers: Vec<Arc<str>>,
     pub set_headers: Vec<(String, String)>,
     /// Added to the upstream's response (a re-sealed session cookie).
     pub response_headers: Vec<(String, String)>,
@@ -24,8 +29,15 @@ pub struct Allow<'c> {
     pub verdict: Verdict,
 }
 
-/// An out-of-band HTTP call the filter makes (`dispatch_http_call`), then hands the answer and `then` to
-/// `resume`. `then` is moved into `resume`, so a continuation cannot be used twice.
+impl Allow {
+    /// Whether the request's `name` header (lower case) is removed before it goes upstream.
+    pub fn removes(&self, name: &str) -> bool {
+        self.remove_headers.iter().any(|h| &**h == name)
+    }
+}
+
+/// An out-of-band HTTP call the filter makes (`dispatch_http_call`), then hands the answer and `then` back
+/// to the engine. `then` is moved there, so a continuation cannot be used twice.
 #[derive(Debug)]
 pub struct Call {
     pub cluster: String,
@@ -36,9 +48,27 @@ pub struct Call {
     pub verdict: Verdict,
 }
 
-/// What to do when a call's answer arrives.
+/// What to do when a call's answer arrives. Opaque to the filter: it can only ask what kind of call it was
+/// (for metrics) and hand it back.
 #[derive(Debug)]
-pub enum Pending {
+pub struct Pending {
+    pub(crate) state: PendingState,
+    /// The proxy-wide single-flight slot this call holds, released when it answers.
+    pub(crate) flight: Option<String>,
+    /// What the answer's decision needs to know about the request that waits.
+    pub(crate) request: RequestMeta,
+}
+
+/// The parts of a request that shape how its decision is carried out (see `Engine::on_request_headers`).
+#[derive(Debug, Default)]
+pub(crate) struct RequestMeta {
+    pub method: String,
+    pub present: Vec<String>,
+    pub authority: String,
+}
+
+#[derive(Debug)]
+pub(crate) enum PendingState {
     /// The authorization code was sent to the token endpoint (OIDC Core §3.1.3.1).
     CodeExchange { flow: crate::session::FlowState, flow_cookie: String, stale_cookies: Vec<String> },
     /// The session's refresh token was sent to the token endpoint (RFC 6749 §6). The request waits with the
@@ -53,8 +83,48 @@ pub enum Pending {
     },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingKind {
+    Code,
+    Refresh,
+    Exchange,
+}
+
+impl PendingKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            PendingKind::Code => "code",
+            PendingKind::Refresh => "refresh",
+            PendingKind::Exchange => "exchange",
+        }
+    }
+}
+
+impl Pending {
+    pub(crate) fn new(state: PendingState) -> Self {
+        Pending { state, flight: None, request: RequestMeta::default() }
+    }
+
+    pub fn kind(&self) -> PendingKind {
+        match self.state {
+            PendingState::CodeExchange { .. } => PendingKind::Code,
+            PendingState::Refresh(_) => PendingKind::Refresh,
+            PendingState::TokenExchange { .. } => PendingKind::Exchange,
+        }
+    }
+
+    /// The shared-store key under which only one call of this kind may be in flight across the proxy:
+    /// refreshes are single-flight per session. `None` for calls that are not.
+    pub fn single_flight_key(&self) -> Option<String> {
+        match &self.state {
+            PendingState::Refresh(wait) => Some(crate::engine::flight::key_for(&wait.session)),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug)]
-pub struct RefreshWait {
+pub(crate) struct RefreshWait {
     pub session: crate::session::Session,
     pub route_index: usize,
     pub set_headers: Vec<(String, String)>,
@@ -93,17 +163,20 @@ pub struct Pass {
     /// In shadow mode, what the new path would have done; compared with the legacy path's answer.
     pub shadow: Option<Predicted>,
     pub verdict: Verdict,
+    /// In shadow mode, the request's authority as sent: a redirect back to it is not a refusal.
+    pub authority: String,
 }
 
 #[derive(Debug)]
-pub enum Decision<'c> {
-    Allow(Allow<'c>),
+pub enum Decision {
+    Allow(Allow),
     Reply(Reply),
-    Call(Call),
+    /// Boxed: rare, and larger than the others.
+    Call(Box<Call>),
     Pass(Pass),
 }
 
-impl Decision<'_> {
+impl Decision {
     pub fn verdict(&self) -> &Verdict {
         match self {
             Decision::Allow(a) => &a.verdict,
@@ -117,6 +190,28 @@ impl Decision<'_> {
         match self {
             Decision::Allow(_) | Decision::Call(_) | Decision::Pass(_) => None,
             Decision::Reply(r) => Some(r.status),
+        }
+    }
+
+    /// The outcome word of the decision metrics: `allow`, `reply` (a redirect or page that is part of the
+    /// flow), `deny`, `call`, `shadow` or `off`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Decision::Allow(_) => "allow",
+            Decision::Reply(r) if r.status < 400 => "reply",
+            Decision::Reply(_) => "deny",
+            Decision::Call(_) => "call",
+            Decision::Pass(p) if p.shadow.is_some() => "shadow",
+            Decision::Pass(_) => "off",
+        }
+    }
+
+    /// Which path decided: `new` (Gatehouse), or `legacy` when the request went on untouched.
+    pub fn path(&self) -> &'static str {
+        if matches!(self, Decision::Pass(_)) {
+            "legacy"
+        } else {
+            "new"
         }
     }
 }

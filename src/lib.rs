@@ -1,22 +1,34 @@
 //! Gatehouse core: forward authentication as pure logic.
 //!
 //! A request goes in as data ([`request::Request`]), a decision comes out as data ([`decision::Decision`]).
-//! Nothing here talks to a proxy, a clock or a random source: the filter crate passes those in. That is what
-//! lets every rule be tested natively, with a fake clock, and the same tests run compiled to `wasm32-wasip1`.
+//! Nothing here talks to a proxy, a clock or a random source: the filter crate passes those in, and the
+//! [`engine::Engine`] of each configuration generation holds all state. That is what lets every rule be
+//! tested natively, with a fake clock, and the same tests run compiled to `wasm32-wasip1`.
+//!
+//! Modules, from the request inwards: `engine` (the state machine) → `classify` (path, host, route) →
+//! `rollout` (the gate) → `evaluate` (`bearer`, `browser`) → `forward` / `respond` (the two shapes of an
+//! answer), on top of `config`, `policy`, `jwt`, `jwks`, `dat`, `session`, `oidc`, `mint` and `cache`.
 #![forbid(unsafe_code)]
 
 pub mod b64;
+mod bearer;
 mod browser;
 pub mod cache;
+pub mod call;
+pub mod classify;
 pub mod config;
+mod context;
 pub mod dat;
-pub mod decide;
 pub mod decision;
+pub mod engine;
+mod evaluate;
+pub mod forward;
 pub mod jwks;
 pub mod jwt;
 pub mod mint;
 pub mod oidc;
 pub mod policy;
+pub mod reason;
 pub mod request;
 pub mod respond;
 pub mod rollout;
@@ -30,7 +42,9 @@ pub(crate) mod testing;
 mod tests;
 pub mod upstream;
 
+pub use call::CallResponse;
 pub use config::{load_config, Config, ConfigErrors};
-pub use decide::{decide, resume, Inputs};
-pub use decision::{Allow, Call, Decision, Outcome, Pass, Pending, Predicted, Reply, Verdict};
+pub use decision::{Allow, Call, Decision, Outcome, Pass, Pending, PendingKind, Predicted, Reply, Verdict};
+pub use engine::{Effect, Engine, Fetch, MemoryStore, SharedStore, World};
+pub use reason::{Reason, SessionError};
 pub use request::Request;

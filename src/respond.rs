@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::decision::{Decision, Reply, Verdict};
 use crate::policy::{ResponseFormat, Route};
+use crate::reason::Reason;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deny {
@@ -14,7 +15,7 @@ pub enum Deny {
     Unavailable,
 }
 
-pub fn verdict(route: Option<&Route>, reason: &'static str, issuer: Option<String>) -> Verdict {
+pub fn verdict(route: Option<&Route>, reason: Reason, issuer: Option<String>) -> Verdict {
     Verdict {
         reason,
         route: route.map(|r| r.name.clone()),
@@ -24,14 +25,14 @@ pub fn verdict(route: Option<&Route>, reason: &'static str, issuer: Option<Strin
     }
 }
 
-pub fn deny<'c>(
+pub fn deny(
     cfg: &Config,
     route: Option<&Route>,
     format: ResponseFormat,
     deny: Deny,
-    reason: &'static str,
+    reason: Reason,
     issuer: Option<String>,
-) -> Decision<'c> {
+) -> Decision {
     let realm = &cfg.realm;
     // RFC 6750 §3: no error code when the request had no credential; `invalid_token` (401) or
     // `insufficient_scope` (403) otherwise. The reason code itself stays in our logs.
@@ -67,7 +68,7 @@ pub fn deny<'c>(
 }
 
 /// A small HTML page for a person in a browser (sign-in failed or expired, provider unavailable).
-pub fn page<'c>(status: u16, title: &str, message: &str, reason: &'static str, cookies: Vec<String>) -> Decision<'c> {
+pub fn page(status: u16, title: &str, message: &str, reason: Reason, cookies: Vec<String>) -> Decision {
     let mut headers = vec![
         ("content-type".to_owned(), "text/html; charset=utf-8".to_owned()),
         ("cache-control".to_owned(), "no-store".to_owned()),
@@ -85,7 +86,7 @@ pub fn page<'c>(status: u16, title: &str, message: &str, reason: &'static str, c
     Decision::Reply(Reply { status, headers, body, verdict: verdict(None, reason, None) })
 }
 
-pub fn redirect<'c>(location: &str, cookies: Vec<String>, reason: &'static str, route: Option<&Route>) -> Decision<'c> {
+pub fn redirect(location: &str, cookies: Vec<String>, reason: Reason, route: Option<&Route>) -> Decision {
     let mut headers =
         vec![("location".to_owned(), location.to_owned()), ("cache-control".to_owned(), "no-store".to_owned())];
     headers.extend(cookies.into_iter().map(|c| ("set-cookie".to_owned(), c)));

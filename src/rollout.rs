@@ -5,68 +5,43 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::browser;
-use crate::config::rollout::{BucketBy, Flag, Mode, Rollout, AUTH_CLASS, UNMATCHED_CLASS};
+use crate::classify::Classified;
+use crate::config::rollout::{BucketBy, Flag, Mode, Rollout};
 use crate::config::Config;
-use crate::decide::{decide_now, simulate_outage, Inputs};
-use crate::decision::{Decision, Outcome, Pass, Predicted, Verdict};
-use crate::policy::host::route_host;
-use crate::policy::{find_route, normalize_path};
+use crate::decision::{Decision, Outcome, Predicted};
+use crate::reason::Reason;
 use crate::request::Request;
 
 /// Buckets per 100%: a percentage has two decimals.
 const BUCKETS: u64 = 10000;
 
-pub fn decide<'c>(cfg: &'c Config, r: &'c Rollout, req: &Request<'_>, inp: &mut Inputs<'_>) -> Decision<'c> {
-    let (route, class) = classify(cfg, req);
-    let flag = flag_for(r, route, class, inp.now);
+/// The gate's answer before the request is evaluated.
+pub enum Gate<'r> {
+    /// Do not evaluate: the request goes down the legacy path untouched, for this reason.
+    Legacy(Reason),
+    /// Evaluate; then `mode` says what to do with the decision (it may depend on who was authenticated).
+    Evaluate { flag: &'r Flag, forced: Option<Mode> },
+}
+
+/// Pure: the flags, the canary header and the buckets decide; nothing is evaluated here.
+pub fn gate<'r>(cfg: &Config, r: &'r Rollout, c: &Classified<'_, '_>, req: &Request<'_>, now: u64) -> Gate<'r> {
+    let (route, class) = c.route_and_class();
+    let flag = flag_for(r, route, class, now);
     let forced = canary(r, req);
-    let verdict = |reason: &'static str| Verdict {
-        reason,
-        route: route.map(str::to_owned),
-        class: class.to_owned(),
-        issuer: None,
-        subject: None,
-    };
     if forced == Some(Mode::Off) {
-        return Decision::Pass(Pass { shadow: None, verdict: verdict("canary_legacy") });
+        return Gate::Legacy(Reason::CanaryLegacy);
     }
     // When who is asking cannot change the answer, `off` costs nothing: the request is not evaluated.
     let subject_matters = flag.needs_subject() || !r.allow.subjects.is_empty() || !r.deny.subjects.is_empty();
     if forced.is_none() && !subject_matters && choose(cfg, r, flag, None) == Mode::Off {
-        return Decision::Pass(Pass { shadow: None, verdict: verdict("rollout_off") });
+        return Gate::Legacy(Reason::RolloutOff);
     }
-    let d = decide_now(cfg, req, inp);
-    let mode = forced.unwrap_or_else(|| choose(cfg, r, flag, d.verdict().subject.as_deref()));
-    match mode {
-        Mode::Enforce => {
-            let mut d = simulate_outage(cfg, d, inp);
-            // The override header is ours: the upstream never sees it on the new path.
-            if let (Decision::Allow(a), Some(c)) = (&mut d, &r.canary) {
-                a.remove_headers.push(c.header.as_str());
-            }
-            d
-        }
-        Mode::Shadow => {
-            let predicted = predict(&d);
-            let mut v = d.verdict().clone();
-            v.subject = None;
-            Decision::Pass(Pass { shadow: Some(predicted), verdict: v })
-        }
-        Mode::Off => Decision::Pass(Pass { shadow: None, verdict: verdict("rollout_off") }),
-    }
+    Gate::Evaluate { flag, forced }
 }
 
-/// The route name and class the request falls under, before any credential is looked at.
-fn classify<'c>(cfg: &'c Config, req: &Request<'_>) -> (Option<&'c str>, &'c str) {
-    let Ok((path, _)) = normalize_path(req.path) else { return (None, UNMATCHED_CLASS) };
-    if cfg.session.as_ref().is_some_and(|sc| browser::is_flow_path(sc, &path)) {
-        return (None, AUTH_CLASS);
-    }
-    match find_route(&cfg.routes, &route_host(req.authority, cfg.host_matching), &path, req.method) {
-        Some(route) => (Some(route.name.as_str()), route.class.as_str()),
-        None => (None, UNMATCHED_CLASS),
-    }
+/// What to do with an evaluated request: the canary's choice, else the flag's for this subject.
+pub fn mode(cfg: &Config, r: &Rollout, flag: &Flag, forced: Option<Mode>, subject: Option<&str>) -> Mode {
+    forced.unwrap_or_else(|| choose(cfg, r, flag, subject))
 }
 
 /// The most specific flag still in force: route, then class, then the default, then `enforce` (what an
@@ -130,12 +105,12 @@ fn canary(r: &Rollout, req: &Request<'_>) -> Option<Mode> {
 }
 
 /// What the new path would have answered, in the terms the legacy path's answer can be compared in.
-fn predict(d: &Decision<'_>) -> Predicted {
+pub fn predict(d: &Decision) -> Predicted {
     match d {
         Decision::Allow(_) | Decision::Pass(_) => Predicted { outcome: Outcome::Allow, status: 200 },
         // A call is made only for a session that exists (refresh) or a sign-in in progress (callback).
         Decision::Call(_) => Predicted { outcome: Outcome::Allow, status: 200 },
-        Decision::Reply(r) if r.status >= 400 || r.verdict.reason == "login_redirect" => {
+        Decision::Reply(r) if r.status >= 400 || r.verdict.reason == Reason::LoginRedirect => {
             Predicted { outcome: Outcome::Deny, status: r.status }
         }
         Decision::Reply(r) => Predicted { outcome: Outcome::Allow, status: r.status },

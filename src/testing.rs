@@ -1,6 +1,7 @@
 //! Named fixtures shared by the unit tests: keys (checked in, test-only), a configuration that trusts them,
 //! and a token builder.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand_core::OsRng;
@@ -18,15 +19,12 @@ pub const WS: &str = "ws-1";
 pub const DEP: &str = "dep-1";
 pub const ALL_ALGS: [Alg; 10] = crate::jwt::alg::ALL;
 
-const KEYS: &str = include_str!("../tests/fixtures/keys.json");
-
 pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn fixture(name: &str) -> Value {
-    let all: Value = serde_json::from_str(KEYS).unwrap();
-    all[name].clone()
+    gatehouse_fixtures::private_jwk(name)
 }
 
 fn fixture_for(alg: Alg) -> &'static str {
@@ -64,14 +62,7 @@ pub fn untrusted_rsa_key(alg: Alg) -> SigningKey {
 }
 
 pub fn public_jwk(name: &str, alg: Alg, kid: &str) -> Value {
-    let mut jwk = fixture(name);
-    let obj = jwk.as_object_mut().unwrap();
-    for private in ["d", "p", "q", "dp", "dq", "qi"] {
-        obj.remove(private);
-    }
-    obj.insert("alg".into(), json!(alg.name()));
-    obj.insert("kid".into(), json!(kid));
-    jwk
+    gatehouse_fixtures::public_jwk(name, alg.name(), kid)
 }
 
 pub fn env(name: &str) -> Option<String> {
@@ -115,14 +106,14 @@ pub fn config_json() -> Value {
     })
 }
 
-pub fn config_from(v: &Value) -> Config {
+pub fn config_from(v: &Value) -> Arc<Config> {
     match load_config(v.to_string().as_bytes(), &env) {
-        Ok(c) => c,
+        Ok(c) => Arc::new(c),
         Err(e) => panic!("fixture config invalid:\n{e}"),
     }
 }
 
-pub fn config() -> Config {
+pub fn config() -> Arc<Config> {
     config_from(&config_json())
 }
 
@@ -201,14 +192,14 @@ pub fn session_config_json() -> Value {
     v
 }
 
-pub fn session_config_from(v: &Value, env: &dyn Fn(&str) -> Option<String>) -> Config {
+pub fn session_config_from(v: &Value, env: &dyn Fn(&str) -> Option<String>) -> Arc<Config> {
     match load_config(v.to_string().as_bytes(), env) {
-        Ok(c) => c,
+        Ok(c) => Arc::new(c),
         Err(e) => panic!("fixture config invalid:\n{e}"),
     }
 }
 
-pub fn session_config() -> Config {
+pub fn session_config() -> Arc<Config> {
     session_config_from(&session_config_json(), &session_env)
 }
 
@@ -222,4 +213,51 @@ pub fn id_token(nonce: &str, roles: &[&str], now: u64) -> String {
         &mut OsRng,
     )
     .unwrap()
+}
+
+/// One VM: an engine for `cfg` and the proxy's shared store, driven with a clock the test sets.
+pub struct Vm {
+    pub engine: crate::engine::Engine,
+    pub store: crate::engine::MemoryStore,
+    pub now: u64,
+}
+
+impl Vm {
+    pub fn new(cfg: &Arc<Config>) -> Self {
+        let mut vm = Vm { engine: crate::engine::Engine::new(Arc::clone(cfg)), store: Default::default(), now: now() };
+        vm.engine.on_configure(&mut vm.store);
+        vm
+    }
+
+    pub fn request(&mut self, method: &str, path: &str, host: &str, headers: &[(&str, &str)]) -> crate::Decision {
+        let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+        let mut rng = OsRng;
+        let mut w = crate::engine::World { now: self.now, rng: &mut rng, store: &mut self.store };
+        let req = crate::Request { method, path, authority: host, headers: &headers };
+        self.engine.on_request(&req, &mut w)
+    }
+
+    pub fn answer(&mut self, pending: crate::Pending, resp: crate::CallResponse) -> crate::Decision {
+        let mut rng = OsRng;
+        let mut w = crate::engine::World { now: self.now, rng: &mut rng, store: &mut self.store };
+        self.engine.on_call_response(pending, resp, &mut w)
+    }
+
+    /// A transient provider failure seen by any VM opens the proxy-wide breaker.
+    pub fn open_breaker(&mut self) {
+        crate::engine::breaker::mark(&mut self.store, false, self.now, 30);
+    }
+}
+
+/// A call as the filter would send it, apart from its continuation.
+pub struct Sent {
+    pub cluster: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub timeout_ms: u32,
+}
+
+pub fn split(call: Box<crate::Call>) -> (crate::Pending, Sent) {
+    let crate::Call { cluster, headers, body, timeout_ms, then, verdict: _ } = *call;
+    (then, Sent { cluster, headers, body, timeout_ms })
 }

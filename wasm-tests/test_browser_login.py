@@ -270,9 +270,14 @@ def test_sessions_are_refreshed_out_of_band_with_the_providers_refresh_token(sta
         assert all("error" not in r for r in out), out
         assert [r["status"] for r in out[2:]] == [200, 200], out
         stats = envoy.admin("/stats?filter=gatehouse")
-        refreshed = [l for l in stats.splitlines() if "decision.call.session_refresh" in l]
-        assert refreshed and int(refreshed[0].rsplit(":", 1)[1]) >= 2, stats
-        assert "gatehouse.idp.token.ok" in stats
+        def count(name):
+            lines = [l for l in stats.splitlines() if l.split(":")[0].endswith(name)]
+            return int(lines[0].rsplit(":", 1)[1]) if lines else 0
+        # Only calls actually made count as calls: requests that found a refresh of the same session on its
+        # way (single flight) carry on with the session as it is.
+        assert count("decision.call.session_refresh") >= 1, stats
+        assert count("decision.allow.session_refreshed") >= 1, stats
+        assert count("idp.refresh.ok") >= 1, stats
     finally:
         envoy.stop()
 

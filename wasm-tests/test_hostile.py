@@ -55,7 +55,7 @@ class Target:
         self._healthy = healthy
 
     def refuses(self, status, send, secrets=(), challenge=None, reason=None):
-        """`reason`: the code the filter's one log line for this request must carry (README, refusals)."""
+        """`reason`: the code the filter's one log line for this request must carry (README, "How it decides")."""
         window = LogWindow(self.envoy)
         r = send(self.envoy)
         assert r.status == status, f"got {r.status}: {r.body[:300]!r}"
@@ -879,7 +879,7 @@ class TestRfc9700BrowserSignIn:
     @pytest.mark.parametrize("param", ["rd", "return_to", "returnTo", "redirect", "redirect_uri", "url",
                                        "post_logout_redirect_uri"])
     def test_other_return_parameters_are_ignored_by_login_and_logout(self, stack, browser, path, reason, param):
-        # Only `next` on the login paths is read (README, sign-in start); logout goes where configuration says.
+        # Only `next` on the login paths is read (docs/browser-sessions.md, sign-in start); logout goes where configuration says.
         cookie = f"{COOKIE}={stack.seal(session_payload())}"
         headers = {"accept": "text/html", "cookie": cookie}
         r = browser.refuses(302, lambda e: e.get(f"{path}?{param}=https://evil.example/&next=//evil.example",
@@ -1015,7 +1015,7 @@ TAMPERED = {
 class TestCookieTampering:
     @pytest.mark.parametrize("make,reason", TAMPERED.values(), ids=TAMPERED.keys())
     def test_tampered_or_replayed_cookies_behave_exactly_like_no_session(self, stack, browser, make, reason):
-        # README §Browser sessions 4: AES-GCM with the name and deployment in the associated data (NIST SP
+        # docs/browser-sessions.md, item 4: AES-GCM with the name and deployment in the associated data (NIST SP
         # 800-38D); any change fails to open, and a failed cookie is no session at all.
         cookie = make(stack)
         values = [p.split("=", 1)[1] for p in cookie.split("; ") if "=" in p]
@@ -1165,7 +1165,7 @@ class TestHeaderSmuggling:
     @pytest.mark.parametrize("path,bearer_token,name", SECOND_COOKIE_HEADER.values(), ids=SECOND_COOKIE_HEADER.keys())
     def test_airflows_token_and_our_cookies_are_removed_from_the_cookie_header(self, stack, browser, keys, path,
                                                                               bearer_token, name):
-        # README "Upstream hygiene": the upstream never gets Airflow's `_token` or Gatehouse's cookies from the
+        # docs/browser-sessions.md "Upstream hygiene": the upstream never gets Airflow's `_token` or Gatehouse's cookies from the
         # client, only `Authorization: Bearer <minted>` (or nothing, on public routes).
         self._smuggle(stack, keys, path, bearer_token, name, [f"{name}=VALUE; theme=dark"])
 

@@ -1,5 +1,5 @@
 //! Any string as a bearer token: parse and verify never panic, and nothing the fuzzer can build without a
-//! private key passes (it would need a forged signature), through `verify_token` and through `decide`.
+//! private key passes (it would need a forged signature), through `verify_token` and through the engine.
 #![no_main]
 use gatehouse_fuzz::{config, run};
 use libfuzzer_sys::fuzz_target;

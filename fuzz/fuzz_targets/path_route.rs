@@ -1,5 +1,5 @@
 //! Any path, method and host: normalization is idempotent, and the route found for the normalized path is
-//! the one `decide` enforces (a public answer only ever comes from a public route).
+//! the one the engine enforces (a public answer only ever comes from a public route).
 #![no_main]
 use gatehouse::policy::{find_route, normalize_path, Requirement};
 use gatehouse_fuzz::{config, parts, run};

@@ -1,5 +1,5 @@
 //! Any cookie value as a session: opening never panics and never succeeds without the key (AES-GCM), alone
-//! and as chunks through `decide` on a session route.
+//! and as chunks through the engine on a session route.
 #![no_main]
 use gatehouse_fuzz::{config, parts, run, COOKIE, DEPLOYMENT};
 use libfuzzer_sys::fuzz_target;

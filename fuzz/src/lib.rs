@@ -1,31 +1,21 @@
 //! Fixtures shared by the fuzz targets: a configuration with keys for every algorithm, a session with a
-//! provider, and a way to run a request through `decide` the way the filter does.
+//! provider, and a way to run a request through the engine the way the filter does.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::sync::OnceLock;
 
-use gatehouse::cache::Caches;
-use gatehouse::jwks::RemoteKeys;
-use gatehouse::{decide, load_config, Config, Decision, Inputs, Request};
+use std::sync::Arc;
+
+use gatehouse::engine::{MemoryStore, World};
+use gatehouse::{load_config, Config, Decision, Engine, Request};
 use serde_json::{json, Value};
 
-const KEYS: &str = include_str!("../../tests/fixtures/keys.json");
 pub const ISS: &str = "https://platform.fuzz/";
 pub const AUD: &str = "gatehouse-fuzz";
 pub const COOKIE: &str = "__Host-gatehouse";
 pub const DEPLOYMENT: &str = "dep-1";
 
-fn public(name: &str, alg: &str, kid: &str) -> Value {
-    let all: Value = serde_json::from_str(KEYS).unwrap();
-    let mut jwk = all[name].clone();
-    let o = jwk.as_object_mut().unwrap();
-    for p in ["d", "p", "q", "dp", "dq", "qi"] {
-        o.remove(p);
-    }
-    o.insert("alg".into(), json!(alg));
-    o.insert("kid".into(), json!(kid));
-    jwk
-}
+use gatehouse_fixtures::public_jwk as public;
 
 pub fn env(name: &str) -> Option<String> {
     match name {
@@ -75,10 +65,10 @@ pub fn config_json() -> Value {
     })
 }
 
-pub fn config() -> &'static Config {
-    static CONFIG: OnceLock<Config> = OnceLock::new();
+pub fn config() -> &'static Arc<Config> {
+    static CONFIG: OnceLock<Arc<Config>> = OnceLock::new();
     CONFIG.get_or_init(|| match load_config(config_json().to_string().as_bytes(), &env) {
-        Ok(c) => c,
+        Ok(c) => Arc::new(c),
         Err(e) => panic!("fuzz fixture config invalid:\n{e}"),
     })
 }
@@ -91,13 +81,11 @@ pub fn run(method: &str, path: &str, authority: &str, headers: &[(String, String
 
 /// As `run`, with the decision's reason code.
 pub fn run_why(method: &str, path: &str, authority: &str, headers: &[(String, String)]) -> (u16, &'static str) {
-    let cfg = config();
-    let mut caches = Caches::new(&cfg.cache);
-    let remote = RemoteKeys::default();
-    let mut rng = rand_core::OsRng;
-    let mut inp = Inputs { now: 1_900_000_000, rng: &mut rng, caches: &mut caches, remote: &remote, provider_down: false };
-    let d = decide(cfg, &Request { method, path, authority, headers }, &mut inp);
-    let why = d.verdict().reason;
+    let mut engine = Engine::new(Arc::clone(config()));
+    let mut store = MemoryStore::default();
+    let mut w = World { now: 1_900_000_000, rng: &mut rand_core::OsRng, store: &mut store };
+    let d = engine.on_request(&Request { method, path, authority, headers }, &mut w);
+    let why = d.verdict().reason.code();
     let status = match d {
         Decision::Allow(_) => 200,
         Decision::Call(_) => 0,

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::fields;
 use super::reader::{array, kind, Obj};
 use super::{ConfigErrors, Env};
 use crate::b64;
@@ -10,36 +11,6 @@ use crate::jwks::RemoteJwks;
 use crate::jwt::jwk::verify_key_from_jwk;
 use crate::jwt::{Alg, Issuer, IssuerKind, VerifyKey};
 use crate::secret::Secret;
-
-pub const FIELDS: &[&str] = &[
-    "name",
-    "issuer",
-    "audiences",
-    "kind",
-    "jwks",
-    "hmac_keys",
-    "require_exp",
-    "leeway_seconds",
-    "role_claim",
-    "permissions_claim",
-    "revoked_token_ids",
-    "subject_not_before",
-    "remote_jwks",
-];
-pub const JWKS: &[&str] = &["keys"];
-pub const HMAC_KEY: &[&str] = &["kid", "alg", "secret_env", "encoding"];
-pub const REMOTE_JWKS: &[&str] = &[
-    "cluster",
-    "authority",
-    "path",
-    "discovery_path",
-    "timeout_ms",
-    "refresh_seconds",
-    "retry_seconds",
-    "max_stale_seconds",
-    "unknown_kid_refetch_seconds",
-    "default_alg",
-];
 
 pub(super) fn load(
     errs: &mut ConfigErrors,
@@ -56,7 +27,7 @@ pub(super) fn load(
     let mut iss_values = HashSet::new();
     for (i, item) in array(errs, &path, v).iter().enumerate() {
         let p = format!("{path}[{i}]");
-        let Some(o) = Obj::open(errs, &p, item, FIELDS) else {
+        let Some(o) = Obj::open(errs, &p, item, &fields::ISSUER) else {
             continue;
         };
         let name = o.string(errs, "name").unwrap_or_default().to_owned();
@@ -121,8 +92,8 @@ pub(super) fn load(
             audiences,
             kind,
             keys,
-            require_exp: o.bool_or(errs, "require_exp", true),
-            leeway_seconds: o.u64_or(errs, "leeway_seconds", 30, 0, 300),
+            require_exp: o.flag(errs, "require_exp"),
+            leeway_seconds: o.int(errs, "leeway_seconds"),
             role_claim,
             permissions_claim,
             revoked_token_ids,
@@ -138,7 +109,7 @@ fn load_jwks(errs: &mut ConfigErrors, o: &Obj<'_>) -> Vec<VerifyKey> {
         return Vec::new();
     };
     let path = o.at("jwks");
-    let Some(jwks) = Obj::open(errs, &path, v, JWKS) else {
+    let Some(jwks) = Obj::open(errs, &path, v, &fields::JWKS) else {
         return Vec::new();
     };
     let Some(keys) = jwks.required(errs, "keys") else {
@@ -182,7 +153,7 @@ fn load_hmac_keys(errs: &mut ConfigErrors, o: &Obj<'_>, env: Env<'_>) -> Vec<Ver
     let mut out = Vec::new();
     for (i, item) in array(errs, &path, v).iter().enumerate() {
         let p = format!("{path}[{i}]");
-        let Some(k) = Obj::open(errs, &p, item, HMAC_KEY) else {
+        let Some(k) = Obj::open(errs, &p, item, &fields::HMAC_KEY) else {
             continue;
         };
         let kid = k.opt_string(errs, "kid").map(str::to_owned);
@@ -256,7 +227,7 @@ fn load_not_before(errs: &mut ConfigErrors, o: &Obj<'_>) -> HashMap<String, u64>
 }
 
 pub(super) fn load_remote(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Option<RemoteJwks> {
-    let o = Obj::open(errs, path, v, REMOTE_JWKS)?;
+    let o = Obj::open(errs, path, v, &fields::REMOTE_JWKS)?;
     let cluster = o.string(errs, "cluster").map(str::to_owned);
     let authority = o.string(errs, "authority").map(str::to_owned);
     let discovery_path = o.opt_string(errs, "discovery_path").map(str::to_owned);
@@ -273,11 +244,11 @@ pub(super) fn load_remote(errs: &mut ConfigErrors, path: &str, v: &serde_json::V
             errs.push(o.at(key), "expected a path starting with \"/\"");
         }
     }
-    let timeout_ms = o.u64_or(errs, "timeout_ms", 5000, 100, 60_000) as u32;
-    let refresh_seconds = o.u64_or(errs, "refresh_seconds", 300, 10, 86400);
-    let retry_seconds = o.u64_or(errs, "retry_seconds", 30, 1, 86400);
-    let max_stale_seconds = o.u64_or(errs, "max_stale_seconds", 86400, 60, 30 * 86400);
-    let unknown_kid_refetch_seconds = o.u64_or(errs, "unknown_kid_refetch_seconds", 60, 1, 86400);
+    let timeout_ms = o.int(errs, "timeout_ms") as u32;
+    let refresh_seconds = o.int(errs, "refresh_seconds");
+    let retry_seconds = o.int(errs, "retry_seconds");
+    let max_stale_seconds = o.int(errs, "max_stale_seconds");
+    let unknown_kid_refetch_seconds = o.int(errs, "unknown_kid_refetch_seconds");
     if retry_seconds > refresh_seconds {
         errs.push(o.at("retry_seconds"), "the retry after a failure must not be longer than the refresh interval");
     }

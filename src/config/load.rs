@@ -6,42 +6,13 @@ use serde_json::Value;
 
 use crate::policy::Requirement;
 
+use super::fields;
 use super::reader::{array, kind, string_list, Obj};
 use super::{issuers, routes, Config, ConfigErrors, CorsPreflight, Dataplane, IdentityHeaders, TokenSource, Unmatched};
 
 /// Looks up an environment variable of the VM (Envoy `vm_config.environment_variables`). Passed in so the
 /// core stays free of I/O and tests can supply their own.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// Top-level keys. `$schema` is accepted and ignored, so a configuration file can name its JSON Schema
-/// (`schema/gatehouse-config.schema.json`) for editors.
-pub const TOP: &[&str] = &[
-    "$schema",
-    "dataplane",
-    "realm",
-    "unmatched",
-    "cors_preflight",
-    "max_token_bytes",
-    "token_sources",
-    "identity_headers",
-    "strip_request_headers",
-    "roles",
-    "issuers",
-    "routes",
-    "session",
-    "upstream_token",
-    "faults",
-    "cache",
-    "rollout",
-    "host_matching",
-];
-
-pub const DATAPLANE: &[&str] = &["organization_id", "workspace_id", "deployment_id"];
-pub const TOKEN_SOURCE: &[&str] = &["header", "scheme"];
-pub const IDENTITY_HEADERS: &[&str] = &["subject", "issuer", "scope", "role", "permissions", "token_id"];
-pub const CACHE: &[&str] = &["verified_tokens", "sessions"];
-pub const HOST_MATCHING: &[&str] = &["strip_port", "strip_trailing_dot"];
-pub const FAULTS: &[&str] = &["allow", "provider_unavailable", "keys_stale", "clock_offset_seconds"];
 
 /// Headers the core reads besides the token sources: CORS preflight detection and response negotiation.
 const BASE_HEADERS: [&str; 2] = ["origin", "access-control-request-method"];
@@ -60,7 +31,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
             return Err(errs);
         }
     };
-    let Some(top) = Obj::open(&mut errs, "$", &doc, TOP) else {
+    let Some(top) = Obj::open(&mut errs, "$", &doc, &fields::TOP) else {
         return Err(errs);
     };
 
@@ -78,7 +49,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let cors_preflight = top
         .choice(&mut errs, "cors_preflight", &[("pass", CorsPreflight::Pass), ("enforce", CorsPreflight::Enforce)])
         .unwrap_or(CorsPreflight::Pass);
-    let max_token_bytes = top.u64_or(&mut errs, "max_token_bytes", 8192, 256, 65536) as usize;
+    let max_token_bytes = top.int(&mut errs, "max_token_bytes") as usize;
     let token_sources = load_token_sources(&mut errs, &top);
     let identity_headers = load_identity_headers(&mut errs, &top);
     let strip = top.string_list(&mut errs, "strip_request_headers");
@@ -209,7 +180,7 @@ fn load_dataplane(errs: &mut ConfigErrors, top: &Obj<'_>) -> Dataplane {
     let Some(v) = top.required(errs, "dataplane") else {
         return empty;
     };
-    let Some(o) = Obj::open(errs, &top.at("dataplane"), v, DATAPLANE) else {
+    let Some(o) = Obj::open(errs, &top.at("dataplane"), v, &fields::DATAPLANE) else {
         return empty;
     };
     Dataplane {
@@ -243,7 +214,7 @@ fn load_token_sources(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<TokenSource
         .enumerate()
         .filter_map(|(i, item)| {
             let p = format!("{path}[{i}]");
-            let o = Obj::open(errs, &p, item, TOKEN_SOURCE)?;
+            let o = Obj::open(errs, &p, item, &fields::TOKEN_SOURCE)?;
             let header = o.string(errs, "header")?.to_owned();
             check_header_name(errs, &o.at("header"), &header);
             if RESERVED.contains(&header.as_str()) && header != "authorization" {
@@ -265,11 +236,10 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
         return h;
     };
     let path = top.at("identity_headers");
-    let fields = IDENTITY_HEADERS;
-    let Some(o) = Obj::open(errs, &path, v, IDENTITY_HEADERS) else {
+    let Some(o) = Obj::open(errs, &path, v, &fields::IDENTITY_HEADERS) else {
         return h;
     };
-    for &field in fields {
+    for field in fields::IDENTITY_HEADERS.keys() {
         let slot = match field {
             "subject" => &mut h.subject,
             "issuer" => &mut h.issuer,
@@ -293,7 +263,7 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
         }
     }
     let mut seen: Vec<&str> = Vec::new();
-    for &field in fields {
+    for field in fields::IDENTITY_HEADERS.keys() {
         let name = match field {
             "subject" => &h.subject,
             "issuer" => &h.issuer,
@@ -315,32 +285,32 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
 fn load_host_matching(errs: &mut ConfigErrors, top: &Obj<'_>) -> crate::policy::host::HostMatching {
     let mut m = crate::policy::host::HostMatching::default();
     let Some(v) = top.get("host_matching") else { return m };
-    let Some(o) = Obj::open(errs, &top.at("host_matching"), v, HOST_MATCHING) else { return m };
-    m.strip_port = o.bool_or(errs, "strip_port", false);
-    m.strip_trailing_dot = o.bool_or(errs, "strip_trailing_dot", false);
+    let Some(o) = Obj::open(errs, &top.at("host_matching"), v, &fields::HOST_MATCHING) else { return m };
+    m.strip_port = o.flag(errs, "strip_port");
+    m.strip_trailing_dot = o.flag(errs, "strip_trailing_dot");
     m
 }
 
 fn load_cache(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::CacheSettings {
     let mut c = super::CacheSettings::default();
     let Some(v) = top.get("cache") else { return c };
-    let Some(o) = Obj::open(errs, &top.at("cache"), v, CACHE) else {
+    let Some(o) = Obj::open(errs, &top.at("cache"), v, &fields::CACHE) else {
         return c;
     };
-    c.verified_tokens = o.u64_or(errs, "verified_tokens", c.verified_tokens as u64, 0, 65536) as usize;
-    c.sessions = o.u64_or(errs, "sessions", c.sessions as u64, 0, 65536) as usize;
+    c.verified_tokens = o.int(errs, "verified_tokens") as usize;
+    c.sessions = o.int(errs, "sessions") as usize;
     c
 }
 
 fn load_faults(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::Faults {
     let mut f = super::Faults::default();
     let Some(v) = top.get("faults") else { return f };
-    let Some(o) = Obj::open(errs, &top.at("faults"), v, FAULTS) else {
+    let Some(o) = Obj::open(errs, &top.at("faults"), v, &fields::FAULTS) else {
         return f;
     };
-    let allow = o.bool_or(errs, "allow", false);
-    f.provider_unavailable = o.bool_or(errs, "provider_unavailable", false);
-    f.keys_stale = o.bool_or(errs, "keys_stale", false);
+    let allow = o.flag(errs, "allow");
+    f.provider_unavailable = o.flag(errs, "provider_unavailable");
+    f.keys_stale = o.flag(errs, "keys_stale");
     f.clock_offset_seconds = match o.get("clock_offset_seconds") {
         None => 0,
         Some(v) => match v.as_i64() {

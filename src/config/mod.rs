@@ -2,12 +2,14 @@
 //! completely, and compiled into the structures the request path reads.
 
 mod error;
+pub mod fields;
 pub(crate) mod issuers;
 pub(crate) mod load;
 pub mod reader;
 pub mod rollout;
 pub(crate) mod routes;
 pub(crate) mod session;
+pub mod spec;
 
 use std::collections::HashMap;
 

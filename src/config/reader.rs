@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::spec::{Kind, Spec};
 use super::ConfigErrors;
 
 /// Describes a JSON value's type for messages ("expected a string; got a number").
@@ -20,30 +21,32 @@ pub fn kind(v: &Value) -> &'static str {
 pub struct Obj<'v> {
     pub path: String,
     map: &'v Map<String, Value>,
+    spec: &'static Spec,
 }
 
 impl<'v> Obj<'v> {
-    /// Opens `value` as an object whose members must all be in `known`; unknown members are errors
-    /// (the `deny_unknown_fields` rule), with a suggestion when one is a near miss.
-    pub fn open(errs: &mut ConfigErrors, path: &str, value: &'v Value, known: &[&str]) -> Option<Obj<'v>> {
+    /// Opens `value` as the object `spec` describes: members it does not list are errors (the
+    /// `deny_unknown_fields` rule), with a suggestion when one is a near miss.
+    pub fn open(errs: &mut ConfigErrors, path: &str, value: &'v Value, spec: &'static Spec) -> Option<Obj<'v>> {
         let Some(map) = value.as_object() else {
             errs.push(path, format!("expected an object; got {}", kind(value)));
             return None;
         };
         for key in map.keys() {
-            if !known.contains(&key.as_str()) {
-                let hint = known
-                    .iter()
+            if spec.field(key).is_none() {
+                let hint = spec
+                    .keys()
                     .find(|k| edit_distance(k, key) <= 2)
                     .map(|k| format!(" (did you mean {k:?}?)"))
                     .unwrap_or_default();
+                let known: Vec<&str> = spec.keys().collect();
                 errs.push(
                     format!("{path}.{key}"),
                     format!("unknown field{hint}; expected one of: {}", known.join(", ")),
                 );
             }
         }
-        Some(Obj { path: path.to_owned(), map })
+        Some(Obj { path: path.to_owned(), map, spec })
     }
 
     pub fn at(&self, key: &str) -> String {
@@ -74,7 +77,15 @@ impl<'v> Obj<'v> {
         self.get(key).and_then(|v| as_nonempty_str(errs, &self.at(key), v))
     }
 
-    pub fn bool_or(&self, errs: &mut ConfigErrors, key: &str, default: bool) -> bool {
+    /// A boolean field, with the default its spec gives.
+    pub fn flag(&self, errs: &mut ConfigErrors, key: &str) -> bool {
+        let default = match self.spec.field(key).map(|f| &f.kind) {
+            Some(Kind::Bool { default }) => default.unwrap_or(false),
+            _ => {
+                errs.push(self.at(key), "internal: not described as a boolean field");
+                return false;
+            }
+        };
         match self.get(key) {
             None => default,
             Some(Value::Bool(b)) => *b,
@@ -85,28 +96,51 @@ impl<'v> Obj<'v> {
         }
     }
 
-    pub fn u64_or(&self, errs: &mut ConfigErrors, key: &str, default: u64, min: u64, max: u64) -> u64 {
+    /// An integer field, within the range and with the default its spec gives.
+    pub fn int(&self, errs: &mut ConfigErrors, key: &str) -> u64 {
+        let (min, max, default) = match self.spec.field(key).map(|f| &f.kind) {
+            Some(Kind::Int { min, max, default }) => (*min, *max, *default),
+            _ => {
+                errs.push(self.at(key), "internal: not described as an integer field");
+                return 0;
+            }
+        };
         match self.get(key) {
-            None => default,
+            None => default.unwrap_or(min),
             Some(v) => match v.as_u64() {
                 Some(n) if (min..=max).contains(&n) => n,
                 _ => {
                     errs.push(self.at(key), format!("expected an integer from {min} to {max}; got {v}"));
-                    default
+                    default.unwrap_or(min)
                 }
             },
         }
     }
 
-    /// One of a fixed set of strings; `None` when absent (the caller applies the default).
+    /// One of the options its spec lists, as the caller's value for it; absent, the spec's default (`None`
+    /// without one). `options` maps each name the spec lists to a value: a name the spec does not list, or
+    /// one it lists that is not mapped, is reported as an internal error on every load.
     pub fn choice<T: Copy>(&self, errs: &mut ConfigErrors, key: &str, options: &[(&str, T)]) -> Option<T> {
-        let v = self.get(key)?;
-        let found = v.as_str().and_then(|s| options.iter().find(|(name, _)| *name == s)).map(|(_, t)| *t);
-        if found.is_none() {
-            let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
-            errs.push(self.at(key), format!("expected one of {}; got {v}", names.join(", ")));
+        let (names, default) = match self.spec.field(key).map(|f| &f.kind) {
+            Some(Kind::Enum { options, default }) => (*options, *default),
+            _ => {
+                errs.push(self.at(key), "internal: not described as a choice");
+                return None;
+            }
+        };
+        if names.len() != options.len() || !options.iter().all(|(n, _)| names.contains(n)) {
+            errs.push(self.at(key), "internal: the loader's options differ from the field's");
         }
-        found
+        let pick = |name: &str| options.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
+        let Some(v) = self.get(key) else { return default.and_then(pick) };
+        match v.as_str().and_then(pick) {
+            Some(t) => Some(t),
+            None => {
+                let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+                errs.push(self.at(key), format!("expected one of {}; got {v}", names.join(", ")));
+                default.and_then(pick)
+            }
+        }
     }
 
     pub fn string_list(&self, errs: &mut ConfigErrors, key: &str) -> Vec<String> {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::fields;
 use super::reader::{kind, Obj};
 use super::{ConfigErrors, Env};
 use crate::policy::Route;
@@ -93,14 +94,9 @@ pub struct Rollout {
 pub const AUTH_CLASS: &str = "auth";
 pub const UNMATCHED_CLASS: &str = "unmatched";
 
-pub const KEYS: &[&str] = &["default", "classes", "routes", "allow", "deny", "canary", "salt"];
-pub const FLAG_KEYS: &[&str] = &["mode", "percent", "otherwise", "bucket_by", "until"];
-pub const LIST_KEYS: &[&str] = &["subjects", "deployments"];
-pub const CANARY_KEYS: &[&str] = &["header", "secret_env"];
-
 pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, routes: &[Route], env: Env<'_>) -> Option<Rollout> {
     let v = top.get("rollout")?;
-    let o = Obj::open(errs, &top.at("rollout"), v, KEYS)?;
+    let o = Obj::open(errs, &top.at("rollout"), v, &fields::ROLLOUT)?;
     let default = o.get("default").map_or(Some(Flag::ENFORCE), |v| flag(errs, &o.at("default"), v));
     let mut classes = HashMap::new();
     if let Some(v) = o.get("classes") {
@@ -152,7 +148,7 @@ fn mode(errs: &mut ConfigErrors, o: &Obj<'_>, key: &str) -> Option<Mode> {
 }
 
 fn flag(errs: &mut ConfigErrors, path: &str, v: &Value) -> Option<Flag> {
-    let o = Obj::open(errs, path, v, FLAG_KEYS)?;
+    let o = Obj::open(errs, path, v, &fields::ROLLOUT_FLAG)?;
     let m = o.required(errs, "mode").and_then(|_| mode(errs, &o, "mode"));
     let basis_points = match o.get("percent") {
         None => 10000,
@@ -165,13 +161,9 @@ fn flag(errs: &mut ConfigErrors, path: &str, v: &Value) -> Option<Flag> {
             }
         },
     };
-    let otherwise = mode(errs, &o, "otherwise").unwrap_or(Mode::Shadow);
-    if otherwise == Mode::Enforce {
-        errs.push(
-            o.at("otherwise"),
-            "must be \"shadow\" or \"off\": requests outside the percentage take the legacy path",
-        );
-    }
+    // Never `enforce`: requests outside the percentage take the legacy path.
+    let otherwise =
+        o.choice(errs, "otherwise", &[("shadow", Mode::Shadow), ("off", Mode::Off)]).unwrap_or(Mode::Shadow);
     let bucket_by = o
         .choice(errs, "bucket_by", &[("deployment", BucketBy::Deployment), ("subject", BucketBy::Subject)])
         .unwrap_or(BucketBy::Subject);
@@ -187,12 +179,12 @@ fn flag(errs: &mut ConfigErrors, path: &str, v: &Value) -> Option<Flag> {
 
 fn lists(errs: &mut ConfigErrors, o: &Obj<'_>, key: &str) -> Lists {
     let Some(v) = o.get(key) else { return Lists::default() };
-    let Some(l) = Obj::open(errs, &o.at(key), v, LIST_KEYS) else { return Lists::default() };
+    let Some(l) = Obj::open(errs, &o.at(key), v, &fields::ROLLOUT_LISTS) else { return Lists::default() };
     Lists { subjects: l.string_list(errs, "subjects"), deployments: l.string_list(errs, "deployments") }
 }
 
 fn canary(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -> Option<Canary> {
-    let o = Obj::open(errs, path, v, CANARY_KEYS)?;
+    let o = Obj::open(errs, path, v, &fields::ROLLOUT_CANARY)?;
     let header = o.string(errs, "header")?.to_ascii_lowercase();
     if !header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         errs.push(o.at("header"), "expected a header name (letters, digits, '-' and '_')");

@@ -4,14 +4,12 @@ use std::collections::HashSet;
 
 use regex_lite::Regex;
 
+use super::fields;
 use super::reader::{array, Obj};
 use super::ConfigErrors;
 use crate::policy::host::{route_host, HostMatching};
 use crate::policy::{normalize_path, HostMatch, PathMatch, Requirement, ResponseFormat, Route};
 
-pub const FIELDS: &[&str] =
-    &["name", "class", "hosts", "path", "methods", "require", "permissions", "response", "on_unauthenticated"];
-pub const PATH_MATCH: &[&str] = &["exact", "prefix", "regex"];
 const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
 const MAX_REGEX_LEN: usize = 1024;
 
@@ -24,7 +22,7 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
     let mut out = Vec::new();
     for (i, item) in array(errs, &path, v).iter().enumerate() {
         let p = format!("{path}[{i}]");
-        let Some(o) = Obj::open(errs, &p, item, FIELDS) else {
+        let Some(o) = Obj::open(errs, &p, item, &fields::ROUTE) else {
             continue;
         };
         let name = o.string(errs, "name").unwrap_or_default().to_owned();
@@ -109,7 +107,7 @@ fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {
 }
 
 fn path_match(errs: &mut ConfigErrors, path: &str, v: &serde_json::Value) -> Option<PathMatch> {
-    let o = Obj::open(errs, path, v, PATH_MATCH)?;
+    let o = Obj::open(errs, path, v, &fields::PATH_MATCH)?;
     let given: Vec<&str> = ["exact", "prefix", "regex"].into_iter().filter(|k| o.has(k)).collect();
     if given.len() != 1 {
         errs.push(path, format!("expected exactly one of \"exact\", \"prefix\", \"regex\"; got {}", given.len()));

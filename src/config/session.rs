@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::fields;
 use super::reader::{kind, Obj};
 use super::{ConfigErrors, Env};
 use crate::b64;
@@ -87,48 +88,6 @@ impl SessionConfig {
     }
 }
 
-pub const SESSION_FIELDS: &[&str] = &[
-    "cookie_name",
-    "keys_env",
-    "secure",
-    "same_site",
-    "path",
-    "domain",
-    "lifetime_seconds",
-    "idle_timeout_seconds",
-    "flow_lifetime_seconds",
-    "provider",
-    "redirect_uri",
-    "logout_path",
-    "post_logout_redirect_uri",
-    "login_paths",
-    "logout_paths",
-];
-
-pub const PROVIDER_FIELDS: &[&str] = &[
-    "issuer",
-    "client_id",
-    "client_secret_env",
-    "client_auth",
-    "authorization_endpoint",
-    "token_endpoint",
-    "end_session_endpoint",
-    "jwks",
-    "scopes",
-    "audience",
-    "extra_params",
-    "roles_claim",
-    "leeway_seconds",
-    "remote_jwks",
-    "keep_refresh_token",
-    "refresh_before_seconds",
-    "refresh_grace_seconds",
-    "outage_backoff_seconds",
-    "logout_style",
-];
-
-pub const TOKEN_ENDPOINT: &[&str] = &["cluster", "authority", "path", "timeout_ms"];
-
 /// An absolute URL we send browsers to or compare against. https only, except on loopback where tests and
 /// `func-e` demos run.
 fn url(errs: &mut ConfigErrors, path: &str, value: &str) -> Option<(String, String)> {
@@ -160,12 +119,12 @@ fn paths(errs: &mut ConfigErrors, o: &Obj<'_>, key: &str, default: &[&str]) -> V
 
 pub(super) fn load_session(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> Option<SessionConfig> {
     let v = top.get("session")?;
-    let o = Obj::open(errs, &top.at("session"), v, SESSION_FIELDS)?;
+    let o = Obj::open(errs, &top.at("session"), v, &fields::SESSION)?;
     let cookie_name = o.opt_string(errs, "cookie_name").unwrap_or("__Host-gatehouse").to_owned();
     if !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
         errs.push(o.at("cookie_name"), "expected letters, digits, '-' and '_' only");
     }
-    let secure = o.bool_or(errs, "secure", true);
+    let secure = o.flag(errs, "secure");
     let same_site = o
         .choice(errs, "same_site", &[("strict", SameSite::Strict), ("lax", SameSite::Lax), ("none", SameSite::None)])
         .unwrap_or(SameSite::Lax);
@@ -200,9 +159,9 @@ pub(super) fn load_session(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>)
         },
         None => None,
     };
-    let lifetime = o.u64_or(errs, "lifetime_seconds", 12 * 3600, 60, 30 * 86400);
-    let idle = o.u64_or(errs, "idle_timeout_seconds", 3600, 60, 30 * 86400);
-    let flow = o.u64_or(errs, "flow_lifetime_seconds", 600, 30, 3600);
+    let lifetime = o.int(errs, "lifetime_seconds");
+    let idle = o.int(errs, "idle_timeout_seconds");
+    let flow = o.int(errs, "flow_lifetime_seconds");
     let redirect = o.string(errs, "redirect_uri").and_then(|u| url(errs, &o.at("redirect_uri"), u));
     let logout_path = o.opt_string(errs, "logout_path").unwrap_or("/oauth2/sign_out").to_owned();
     let post_logout = o
@@ -233,7 +192,7 @@ pub(super) fn load_session(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>)
 }
 
 fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -> Option<Provider> {
-    let o = Obj::open(errs, path, v, PROVIDER_FIELDS)?;
+    let o = Obj::open(errs, path, v, &fields::PROVIDER)?;
     let issuer = o.string(errs, "issuer").map(str::to_owned);
     let client_id = o.string(errs, "client_id").map(str::to_owned);
     let secret = o.string(errs, "client_secret_env").and_then(|var| match env(var) {
@@ -263,14 +222,14 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
         .map(|(u, _)| u);
     let token_endpoint = o.required(errs, "token_endpoint").and_then(|t| {
         let p = o.at("token_endpoint");
-        let t = Obj::open(errs, &p, t, TOKEN_ENDPOINT)?;
+        let t = Obj::open(errs, &p, t, &fields::TOKEN_ENDPOINT)?;
         let cluster = t.string(errs, "cluster")?.to_owned();
         let authority = t.string(errs, "authority")?.to_owned();
         let tpath = t.string(errs, "path")?.to_owned();
         if !tpath.starts_with('/') {
             errs.push(t.at("path"), "expected a path starting with \"/\"");
         }
-        let timeout_ms = t.u64_or(errs, "timeout_ms", 5000, 100, 60_000) as u32;
+        let timeout_ms = t.int(errs, "timeout_ms") as u32;
         Some(TokenEndpoint { cluster, authority, path: tpath, timeout_ms })
     });
     let mut keys = Vec::new();
@@ -342,12 +301,12 @@ fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -
         }
     }
     let roles_claim = o.opt_string(errs, "roles_claim").map(str::to_owned);
-    let leeway = o.u64_or(errs, "leeway_seconds", 60, 0, 300);
-    let keep_refresh_token = o.bool_or(errs, "keep_refresh_token", false);
+    let leeway = o.int(errs, "leeway_seconds");
+    let keep_refresh_token = o.flag(errs, "keep_refresh_token");
     let auth0_logout = o.choice(errs, "logout_style", &[("oidc", false), ("auth0", true)]).unwrap_or(false);
-    let refresh_before_seconds = o.u64_or(errs, "refresh_before_seconds", 60, 0, 86400);
-    let refresh_grace_seconds = o.u64_or(errs, "refresh_grace_seconds", 4 * 3600, 0, 7 * 86400);
-    let outage_backoff_seconds = o.u64_or(errs, "outage_backoff_seconds", 30, 1, 3600);
+    let refresh_before_seconds = o.int(errs, "refresh_before_seconds");
+    let refresh_grace_seconds = o.int(errs, "refresh_grace_seconds");
+    let outage_backoff_seconds = o.int(errs, "outage_backoff_seconds");
     if keep_refresh_token && !scopes.iter().any(|s| s == "offline_access") && !o.has("extra_params") {
         errs.push(o.at("scopes"), "keep_refresh_token needs the \"offline_access\" scope (OIDC Core §11) or a provider parameter that grants refresh tokens");
     }
@@ -407,24 +366,11 @@ pub struct UpstreamToken {
     pub exchange: Option<Exchange>,
 }
 
-pub const MINT_FIELDS: &[&str] = &[
-    "mode",
-    "audience",
-    "issuer",
-    "ttl_seconds",
-    "signing",
-    "roles",
-    "default_role",
-    "direct_access_roles",
-    "exchange",
-];
-pub const EXCHANGE: &[&str] =
-    &["cluster", "authority", "path", "timeout_ms", "audience", "subject_token", "requested_token_type"];
-pub const SIGNING: &[&str] = &["alg", "secret_env", "encoding", "private_jwk_env", "kid"];
-
 pub(super) fn load_upstream_token(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> UpstreamToken {
     let Some(v) = top.get("upstream_token") else { return UpstreamToken::default() };
-    let Some(o) = Obj::open(errs, &top.at("upstream_token"), v, MINT_FIELDS) else { return UpstreamToken::default() };
+    let Some(o) = Obj::open(errs, &top.at("upstream_token"), v, &fields::UPSTREAM_TOKEN) else {
+        return UpstreamToken::default();
+    };
     let exchange_mode = o.choice(errs, "mode", &[("mint", false), ("exchange", true)]).unwrap_or(false);
     let exchange = match (exchange_mode, o.get("exchange")) {
         (true, Some(e)) => load_exchange(errs, &o.at("exchange"), e),
@@ -440,7 +386,7 @@ pub(super) fn load_upstream_token(errs: &mut ConfigErrors, top: &Obj<'_>, env: E
     };
     let audience = o.opt_string(errs, "audience").unwrap_or("apache-airflow").to_owned();
     let issuer = o.opt_string(errs, "issuer").map(str::to_owned);
-    let ttl = o.u64_or(errs, "ttl_seconds", 300, 30, 3600);
+    let ttl = o.int(errs, "ttl_seconds");
     let role_table = |errs: &mut ConfigErrors, key: &str| -> HashMap<String, String> {
         let mut out = HashMap::new();
         if let Some(v) = o.get(key) {
@@ -482,14 +428,14 @@ pub(super) fn load_upstream_token(errs: &mut ConfigErrors, top: &Obj<'_>, env: E
 }
 
 fn load_exchange(errs: &mut ConfigErrors, path: &str, v: &Value) -> Option<Exchange> {
-    let o = Obj::open(errs, path, v, EXCHANGE)?;
+    let o = Obj::open(errs, path, v, &fields::EXCHANGE)?;
     let cluster = o.string(errs, "cluster").map(str::to_owned);
     let authority = o.string(errs, "authority").map(str::to_owned);
     let epath = o.string(errs, "path").map(str::to_owned);
     if epath.as_deref().is_some_and(|p| !p.starts_with('/')) {
         errs.push(o.at("path"), "expected a path starting with \"/\"");
     }
-    let timeout_ms = o.u64_or(errs, "timeout_ms", 5000, 100, 60_000) as u32;
+    let timeout_ms = o.int(errs, "timeout_ms") as u32;
     let audience = o.opt_string(errs, "audience").unwrap_or("apache-airflow").to_owned();
     let subject_id_token =
         o.choice(errs, "subject_token", &[("id_token", true), ("access_token", false)]).unwrap_or(true);
@@ -503,7 +449,7 @@ fn load_exchange(errs: &mut ConfigErrors, path: &str, v: &Value) -> Option<Excha
 }
 
 fn load_signing(errs: &mut ConfigErrors, path: &str, v: &Value, env: Env<'_>) -> Option<SigningKey> {
-    let o = Obj::open(errs, path, v, SIGNING)?;
+    let o = Obj::open(errs, path, v, &fields::SIGNING)?;
     let alg = o.string(errs, "alg").and_then(|a| match Alg::parse(a) {
         Some(alg @ (Alg::HS512 | Alg::HS256 | Alg::HS384 | Alg::EdDSA | Alg::ES256 | Alg::RS256)) => Some(alg),
         _ => {

@@ -5,28 +5,8 @@ use serde_json::Value;
 
 use crate::secret::Credential;
 
-/// Bodies larger than this are not parsed: an ID token plus an access token fit many times over.
-pub const MAX_BODY: usize = 64 * 1024;
-
-pub struct CallResponse {
-    /// `None` when the call failed without an HTTP answer (Envoy reports a reset with no headers).
-    pub status: Option<u16>,
-    pub content_type: Option<String>,
-    pub body: Vec<u8>,
-    /// The body was cut at `MAX_BODY` by the filter.
-    pub truncated: bool,
-}
-
-/// The content type of the answer the filter gives itself when it does not make a refresh call because
-/// another request of the same session already is (single flight).
-pub const IN_FLIGHT: &str = "application/x-gatehouse-in-flight";
-
-impl CallResponse {
-    /// Not made: another request is refreshing this session.
-    pub fn in_flight() -> Self {
-        CallResponse { status: Some(503), content_type: Some(IN_FLIGHT.into()), body: Vec::new(), truncated: false }
-    }
-}
+use crate::call::{Answer, NotSent, ProviderFault};
+pub use crate::call::{CallResponse, MAX_BODY};
 
 pub struct Tokens {
     pub id_token: Option<Credential>,
@@ -38,7 +18,7 @@ pub struct Tokens {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenError {
     /// Timeouts (Envoy: 504), refused connections (503), resets, any 5xx, garbage: try again later.
-    Unavailable(&'static str),
+    Unavailable(ProviderFault),
     /// The provider refused the grant (`invalid_grant` and friends): sign in again.
     Rejected(String),
 }
@@ -46,7 +26,7 @@ pub enum TokenError {
 impl TokenError {
     pub fn code(&self) -> &'static str {
         match self {
-            TokenError::Unavailable(c) => c,
+            TokenError::Unavailable(f) => f.code(),
             TokenError::Rejected(_) => "token_rejected",
         }
     }
@@ -54,27 +34,34 @@ impl TokenError {
 
 /// The JSON object of a successful answer, or why there is none.
 fn success(resp: &CallResponse) -> Result<serde_json::Map<String, Value>, TokenError> {
-    if resp.content_type.as_deref() == Some(IN_FLIGHT) {
-        return Err(TokenError::Unavailable("refresh_in_flight"));
+    let a: &Answer = match resp {
+        CallResponse::Answered(a) => a,
+        CallResponse::Reset => return Err(TokenError::Unavailable(ProviderFault::Reset)),
+        CallResponse::TimedOut => return Err(TokenError::Unavailable(ProviderFault::Timeout)),
+        CallResponse::NotSent(NotSent::InFlight) => return Err(TokenError::Unavailable(ProviderFault::InFlight)),
+        CallResponse::NotSent(NotSent::ProviderDown) => {
+            return Err(TokenError::Unavailable(ProviderFault::Unavailable))
+        }
+        CallResponse::NotSent(NotSent::DispatchFailed) => return Err(TokenError::Unavailable(ProviderFault::NotSent)),
+    };
+    if a.truncated || a.body.len() > MAX_BODY {
+        return Err(TokenError::Unavailable(ProviderFault::BodyTooLarge));
     }
-    let Some(status) = resp.status else { return Err(TokenError::Unavailable("idp_reset")) };
-    if resp.truncated || resp.body.len() > MAX_BODY {
-        return Err(TokenError::Unavailable("idp_body_too_large"));
+    let json: Option<Value> = serde_json::from_slice(&a.body).ok();
+    if a.status >= 500 || a.status == 429 {
+        let fault = if a.status == 504 { ProviderFault::Timeout } else { ProviderFault::Unavailable };
+        return Err(TokenError::Unavailable(fault));
     }
-    let json: Option<Value> = serde_json::from_slice(&resp.body).ok();
-    if status >= 500 || status == 429 {
-        return Err(TokenError::Unavailable(if status == 504 { "idp_timeout" } else { "idp_unavailable" }));
-    }
-    if status != 200 {
+    if a.status != 200 {
         // RFC 6749 §5.2: errors are JSON with an `error` code; without one this is not the provider talking.
         return match json.as_ref().and_then(|j| j.get("error")).and_then(Value::as_str) {
             Some(code) => Err(TokenError::Rejected(code.chars().take(64).collect())),
-            None => Err(TokenError::Unavailable("idp_bad_response")),
+            None => Err(TokenError::Unavailable(ProviderFault::BadResponse)),
         };
     }
     match json {
         Some(Value::Object(obj)) => Ok(obj),
-        _ => Err(TokenError::Unavailable("idp_bad_json")),
+        _ => Err(TokenError::Unavailable(ProviderFault::BadJson)),
     }
 }
 
@@ -82,7 +69,7 @@ fn optional_string(obj: &serde_json::Map<String, Value>, name: &'static str) -> 
     match obj.get(name) {
         Some(Value::String(t)) if !t.is_empty() => Ok(Some(Credential::new(t.clone()))),
         None => Ok(None),
-        Some(_) => Err(TokenError::Unavailable("idp_bad_json")),
+        Some(_) => Err(TokenError::Unavailable(ProviderFault::BadJson)),
     }
 }
 
@@ -96,7 +83,7 @@ pub fn parse(resp: &CallResponse) -> Result<Tokens, TokenError> {
     let obj = success(resp)?;
     let token_type = obj.get("token_type").and_then(Value::as_str).unwrap_or("");
     if !token_type.eq_ignore_ascii_case("bearer") {
-        return Err(TokenError::Unavailable("idp_bad_token_type"));
+        return Err(TokenError::Unavailable(ProviderFault::BadTokenType));
     }
     Ok(Tokens {
         id_token: optional_string(&obj, "id_token")?,
@@ -109,6 +96,7 @@ pub fn parse(resp: &CallResponse) -> Result<Tokens, TokenError> {
 /// An RFC 8693 §2.2.1 answer: the issued token is in `access_token` whatever its type.
 pub fn parse_exchange(resp: &CallResponse) -> Result<(Credential, Option<u64>), TokenError> {
     let obj = success(resp)?;
-    let token = optional_string(&obj, "access_token")?.ok_or(TokenError::Unavailable("exchange_no_token"))?;
+    let token =
+        optional_string(&obj, "access_token")?.ok_or(TokenError::Unavailable(ProviderFault::ExchangeNoToken))?;
     Ok((token, obj.get("expires_in").and_then(Value::as_u64)))
 }

@@ -1,24 +1,25 @@
 use serde_json::{json, Value};
 
-use crate::cache::Caches;
+use std::sync::Arc;
+
+use crate::call::CallResponse;
 use crate::config::Config;
-use crate::decide::{decide, resume, Inputs};
-use crate::decision::{Decision, Pending};
+use crate::decision::{Decision, Pending, PendingState};
 use crate::oidc::query_param;
-use crate::oidc::token_response::CallResponse;
-use crate::request::Request;
 use crate::testing::*;
 
 struct Browser {
     jar: Vec<(String, String)>,
-    caches: Caches,
+    /// This browser's requests land on one VM of the proxy: one engine per configuration, as the filter.
+    vm: Option<Vm>,
     now: u64,
+    /// Keeps the proxy-wide breaker open, as after a provider failure seen by another request.
     provider_down: bool,
 }
 
 impl Browser {
     fn new() -> Self {
-        Browser { jar: Vec::new(), caches: Caches::default(), now: now(), provider_down: false }
+        Browser { jar: Vec::new(), vm: None, now: now(), provider_down: false }
     }
 
     fn cookie_header(&self) -> String {
@@ -40,20 +41,27 @@ impl Browser {
         }
     }
 
-    fn go<'c>(&mut self, cfg: &'c Config, method: &str, path: &str, extra: &[(&str, &str)]) -> Decision<'c> {
-        let mut headers: Vec<(String, String)> = extra.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect();
-        if !self.jar.is_empty() {
-            headers.push(("cookie".into(), self.cookie_header()));
+    /// The VM for `cfg`: a new configuration is a new engine, with empty caches.
+    fn vm(&mut self, cfg: &Arc<Config>) -> &mut Vm {
+        if !self.vm.as_ref().is_some_and(|vm| Arc::ptr_eq(vm.engine.config(), cfg)) {
+            self.vm = Some(Vm::new(cfg));
         }
-        let mut rng = rand_core::OsRng;
-        let mut inp = Inputs {
-            now: self.now,
-            rng: &mut rng,
-            caches: &mut self.caches,
-            remote: &crate::jwks::RemoteKeys::default(),
-            provider_down: self.provider_down,
-        };
-        let d = decide(cfg, &Request { method, path, authority: "airflow.test", headers: &headers }, &mut inp);
+        let (now, down) = (self.now, self.provider_down);
+        let vm = self.vm.as_mut().unwrap();
+        vm.now = now;
+        if down {
+            vm.open_breaker();
+        }
+        vm
+    }
+
+    fn go(&mut self, cfg: &Arc<Config>, method: &str, path: &str, extra: &[(&str, &str)]) -> Decision {
+        let mut headers: Vec<(&str, &str)> = extra.to_vec();
+        let cookie = self.cookie_header();
+        if !self.jar.is_empty() {
+            headers.push(("cookie", &cookie));
+        }
+        let d = self.vm(cfg).request(method, path, "airflow.test", &headers);
         match &d {
             Decision::Reply(r) => self.store(&r.headers.clone()),
             Decision::Allow(a) => self.store(&a.response_headers.clone()),
@@ -62,20 +70,12 @@ impl Browser {
         d
     }
 
-    fn navigate<'c>(&mut self, cfg: &'c Config, path: &str) -> Decision<'c> {
+    fn navigate(&mut self, cfg: &Arc<Config>, path: &str) -> Decision {
         self.go(cfg, "GET", path, &[("accept", "text/html"), ("sec-fetch-mode", "navigate")])
     }
 
-    fn answer<'c>(&mut self, cfg: &'c Config, pending: Pending, resp: CallResponse) -> Decision<'c> {
-        let mut rng = rand_core::OsRng;
-        let mut inp = Inputs {
-            now: self.now,
-            rng: &mut rng,
-            caches: &mut self.caches,
-            remote: &crate::jwks::RemoteKeys::default(),
-            provider_down: self.provider_down,
-        };
-        let d = resume(cfg, pending, &resp, &mut inp);
+    fn answer(&mut self, cfg: &Arc<Config>, pending: Pending, resp: CallResponse) -> Decision {
+        let d = self.vm(cfg).answer(pending, resp);
         if let Decision::Reply(r) = &d {
             self.store(&r.headers.clone());
         }
@@ -83,36 +83,30 @@ impl Browser {
     }
 }
 
-fn location(d: &Decision<'_>) -> String {
+fn location(d: &Decision) -> String {
     let Decision::Reply(r) = d else { panic!("expected a reply, got {d:?}") };
     assert_eq!(r.status, 302, "{r:?}");
     r.headers.iter().find(|(n, _)| n == "location").unwrap().1.clone()
 }
 
 fn ok_response(body: Value) -> CallResponse {
-    CallResponse {
-        status: Some(200),
+    CallResponse::Answered(crate::call::Answer {
+        status: 200,
         content_type: Some("application/json".into()),
         body: body.to_string().into_bytes(),
         truncated: false,
-    }
+    })
 }
 
 /// Runs login up to the token call: returns the pending continuation, the authorize URL's query and the call.
-fn until_token_call(b: &mut Browser, cfg: &Config, start: &str) -> (Pending, String, crate::decision::Call) {
+fn until_token_call(b: &mut Browser, cfg: &Arc<Config>, start: &str) -> (Pending, String, Sent) {
     let authorize = location(&b.navigate(cfg, start));
     let query = authorize.split_once('?').unwrap().1.to_owned();
     let state = query_param(&query, "state").unwrap();
     let d = b.navigate(cfg, &format!("/oauth2/callback?code=the-code&state={state}"));
     let Decision::Call(call) = d else { panic!("expected the token call, got {d:?}") };
-    let pending = match &call.then {
-        Pending::CodeExchange { flow, flow_cookie, stale_cookies } => Pending::CodeExchange {
-            flow: flow.clone(),
-            flow_cookie: flow_cookie.clone(),
-            stale_cookies: stale_cookies.clone(),
-        },
-        Pending::Refresh(_) | Pending::TokenExchange { .. } => panic!("not a code exchange"),
-    };
+    let (pending, call) = split(call);
+    assert_eq!(pending.kind(), crate::decision::PendingKind::Code);
     (pending, query, call)
 }
 
@@ -120,7 +114,7 @@ fn nonce_of(query: &str) -> String {
     query_param(query, "nonce").unwrap()
 }
 
-fn signed_in(b: &mut Browser, cfg: &Config, roles: &[&str]) {
+fn signed_in(b: &mut Browser, cfg: &Arc<Config>, roles: &[&str]) {
     let (pending, query, _) = until_token_call(b, cfg, "/ui/dags?tab=1");
     let body =
         json!({"token_type": "Bearer", "access_token": "at", "id_token": id_token(&nonce_of(&query), roles, b.now)});
@@ -189,7 +183,7 @@ fn the_code_is_exchanged_with_the_verifier_and_client_secret_basic() {
         String::from_utf8(crate::b64::decode_standard(basic.strip_prefix("Basic ").unwrap()).unwrap()).unwrap();
     assert_eq!(decoded, "gatehouse-client:s3cr3t%3Awith%2Fodd+chars");
     let body = String::from_utf8(call.body.clone()).unwrap();
-    let Pending::CodeExchange { flow, .. } = &pending else { panic!() };
+    let PendingState::CodeExchange { flow, .. } = &pending.state else { panic!() };
     assert_eq!(query_param(&body, "grant_type").as_deref(), Some("authorization_code"));
     assert_eq!(query_param(&body, "code").as_deref(), Some("the-code"));
     assert_eq!(query_param(&body, "code_verifier").as_deref(), Some(flow.verifier.as_str()));
@@ -208,7 +202,7 @@ fn a_signed_in_browser_reaches_the_upstream_with_a_minted_airflow_token_and_with
     b.jar.push(("theme".into(), "dark".into()));
     let d = b.go(&cfg, "GET", "/ui/dags", &[("authorization", "Bearer forged")]);
     let Decision::Allow(a) = &d else { panic!("{d:?}") };
-    assert!(a.remove_headers.contains(&"authorization"));
+    assert!(a.removes("authorization"));
     let set = |n: &str| a.set_headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     assert_eq!(set("cookie").as_deref(), Some("theme=dark"));
     assert_eq!(set("x-gatehouse-subject").as_deref(), Some("auth0|alice"));
@@ -233,7 +227,7 @@ fn a_person_whose_roles_map_to_no_airflow_role_is_refused() {
     let mut b = Browser::new();
     signed_in(&mut b, &cfg, &["intern"]);
     let d = b.go(&cfg, "GET", "/ui/dags", &[]);
-    assert_eq!((d.status(), d.verdict().reason), (Some(403), "no_upstream_role"));
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(403), "no_upstream_role"));
 }
 
 #[test]
@@ -310,12 +304,12 @@ fn callback_problems_get_clear_pages_and_no_call_out() {
         let mut fresh = Browser::new();
         fresh.jar = b.jar.clone();
         let d = fresh.navigate(&cfg, &path);
-        assert_eq!((d.status(), d.verdict().reason), (Some(status), reason), "{path}");
+        assert_eq!((d.status(), d.verdict().reason.code()), (Some(status), reason), "{path}");
     }
     // A state whose first 16 characters match but the rest differs is not the same state.
     let forged = format!("{}{}", &state[..16], "X".repeat(state.len() - 16));
     let d = b.navigate(&cfg, &format!("/oauth2/callback?code=c&state={forged}"));
-    assert_eq!(d.verdict().reason, "state_mismatch");
+    assert_eq!(d.verdict().reason.code(), "state_mismatch");
 }
 
 #[test]
@@ -327,7 +321,7 @@ fn a_replayed_callback_finds_no_flow_and_makes_no_call() {
     b.answer(&cfg, pending, ok_response(body));
     let state = query_param(&query, "state").unwrap();
     let d = b.navigate(&cfg, &format!("/oauth2/callback?code=the-code&state={state}"));
-    assert_eq!((d.status(), d.verdict().reason), (Some(400), "unknown_state"));
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(400), "unknown_state"));
 }
 
 #[test]
@@ -335,43 +329,53 @@ fn provider_failures_give_503_or_401_pages_never_a_session() {
     let cfg = session_config();
     let cases: Vec<(CallResponse, u16, &str)> = vec![
         (
-            CallResponse {
-                status: Some(504),
+            CallResponse::Answered(crate::call::Answer {
+                status: 504,
                 content_type: None,
                 body: b"upstream request timeout".to_vec(),
                 truncated: false,
-            },
+            }),
             503,
             "idp_timeout",
         ),
         (
-            CallResponse {
-                status: Some(503),
+            CallResponse::Answered(crate::call::Answer {
+                status: 503,
                 content_type: None,
                 body: b"no healthy upstream".to_vec(),
                 truncated: false,
-            },
+            }),
             503,
             "idp_unavailable",
         ),
-        (CallResponse { status: None, content_type: None, body: Vec::new(), truncated: false }, 503, "idp_reset"),
+        (CallResponse::Reset, 503, "idp_reset"),
         (
-            CallResponse { status: Some(200), content_type: None, body: b"<html>".to_vec(), truncated: false },
+            CallResponse::Answered(crate::call::Answer {
+                status: 200,
+                content_type: None,
+                body: b"<html>".to_vec(),
+                truncated: false,
+            }),
             503,
             "idp_bad_json",
         ),
         (
-            CallResponse { status: Some(200), content_type: None, body: Vec::new(), truncated: true },
+            CallResponse::Answered(crate::call::Answer {
+                status: 200,
+                content_type: None,
+                body: Vec::new(),
+                truncated: true,
+            }),
             503,
             "idp_body_too_large",
         ),
         (
-            CallResponse {
-                status: Some(400),
+            CallResponse::Answered(crate::call::Answer {
+                status: 400,
                 content_type: None,
                 body: br#"{"error":"invalid_grant"}"#.to_vec(),
                 truncated: false,
-            },
+            }),
             401,
             "token_rejected",
         ),
@@ -380,7 +384,7 @@ fn provider_failures_give_503_or_401_pages_never_a_session() {
         let mut b = Browser::new();
         let (pending, _, _) = until_token_call(&mut b, &cfg, "/ui/");
         let d = b.answer(&cfg, pending, resp);
-        assert_eq!((d.status(), d.verdict().reason), (Some(status), reason));
+        assert_eq!((d.status(), d.verdict().reason.code()), (Some(status), reason));
         assert!(!b.jar.iter().any(|(n, _)| n.starts_with("__Host-gatehouse")), "{reason}: {:?}", b.jar);
     }
 }
@@ -391,7 +395,7 @@ fn id_tokens_with_the_wrong_nonce_audience_or_signer_are_refused() {
     let mut b = Browser::new();
     let (pending, _, _) = until_token_call(&mut b, &cfg, "/ui/");
     let body = json!({"token_type": "Bearer", "id_token": id_token("another-nonce", &["admin"], b.now)});
-    assert_eq!(b.answer(&cfg, pending, ok_response(body)).verdict().reason, "nonce_mismatch");
+    assert_eq!(b.answer(&cfg, pending, ok_response(body)).verdict().reason.code(), "nonce_mismatch");
 
     let mut b = Browser::new();
     let (pending, query, _) = until_token_call(&mut b, &cfg, "/ui/");
@@ -401,7 +405,7 @@ fn id_tokens_with_the_wrong_nonce_audience_or_signer_are_refused() {
         .sign(&json!({"iss": IDP, "aud": CLIENT_ID, "sub": "mallory", "iat": b.now, "exp": b.now + 60, "nonce": nonce_of(&query)}), &mut rand_core::OsRng)
         .unwrap();
     let body = json!({"token_type": "Bearer", "id_token": forged});
-    assert_eq!(b.answer(&cfg, pending, ok_response(body)).verdict().reason, "bad_signature");
+    assert_eq!(b.answer(&cfg, pending, ok_response(body)).verdict().reason.code(), "bad_signature");
 }
 
 #[test]
@@ -467,7 +471,7 @@ fn session_config_problems_are_reported_with_paths() {
     assert!(!text.contains("a".repeat(64).as_str()));
 }
 
-fn refresh_config() -> Config {
+fn refresh_config() -> Arc<Config> {
     let mut v = session_config_json();
     v["session"]["provider"]["keep_refresh_token"] = json!(true);
     v["session"]["provider"]["scopes"] = json!(["openid", "email", "offline_access"]);
@@ -475,7 +479,7 @@ fn refresh_config() -> Config {
 }
 
 /// Signs in with a refresh token, then moves the clock to 40 s before the provider's tokens expire.
-fn signed_in_with_refresh(b: &mut Browser, cfg: &Config) {
+fn signed_in_with_refresh(b: &mut Browser, cfg: &Arc<Config>) {
     let (pending, query, _) = until_token_call(b, cfg, "/ui/");
     let body = json!({"token_type": "Bearer", "refresh_token": "rt-1", "expires_in": 300,
                       "id_token": id_token(&nonce_of(&query), &["admin"], b.now)});
@@ -483,26 +487,12 @@ fn signed_in_with_refresh(b: &mut Browser, cfg: &Config) {
     b.now += 260;
 }
 
-fn refresh_call(b: &mut Browser, cfg: &Config, headers: &[(&str, &str)]) -> (Pending, crate::decision::Call) {
+fn refresh_call(b: &mut Browser, cfg: &Arc<Config>, headers: &[(&str, &str)]) -> (Pending, Sent) {
     let d = b.go(cfg, "GET", "/ui/dags", headers);
-    let Decision::Call(mut call) = d else { panic!("expected a refresh call, got {d:?}") };
+    let Decision::Call(call) = d else { panic!("expected a refresh call, got {d:?}") };
     let body = String::from_utf8(call.body.clone()).unwrap();
     assert_eq!(query_param(&body, "grant_type").as_deref(), Some("refresh_token"));
-    let then = std::mem::replace(
-        &mut call.then,
-        Pending::CodeExchange {
-            flow: crate::session::FlowState {
-                state: String::new(),
-                nonce: String::new(),
-                verifier: String::new(),
-                return_to: String::new(),
-                iat: 0,
-            },
-            flow_cookie: String::new(),
-            stale_cookies: Vec::new(),
-        },
-    );
-    (then, call)
+    split(call)
 }
 
 #[test]
@@ -515,7 +505,7 @@ fn sessions_with_a_refresh_token_are_renewed_out_of_band_before_the_provider_tok
     let body = json!({"token_type": "Bearer", "refresh_token": "rt-2", "expires_in": 300, "id_token": id_token("", &["viewer"], b.now)});
     let d = b.answer(&cfg, pending, ok_response(body));
     let Decision::Allow(a) = &d else { panic!("{d:?}") };
-    assert_eq!(d.verdict().reason, "session_refreshed");
+    assert_eq!(d.verdict().reason.code(), "session_refreshed");
     assert!(a.set_headers.iter().any(|(n, _)| n == "authorization"), "the request goes on with its upstream token");
     b.store(&a.response_headers.clone());
     // Renewed: no new call, and the roles from the refreshed ID token apply.
@@ -537,10 +527,15 @@ fn invalid_grant_on_refresh_ends_the_session_and_outages_do_not() {
     let d = b.answer(
         &cfg,
         pending,
-        CallResponse { status: Some(504), content_type: None, body: Vec::new(), truncated: false },
+        CallResponse::Answered(crate::call::Answer {
+            status: 504,
+            content_type: None,
+            body: Vec::new(),
+            truncated: false,
+        }),
     );
     assert!(matches!(d, Decision::Allow(_)), "{d:?}");
-    assert_eq!(d.verdict().reason, "idp_timeout");
+    assert_eq!(d.verdict().reason.code(), "idp_timeout");
     assert!(b.jar.iter().any(|(n, _)| n == "__Host-gatehouse"));
 
     // invalid_grant: API callers get 401 and the cookies are cleared; browsers are sent to sign in again.
@@ -551,14 +546,14 @@ fn invalid_grant_on_refresh_ends_the_session_and_outages_do_not() {
         let mut b = Browser::new();
         signed_in_with_refresh(&mut b, &cfg);
         let (pending, _) = refresh_call(&mut b, &cfg, &headers);
-        let resp = CallResponse {
-            status: Some(400),
+        let resp = CallResponse::Answered(crate::call::Answer {
+            status: 400,
             content_type: None,
             body: br#"{"error":"invalid_grant"}"#.to_vec(),
             truncated: false,
-        };
+        });
         let d = b.answer(&cfg, pending, resp);
-        assert_eq!((d.status(), d.verdict().reason), (Some(status), "refresh_rejected"));
+        assert_eq!((d.status(), d.verdict().reason.code()), (Some(status), "refresh_rejected"));
         assert!(!b.jar.iter().any(|(n, _)| n == "__Host-gatehouse"), "{:?}", b.jar);
     }
 }
@@ -578,7 +573,7 @@ fn a_refreshed_id_token_about_someone_else_ends_the_session() {
         )
         .unwrap();
     let d = b.answer(&cfg, pending, ok_response(json!({"token_type": "Bearer", "id_token": other})));
-    assert_eq!((d.status(), d.verdict().reason), (Some(401), "refresh_id_token_invalid"));
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(401), "refresh_id_token_invalid"));
 }
 
 #[test]
@@ -590,7 +585,7 @@ fn a_route_set_to_deny_answers_401_even_to_browser_navigations() {
     assert_eq!(b.navigate(&cfg, "/ui/dags").status(), Some(401));
 }
 
-fn exchange_config() -> Config {
+fn exchange_config() -> Arc<Config> {
     let mut v = session_config_json();
     v["upstream_token"] = json!({
         "mode": "exchange",
@@ -600,7 +595,7 @@ fn exchange_config() -> Config {
 }
 
 /// Signs in up to the exchange call; returns its continuation and the call.
-fn until_exchange(b: &mut Browser, cfg: &Config) -> (Pending, crate::decision::Call, String) {
+fn until_exchange(b: &mut Browser, cfg: &Arc<Config>) -> (Pending, Sent, String) {
     let (pending, query, _) = until_token_call(b, cfg, "/ui/home");
     let id = id_token(&nonce_of(&query), &["admin"], b.now);
     let d = b.answer(
@@ -608,21 +603,8 @@ fn until_exchange(b: &mut Browser, cfg: &Config) -> (Pending, crate::decision::C
         pending,
         ok_response(json!({"token_type": "Bearer", "id_token": id.clone(), "access_token": "at"})),
     );
-    let Decision::Call(mut call) = d else { panic!("expected the exchange call, got {d:?}") };
-    let then = std::mem::replace(
-        &mut call.then,
-        Pending::CodeExchange {
-            flow: crate::session::FlowState {
-                state: String::new(),
-                nonce: String::new(),
-                verifier: String::new(),
-                return_to: String::new(),
-                iat: 0,
-            },
-            flow_cookie: String::new(),
-            stale_cookies: Vec::new(),
-        },
-    );
+    let Decision::Call(call) = d else { panic!("expected the exchange call, got {d:?}") };
+    let (then, call) = split(call);
     (then, call, id)
 }
 
@@ -645,7 +627,7 @@ fn in_exchange_mode_the_provider_token_is_exchanged_once_at_sign_in_and_kept_in_
     // Once it expires the person signs in again (browsers) or gets 401 (API).
     b.now += 300;
     assert_eq!(
-        b.go(&cfg, "GET", "/ui/dags", &[("accept", "application/json")]).verdict().reason,
+        b.go(&cfg, "GET", "/ui/dags", &[("accept", "application/json")]).verdict().reason.code(),
         "upstream_token_expired"
     );
 }
@@ -655,22 +637,22 @@ fn a_failed_exchange_never_creates_a_session() {
     let cfg = exchange_config();
     for (resp, status, reason) in [
         (
-            CallResponse {
-                status: Some(500),
+            CallResponse::Answered(crate::call::Answer {
+                status: 500,
                 content_type: None,
                 body: br#"{"error":"server_error"}"#.to_vec(),
                 truncated: false,
-            },
+            }),
             503,
             "idp_unavailable",
         ),
         (
-            CallResponse {
-                status: Some(400),
+            CallResponse::Answered(crate::call::Answer {
+                status: 400,
                 content_type: None,
                 body: br#"{"error":"invalid_grant"}"#.to_vec(),
                 truncated: false,
-            },
+            }),
             403,
             "exchange_rejected",
         ),
@@ -679,7 +661,7 @@ fn a_failed_exchange_never_creates_a_session() {
         let mut b = Browser::new();
         let (pending, _, _) = until_exchange(&mut b, &cfg);
         let d = b.answer(&cfg, pending, resp);
-        assert_eq!((d.status(), d.verdict().reason), (Some(status), reason));
+        assert_eq!((d.status(), d.verdict().reason.code()), (Some(status), reason));
         assert!(!b.jar.iter().any(|(n, _)| n.starts_with("__Host-gatehouse")), "{:?}", b.jar);
     }
 }
@@ -707,11 +689,13 @@ fn during_a_provider_outage_sessions_last_the_grace_window_past_provider_expiry_
     v["session"]["provider"]["scopes"] = json!(["openid", "offline_access"]);
     v["session"]["provider"]["refresh_grace_seconds"] = json!(600);
     let cfg = session_config_from(&v, &session_env);
-    let down = || CallResponse {
-        status: Some(503),
-        content_type: None,
-        body: b"no healthy upstream".to_vec(),
-        truncated: false,
+    let down = || {
+        CallResponse::Answered(crate::call::Answer {
+            status: 503,
+            content_type: None,
+            body: b"no healthy upstream".to_vec(),
+            truncated: false,
+        })
     };
     let mut b = Browser::new();
     signed_in_with_refresh(&mut b, &cfg); // provider tokens expire 40 s from now
@@ -723,7 +707,7 @@ fn during_a_provider_outage_sessions_last_the_grace_window_past_provider_expiry_
         let d = t.answer(&cfg, pending, down());
         assert_eq!(matches!(d, Decision::Allow(_)), allowed, "{later}: {d:?}");
         if !allowed {
-            assert_eq!(d.verdict().reason, "refresh_grace_exceeded");
+            assert_eq!(d.verdict().reason.code(), "refresh_grace_exceeded");
         }
     }
 }
@@ -739,14 +723,14 @@ fn fault_switches_are_refused_unless_allowed_and_then_simulate_the_outage() {
     let cfg = session_config_from(&v, &session_env);
     // New sign-ins get the outage page at once.
     let d = Browser::new().navigate(&cfg, "/ui/");
-    assert_eq!((d.status(), d.verdict().reason), (Some(503), "idp_down"));
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(503), "idp_down"));
     // A callback already under way would call the provider; with the switch on it fails as an outage does.
     let plain = session_config();
     let mut b = Browser::new();
     let authorize = location(&b.navigate(&plain, "/ui/"));
     let state = query_param(authorize.split_once('?').unwrap().1, "state").unwrap();
     let d = b.navigate(&cfg, &format!("/oauth2/callback?code=c&state={state}"));
-    assert_eq!((d.status(), d.verdict().reason), (Some(503), "idp_unavailable"));
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(503), "idp_unavailable"));
 }
 
 #[test]
@@ -757,7 +741,7 @@ fn a_clock_offset_fault_moves_token_checks_in_time() {
     let mut b = Browser::new();
     let auth = format!("Bearer {}", sign(&dat(), crate::jwt::Alg::HS256));
     let d = b.go(&cfg, "GET", "/api/x", &[("authorization", &auth)]);
-    assert_eq!(d.verdict().reason, "expired", "a 10-minute token is expired an hour from now");
+    assert_eq!(d.verdict().reason.code(), "expired", "a 10-minute token is expired an hour from now");
 }
 
 #[test]
@@ -770,7 +754,7 @@ fn while_the_provider_is_down_new_sign_ins_get_a_503_page_and_signed_in_people_c
     let mut newcomer = Browser::new();
     newcomer.provider_down = true;
     let d = newcomer.navigate(&cfg, "/ui/dags");
-    assert_eq!((d.status(), d.verdict().reason), (Some(503), "idp_down"));
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(503), "idp_down"));
     let Decision::Reply(r) = &d else { panic!() };
     assert!(r.headers.iter().any(|(n, _)| n == "retry-after"));
     assert!(r.headers.iter().any(|(n, v)| n == "content-type" && v.starts_with("text/html")));
@@ -785,10 +769,11 @@ fn a_refresh_already_in_flight_for_the_session_is_not_repeated() {
     let cfg = refresh_config();
     let mut b = Browser::new();
     signed_in_with_refresh(&mut b, &cfg);
-    let (pending, _) = refresh_call(&mut b, &cfg, &[]);
-    let d = b.answer(&cfg, pending, CallResponse::in_flight());
+    let (_pending, _) = refresh_call(&mut b, &cfg, &[]);
+    // A second request of the same session while the first one's refresh is on its way.
+    let d = b.go(&cfg, "GET", "/ui/dags", &[]);
     assert!(matches!(d, Decision::Allow(_)), "{d:?}");
-    assert_eq!(d.verdict().reason, "refresh_in_flight");
+    assert_eq!(d.verdict().reason.code(), "refresh_in_flight");
 }
 
 #[test]
@@ -811,7 +796,7 @@ fn during_an_outage_active_sessions_slide_their_idle_timeout_so_the_grace_window
         b.now += 400; // longer than a tenth of the idle timeout, shorter than the timeout itself
     }
     let d = b.go(&cfg, "GET", "/ui/dags", &[("accept", "application/json")]);
-    assert_eq!((d.status(), d.verdict().reason), (Some(401), "refresh_grace_exceeded"));
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(401), "refresh_grace_exceeded"));
 }
 
 #[test]
@@ -841,5 +826,5 @@ fn id_tokens_whose_claims_would_smuggle_header_values_are_refused() {
     let (pending, query, _) = until_token_call(&mut b, &cfg, "/ui/");
     let body = json!({"token_type": "Bearer", "id_token": id_token(&nonce_of(&query), &["admin,viewer"], b.now)});
     let d = b.answer(&cfg, pending, ok_response(body));
-    assert_eq!((d.status(), d.verdict().reason), (Some(401), "claim_type"));
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(401), "claim_type"));
 }

@@ -3,6 +3,7 @@ use serde_json::json;
 use crate::browser::open_session;
 use crate::cache::{Bounded, Caches, KeyFingerprint, OpenedSession};
 use crate::jwt::{verify_token_with, Alg, JwtError};
+use crate::reason::SessionError;
 use crate::session::{seal, Session};
 use crate::testing::*;
 
@@ -156,10 +157,10 @@ fn a_session_cookie_is_decrypted_once_and_its_timeouts_still_apply_on_every_hit(
     }
     assert_eq!((caches.sessions.misses, caches.sessions.hits), (1, 2));
     let idle = t + sc.idle_timeout_seconds;
-    assert_eq!(open_session(&cfg, sc, &cookies, idle, Some(&mut caches.sessions)).err(), Some("session_idle"));
+    assert_eq!(open_session(&cfg, sc, &cookies, idle, Some(&mut caches.sessions)).err(), Some(SessionError::Idle));
     assert_eq!(
         open_session(&cfg, sc, &cookies, t + 30 * 24 * 3600, Some(&mut caches.sessions)).err(),
-        Some("session_expired")
+        Some(SessionError::Expired)
     );
 }
 

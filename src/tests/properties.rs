@@ -213,22 +213,24 @@ fn normalizing_a_normalized_path_changes_nothing() {
 
 #[test]
 fn jwt_parsing_never_panics_on_arbitrary_strings() {
-    let issuers = config().issuers;
+    let cfg = config();
+    let issuers = &cfg.issuers;
     check(any::<String>(), |s| {
         let _ = parse(&s, 8192);
-        let _ = verify_token(&s, &issuers, 8192, now());
+        let _ = verify_token(&s, issuers, 8192, now());
         Ok(())
     });
 }
 
 #[test]
 fn jwt_parsing_never_panics_on_arbitrary_three_part_base64url_strings() {
-    let issuers = config().issuers;
+    let cfg = config();
+    let issuers = &cfg.issuers;
     let part = || "[A-Za-z0-9_-]{0,64}";
     check((part(), part(), part()), |(h, p, s)| {
         let token = format!("{h}.{p}.{s}");
         let _ = parse(&token, 8192);
-        let _ = verify_token(&token, &issuers, 8192, now());
+        let _ = verify_token(&token, issuers, 8192, now());
         Ok(())
     });
 }
@@ -236,12 +238,13 @@ fn jwt_parsing_never_panics_on_arbitrary_three_part_base64url_strings() {
 #[test]
 fn jwt_parsing_never_panics_on_arbitrary_json_headers_and_payloads() {
     // Random base64url rarely decodes to JSON; encoding generated JSON reaches the header and claim checks.
-    let issuers = config().issuers;
+    let cfg = config();
+    let issuers = &cfg.issuers;
     check((json(), json(), prop::collection::vec(any::<u8>(), 0..80)), |(header, payload, sig)| {
         let enc = |v: &Value| crate::b64::encode(v.to_string().as_bytes());
         let token = format!("{}.{}.{}", enc(&header), enc(&payload), crate::b64::encode(&sig));
         let _ = parse(&token, 8192);
-        let _ = verify_token(&token, &issuers, 8192, now());
+        let _ = verify_token(&token, issuers, 8192, now());
         Ok(())
     });
 }
@@ -263,7 +266,8 @@ fn object(members: Vec<(&'static str, Option<Value>)>, extra: Option<(String, Va
 fn jwt_verification_never_panics_on_generated_headers_and_claims_signed_or_not() {
     // Headers and claims close to real ones, half of them with a valid HS256 signature over exactly these
     // bytes, so the claim checks after the signature (RFC 7519 §4.1, RFC 8725 §3) see generated input too.
-    let issuers = config().issuers;
+    let cfg = config();
+    let issuers = &cfg.issuers;
     let now = now();
     let t = |d: i64| Value::from(now.saturating_add_signed(d));
     let times =
@@ -309,7 +313,7 @@ fn jwt_verification_never_panics_on_generated_headers_and_claims_signed_or_not()
             format!("{}.{}.{}", enc(&header), enc(&claims), crate::b64::encode(&sig))
         };
         let _ = parse(&token, 8192);
-        let _ = verify_token(&token, &issuers, 8192, now);
+        let _ = verify_token(&token, issuers, 8192, now);
         Ok(())
     });
 }

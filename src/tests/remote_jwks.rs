@@ -1,15 +1,14 @@
 use serde_json::{json, Value};
 
-use crate::cache::Caches;
+use std::sync::Arc;
+
 use crate::config::Config;
-use crate::decide::{decide, Inputs};
 use crate::jwks::{parse_jwks, KeySet, RemoteKeys};
 use crate::jwt::Alg;
-use crate::request::Request;
 use crate::testing::*;
 
 /// The fixture config with the Auth0 issuer's keys coming from a remote JWKS instead of being pinned.
-fn remote_config(faults: Option<Value>) -> Config {
+fn remote_config(faults: Option<Value>) -> Arc<Config> {
     let mut v = config_json();
     v["issuers"][1].as_object_mut().unwrap().remove("jwks");
     v["issuers"][1]["remote_jwks"] = json!({"cluster": "idp", "authority": "tenant.auth0.test", "path": "/.well-known/jwks.json",
@@ -43,37 +42,35 @@ fn auth0_token(kid: &str) -> String {
     .unwrap()
 }
 
-fn status_and_reason(cfg: &Config, remote: &RemoteKeys, token: &str) -> (u16, &'static str) {
-    let auth = format!("Bearer {token}");
-    let headers = vec![("authorization".to_owned(), auth)];
-    let mut rng = rand_core::OsRng;
-    let mut caches = Caches::default();
-    let mut inp = Inputs { now: now(), rng: &mut rng, caches: &mut caches, remote, provider_down: false };
-    let d = decide(cfg, &Request { method: "GET", path: "/api/x", authority: "h", headers: &headers }, &mut inp);
-    (d.status().unwrap_or(200), d.verdict().reason)
+/// A VM whose last read of the shared store found `remote`.
+fn status_and_reason(cfg: &Arc<Config>, remote: RemoteKeys, token: &str) -> (u16, &'static str) {
+    let mut vm = Vm::new(cfg);
+    *vm.engine.remote_mut() = remote;
+    let d = vm.request("GET", "/api/x", "h", &[("authorization", &format!("Bearer {token}"))]);
+    (d.status().unwrap_or(200), d.verdict().reason.code())
 }
 
 #[test]
 fn tokens_verify_with_remote_keys_while_the_set_is_fresh() {
     let cfg = remote_config(None);
-    assert_eq!(status_and_reason(&cfg, &fetched(now() - 10), &auth0_token("auth0-1")), (200, "verified"));
-    assert_eq!(status_and_reason(&cfg, &fetched(now() - 10), &auth0_token("rotated-2")), (401, "unknown_kid"));
+    assert_eq!(status_and_reason(&cfg, fetched(now() - 10), &auth0_token("auth0-1")), (200, "verified"));
+    assert_eq!(status_and_reason(&cfg, fetched(now() - 10), &auth0_token("rotated-2")), (401, "unknown_kid"));
 }
 
 #[test]
 fn a_missing_or_stale_remote_set_is_a_503_not_a_401() {
     let cfg = remote_config(None);
-    assert_eq!(status_and_reason(&cfg, &RemoteKeys::default(), &auth0_token("auth0-1")), (503, "keys_stale"));
-    assert_eq!(status_and_reason(&cfg, &fetched(now() - 3601), &auth0_token("auth0-1")), (503, "keys_stale"));
+    assert_eq!(status_and_reason(&cfg, RemoteKeys::default(), &auth0_token("auth0-1")), (503, "keys_stale"));
+    assert_eq!(status_and_reason(&cfg, fetched(now() - 3601), &auth0_token("auth0-1")), (503, "keys_stale"));
     let forced = remote_config(Some(json!({"allow": true, "keys_stale": true})));
-    assert_eq!(status_and_reason(&forced, &fetched(now()), &auth0_token("auth0-1")), (503, "keys_stale"));
+    assert_eq!(status_and_reason(&forced, fetched(now()), &auth0_token("auth0-1")), (503, "keys_stale"));
 }
 
 #[test]
 fn pinned_keys_keep_working_when_the_remote_set_is_stale() {
     let cfg = remote_config(None);
     let dat_token = sign(&dat(), Alg::ES256);
-    assert_eq!(status_and_reason(&cfg, &RemoteKeys::default(), &dat_token), (200, "verified"));
+    assert_eq!(status_and_reason(&cfg, RemoteKeys::default(), &dat_token), (200, "verified"));
 }
 
 #[test]
@@ -135,5 +132,5 @@ fn a_remote_key_never_stands_in_for_a_pinned_key_with_the_same_kid() {
         "platform".into(),
         KeySet { keys: parse_jwks(json!({"keys": [jwk]}).to_string().as_bytes(), None).unwrap(), fetched_at: now() },
     );
-    assert_eq!(status_and_reason(&cfg, &remote, &token), (401, "alg_mismatch"));
+    assert_eq!(status_and_reason(&cfg, remote, &token), (401, "alg_mismatch"));
 }

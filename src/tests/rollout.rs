@@ -1,11 +1,11 @@
 use serde_json::{json, Value};
 
-use crate::cache::Caches;
+use std::sync::Arc;
+
 use crate::config::rollout::Mode;
 use crate::config::Config;
 use crate::decision::{Decision, Outcome};
 use crate::jwt::Alg;
-use crate::request::Request;
 use crate::rollout::bucket;
 use crate::testing::*;
 
@@ -18,21 +18,17 @@ fn rollout_env(name: &str) -> Option<String> {
     env(name)
 }
 
-fn with_rollout(rollout: Value) -> Config {
+fn with_rollout(rollout: Value) -> Arc<Config> {
     let mut v = config_json();
     v["rollout"] = rollout;
     match crate::load_config(v.to_string().as_bytes(), &rollout_env) {
-        Ok(c) => c,
+        Ok(c) => Arc::new(c),
         Err(e) => panic!("{e}"),
     }
 }
 
-fn run<'c>(cfg: &'c Config, caches: &mut Caches, path: &str, headers: &[(&str, &str)]) -> Decision<'c> {
-    let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
-    let mut rng = rand_core::OsRng;
-    let remote = crate::jwks::RemoteKeys::default();
-    let mut inp = crate::decide::Inputs { now: now(), rng: &mut rng, caches, remote: &remote, provider_down: false };
-    crate::decide(cfg, &Request { method: "GET", path, authority: "gatehouse.test", headers: &headers }, &mut inp)
+fn run(vm: &mut Vm, path: &str, headers: &[(&str, &str)]) -> Decision {
+    vm.request("GET", path, "gatehouse.test", headers)
 }
 
 fn bearer(token: &str) -> String {
@@ -42,32 +38,36 @@ fn bearer(token: &str) -> String {
 #[test]
 fn in_shadow_mode_requests_pass_untouched_with_the_decision_the_new_path_would_have_made() {
     let cfg = with_rollout(json!({"classes": {"api": {"mode": "shadow"}}}));
-    let mut caches = Caches::default();
-    let Decision::Pass(p) = run(&cfg, &mut caches, "/api/dags", &[]) else { panic!("not a pass") };
+    let mut vm = Vm::new(&cfg);
+    let Decision::Pass(p) = run(&mut vm, "/api/dags", &[]) else { panic!("not a pass") };
     let predicted = p.shadow.unwrap();
     assert_eq!((predicted.outcome, predicted.status), (Outcome::Deny, 401));
-    assert_eq!((p.verdict.class.as_str(), p.verdict.reason), ("api", "missing_credential"));
+    assert_eq!((p.verdict.class.as_str(), p.verdict.reason.code()), ("api", "missing_credential"));
 
     let token = sign(&dat(), Alg::ES256);
-    let Decision::Pass(p) = run(&cfg, &mut caches, "/api/dags", &[("authorization", &bearer(&token))]) else {
+    let Decision::Pass(p) = run(&mut vm, "/api/dags", &[("authorization", &bearer(&token))]) else {
         panic!("not a pass")
     };
     assert_eq!(p.shadow.unwrap().outcome, Outcome::Allow);
     assert_eq!(p.verdict.subject, None, "subjects stay out of what is logged and counted");
     // Other classes are still enforced.
-    assert_eq!(run(&cfg, &mut caches, "/ui/x", &[]).status(), Some(401));
+    assert_eq!(run(&mut vm, "/ui/x", &[]).status(), Some(401));
 }
 
 #[test]
 fn off_passes_requests_without_evaluating_them() {
     let cfg = with_rollout(json!({"default": {"mode": "off"}}));
-    let mut caches = Caches::default();
+    let mut vm = Vm::new(&cfg);
     let token = sign(&dat(), Alg::ES256);
-    let Decision::Pass(p) = run(&cfg, &mut caches, "/api/dags", &[("authorization", &bearer(&token))]) else {
+    let Decision::Pass(p) = run(&mut vm, "/api/dags", &[("authorization", &bearer(&token))]) else {
         panic!("not a pass")
     };
-    assert_eq!((p.shadow, p.verdict.reason), (None, "rollout_off"));
-    assert_eq!(caches.tokens.misses + caches.tokens.hits, 0, "the token was not even looked at");
+    assert_eq!((p.shadow, p.verdict.reason.code()), (None, "rollout_off"));
+    assert_eq!(
+        vm.engine.caches().tokens.misses + vm.engine.caches().tokens.hits,
+        0,
+        "the token was not even looked at"
+    );
 }
 
 #[test]
@@ -88,14 +88,14 @@ fn buckets_are_sticky_and_within_two_points_of_the_percentage_over_10000_keys() 
 #[test]
 fn a_percentage_by_subject_enforces_for_the_subjects_in_its_buckets_and_shadows_the_rest() {
     let cfg = with_rollout(json!({"salt": "s1", "classes": {"api": {"mode": "enforce", "percent": 50}}}));
-    let mut caches = Caches::default();
+    let mut vm = Vm::new(&cfg);
     let (mut enforced, mut shadowed) = (0, 0);
     for i in 0..200 {
         let mut claims = dat();
         let sub = format!("robot-{i}");
         claims.insert("sub".into(), json!(sub));
         let token = sign(&claims, Alg::HS256);
-        let d = run(&cfg, &mut caches, "/api/dags", &[("authorization", &bearer(&token))]);
+        let d = run(&mut vm, "/api/dags", &[("authorization", &bearer(&token))]);
         let inside = bucket("s1", &sub) < 5000;
         match d {
             Decision::Allow(_) if inside => enforced += 1,
@@ -132,16 +132,19 @@ fn allow_and_deny_lists_override_the_percentage() {
         "allow": {"subjects": ["robot-1"]},
         "deny": {"deployments": ["other-deployment"]}
     }));
-    let mut caches = Caches::default();
+    let mut vm = Vm::new(&cfg);
     let token = sign(&dat(), Alg::ES256);
-    assert!(matches!(run(&cfg, &mut caches, "/api/dags", &[("authorization", &bearer(&token))]), Decision::Allow(_)));
+    assert!(matches!(run(&mut vm, "/api/dags", &[("authorization", &bearer(&token))]), Decision::Allow(_)));
     let mut claims = dat();
     claims.insert("sub".into(), json!("robot-2"));
     let other = sign(&claims, Alg::ES256);
-    assert!(matches!(run(&cfg, &mut caches, "/api/dags", &[("authorization", &bearer(&other))]), Decision::Pass(_)));
+    assert!(matches!(run(&mut vm, "/api/dags", &[("authorization", &bearer(&other))]), Decision::Pass(_)));
 
     let denied = with_rollout(json!({"allow": {"subjects": ["robot-1"]}, "deny": {"deployments": [DEP]}}));
-    assert!(matches!(run(&denied, &mut caches, "/api/dags", &[("authorization", &bearer(&token))]), Decision::Pass(_)));
+    assert!(matches!(
+        run(&mut Vm::new(&denied), "/api/dags", &[("authorization", &bearer(&token))]),
+        Decision::Pass(_)
+    ));
 }
 
 #[test]
@@ -150,22 +153,21 @@ fn the_canary_header_works_only_with_the_secret_and_never_reaches_the_upstream()
         "default": {"mode": "shadow"},
         "canary": {"header": "x-gatehouse-canary", "secret_env": "CANARY"}
     }));
-    let mut caches = Caches::default();
+    let mut vm = Vm::new(&cfg);
     let token = sign(&dat(), Alg::ES256);
     let auth = bearer(&token);
     let new = format!("new:{CANARY}");
-    let Decision::Allow(a) =
-        run(&cfg, &mut caches, "/api/dags", &[("authorization", &auth), ("x-gatehouse-canary", &new)])
+    let Decision::Allow(a) = run(&mut vm, "/api/dags", &[("authorization", &auth), ("x-gatehouse-canary", &new)])
     else {
         panic!("the canary did not force the new path")
     };
-    assert!(a.remove_headers.contains(&"x-gatehouse-canary"));
-    assert_eq!(run(&cfg, &mut caches, "/api/dags", &[("x-gatehouse-canary", &new)]).status(), Some(401));
+    assert!(a.removes("x-gatehouse-canary"));
+    assert_eq!(run(&mut vm, "/api/dags", &[("x-gatehouse-canary", &new)]).status(), Some(401));
     let legacy = format!("legacy:{CANARY}");
-    let d = run(&cfg, &mut caches, "/api/dags", &[("x-gatehouse-canary", &legacy)]);
-    assert!(matches!(d, Decision::Pass(ref p) if p.shadow.is_none() && p.verdict.reason == "canary_legacy"));
+    let d = run(&mut vm, "/api/dags", &[("x-gatehouse-canary", &legacy)]);
+    assert!(matches!(d, Decision::Pass(ref p) if p.shadow.is_none() && p.verdict.reason.code() == "canary_legacy"));
     for wrong in ["new:nope", "new:", "new", &format!("enforce:{CANARY}"), &format!("new:{CANARY}x")] {
-        let d = run(&cfg, &mut caches, "/api/dags", &[("x-gatehouse-canary", wrong)]);
+        let d = run(&mut vm, "/api/dags", &[("x-gatehouse-canary", wrong)]);
         assert!(matches!(d, Decision::Pass(ref p) if p.shadow.is_some()), "{wrong} was honoured");
     }
 }

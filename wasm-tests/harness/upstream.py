@@ -1,8 +1,10 @@
 """A loopback HTTP upstream that records every request that reaches it.
 
 Tests assert on what the upstream actually received: which headers, which path, and, for every
-rejection, that nothing arrived at all."""
+rejection, that nothing arrived at all. The demo runs it on its own (`python3 upstream.py PORT`) as an echo
+server, so a curl through Envoy shows exactly what Gatehouse forwarded."""
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,9 +24,10 @@ class Recorded:
 
 
 class Upstream:
-    def __init__(self, host="127.0.0.1", status_for=None):
+    def __init__(self, host="127.0.0.1", status_for=None, port=0, echo=False):
         """`status_for(recorded) -> int` makes this upstream answer like a legacy path with its own
-        authentication (401/403 for what it refuses); by default everything gets 200."""
+        authentication (401/403 for what it refuses); by default everything gets 200. With `echo`, each
+        answer shows the method, path and headers that arrived."""
         self.requests = []
         self.status_for = status_for
         self._lock = threading.Lock()
@@ -44,10 +47,15 @@ class Upstream:
                 if length:
                     self.rfile.read(length)
                 rec = Recorded(self.command, self.path, [(k.lower(), v) for k, v in self.headers.items()])
-                with upstream._lock:
-                    upstream.requests.append(rec)
+                if not echo:
+                    with upstream._lock:
+                        upstream.requests.append(rec)
                 status = upstream.status_for(rec) if upstream.status_for else 200
-                body = json.dumps({"upstream": "ok" if status < 400 else "refused", "path": self.path}).encode()
+                if echo:
+                    body = json.dumps({"upstream": "demo", "method": self.command, "path": self.path,
+                                       "headers": dict(rec.headers)}, indent=1).encode() + b"\n"
+                else:
+                    body = json.dumps({"upstream": "ok" if status < 400 else "refused", "path": self.path}).encode()
                 self.send_response(status)
                 if "set_cookies=1" in self.path:
                     # Like Airflow after its own login: a `_token` cookie next to an unrelated one.
@@ -61,7 +69,7 @@ class Upstream:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _any
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -76,3 +84,10 @@ class Upstream:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+if __name__ == "__main__":
+    # The demo's upstream: requests are echoed, not recorded.
+    up = Upstream(port=int(sys.argv[1]), echo=True)
+    print(f"echo upstream on 127.0.0.1:{up.port}", flush=True)
+    up.thread.join()

@@ -1,13 +1,21 @@
-//! The proxy-wasm ABI 0.2.1 host calls the request path uses, without panics.
+//! The proxy-wasm ABI 0.2.1 host calls the filter uses, without panics.
 //!
 //! `proxy_wasm::hostcalls` `panic!`s on any status it does not expect and `unwrap()`s header values as UTF-8,
 //! so one request with a non-UTF-8 header byte (allowed by HTTP as obs-text) would trap the VM and, under
 //! FAIL_CLOSED, turn every later request on that worker into a 503. These wrappers return every status as an
 //! error and header values as bytes. Status codes are read as plain `u32` because a host may return values
 //! the SDK's enum does not list.
+//!
+//! One call still goes through the SDK: `dispatch_http_call`, because the SDK routes a call's answer to the
+//! context that made it only for calls it registered itself (its dispatcher `expect`s the token), and that
+//! registration is not public. Its panic arm is for statuses other than Ok, BadArgument and InternalFailure:
+//! Envoy's host (proxy-wasm-cpp-host `http_call`) returns exactly those three for the valid buffers passed
+//! here, plus InvalidMemoryAccess for unreadable ones, which a live Rust slice never is. The last-resort panic
+//! hook (`lib.rs`) covers the rest.
 #![allow(unsafe_code)]
 
 use std::ptr::{null, null_mut};
+use std::time::Duration;
 
 pub const REQUEST_HEADERS: u32 = 0;
 pub const RESPONSE_HEADERS: u32 = 2;
@@ -20,6 +28,7 @@ const NOT_FOUND: u32 = 1;
 pub const INFO: u32 = 2;
 pub const WARN: u32 = 3;
 pub const ERROR: u32 = 4;
+pub const CRITICAL: u32 = 5;
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -191,24 +200,15 @@ pub fn shared_set(key: &str, value: &[u8], cas: u32) -> Result<(), u32> {
     check(unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) })
 }
 
-pub fn define_counter(name: &str) -> Result<u32, u32> {
-    let mut id = 0u32;
-    // SAFETY: as above.
-    check(unsafe { proxy_define_metric(0, name.as_ptr(), name.len(), &mut id) })?;
-    Ok(id)
-}
+pub const COUNTER: u32 = 0;
+pub const GAUGE: u32 = 1;
+pub const HISTOGRAM: u32 = 2;
 
-pub fn define_gauge(name: &str) -> Result<u32, u32> {
+/// Defines a metric of `kind` (`COUNTER`, `GAUGE`, `HISTOGRAM`) and returns its id.
+pub fn define_metric(kind: u32, name: &str) -> Result<u32, u32> {
     let mut id = 0u32;
     // SAFETY: as above.
-    check(unsafe { proxy_define_metric(1, name.as_ptr(), name.len(), &mut id) })?;
-    Ok(id)
-}
-
-pub fn define_histogram(name: &str) -> Result<u32, u32> {
-    let mut id = 0u32;
-    // SAFETY: as above.
-    check(unsafe { proxy_define_metric(2, name.as_ptr(), name.len(), &mut id) })?;
+    check(unsafe { proxy_define_metric(kind, name.as_ptr(), name.len(), &mut id) })?;
     Ok(id)
 }
 
@@ -271,4 +271,26 @@ fn deserialize_pairs(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         data = data + nl + vl + 2;
     }
     out
+}
+
+/// Starts an out-of-band call to `cluster`; the answer arrives in `on_http_call_response` of the calling
+/// context with the returned token. `Err` is the host's status (an unknown cluster is BadArgument).
+pub fn dispatch_call(cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u32) -> Result<u32, u32> {
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let body = (!body.is_empty()).then_some(body);
+    proxy_wasm::hostcalls::dispatch_http_call(
+        cluster,
+        headers,
+        body,
+        Vec::new(),
+        Duration::from_millis(u64::from(timeout_ms)),
+    )
+    .map_err(|s| s as u32)
+}
+
+/// A call's answer: its headers, and its body unless longer than `max_body`.
+pub fn call_response(body_size: usize, max_body: usize) -> gatehouse::CallResponse {
+    let headers = header_pairs(CALL_RESPONSE_HEADERS).unwrap_or_default();
+    let body = (body_size <= max_body).then(|| call_response_body(body_size).unwrap_or_default());
+    gatehouse::CallResponse::from_host(&headers, body)
 }

@@ -4,8 +4,6 @@
 mod keygen;
 mod mint;
 mod placeholders;
-// The probe's HTTP client is a native-only dependency (kept out of every wasm32 build).
-#[cfg(not(target_arch = "wasm32"))]
 mod probe;
 
 use std::process::ExitCode;
@@ -15,6 +13,8 @@ const USAGE: &str = "usage:
       Validate a plugin configuration exactly as the filter does; print every problem with its JSON path.
       Secrets named by *_env fields are read from this process's environment (--no-env: fill them with
       placeholders and check only the configuration itself).
+  gatehouse schema
+      Print the plugin configuration's JSON Schema (draft 2020-12), generated from the loader's field tables.
   gatehouse keygen --type hmac|ed25519|p256|p384|rsa [--kid KID] [--bits 2048]
       Print a new key as JSON: {\"private_jwk\": ..., \"jwks\": {\"keys\": [public]}}; for hmac, {\"secret\": ...}.
   gatehouse token mint (--key PRIVATE_JWK_FILE | --hmac-env VAR --alg HS256|HS384|HS512) [--kid KID]
@@ -33,10 +33,14 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("validate-config") => validate(args.get(1..).unwrap_or_default()),
         Some("keygen") => keygen::run(args.get(1..).unwrap_or_default()),
-        #[cfg(not(target_arch = "wasm32"))]
+        Some("schema") => {
+            // The JSON Schema of the plugin configuration, generated from the same field tables the loader
+            // reads through (checked in as schema/gatehouse-config.schema.json).
+            let schema = gatehouse::config::spec::schema();
+            println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+            return ExitCode::SUCCESS;
+        }
         Some("probe") => return probe::run(args.get(1..).unwrap_or_default()),
-        #[cfg(target_arch = "wasm32")]
-        Some("probe") => Err("probe is not available in a wasm32 build of the CLI".to_owned()),
         Some("token") if args.get(1).map(String::as_str) == Some("mint") => {
             mint::run(args.get(2..).unwrap_or_default())
         }

@@ -1,0 +1,96 @@
+//! Browser sessions, one step per file: starting sign-in (`login`), the provider's redirect back
+//! (`callback`), the token endpoint's answers (`exchange`, `refresh`), the session cookie on every request
+//! (`session`), and `logout`. The only calls that leave the proxy are token requests (`token_request`).
+
+mod callback;
+mod exchange;
+mod login;
+mod logout;
+pub mod pages;
+mod refresh;
+mod session;
+mod token_request;
+
+use rand_core::RngCore;
+
+pub use session::{open_session, session_route};
+
+use crate::b64;
+use crate::call::CallResponse;
+use crate::classify::{Classified, FlowPath};
+use crate::config::{Config, SessionConfig};
+use crate::context::Inputs;
+use crate::decision::{Decision, Pending, PendingState};
+use crate::oidc::{query_param, return_path};
+use crate::reason::Reason;
+use crate::request::Request;
+use crate::respond::redirect;
+use crate::session::chunks;
+
+fn random_b64(rng: &mut dyn RngCore, n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    rng.fill_bytes(&mut buf);
+    b64::encode(&buf)
+}
+
+/// What sealed cookies are bound to besides their name (the associated data): the deployment.
+fn binding(cfg: &Config) -> &str {
+    &cfg.dataplane.deployment_id
+}
+
+pub fn request_cookies<'a>(req: &Request<'a>) -> Vec<(&'a str, &'a str)> {
+    req.headers_named("cookie").flat_map(crate::session::cookies::parse).collect()
+}
+
+/// The names of the session cookie's family (`name`, `name.0`, …) present in the request.
+fn family(cookies: &[(&str, &str)], sc: &SessionConfig) -> Vec<String> {
+    cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect()
+}
+
+/// A top-level browser navigation gets redirected to sign in; API calls and XHR get 401 instead, since a
+/// redirect to an HTML login page is useless (and confusing) to them.
+pub fn wants_redirect(req: &Request<'_>) -> bool {
+    let nav = req.header("sec-fetch-mode").map(|m| m == "navigate");
+    let html = req.header("accept").is_some_and(|a| a.contains("text/html"));
+    matches!(req.method, "GET" | "HEAD") && req.header("x-requested-with").is_none() && nav.unwrap_or(html)
+}
+
+/// A request to one of the sign-in flow's own paths.
+pub fn flow(
+    cfg: &Config,
+    sc: &SessionConfig,
+    step: FlowPath,
+    req: &Request<'_>,
+    c: &Classified<'_, '_>,
+    inp: &mut Inputs<'_>,
+) -> Decision {
+    match step {
+        FlowPath::Callback => callback::callback(cfg, sc, req, c.query.unwrap_or(""), inp),
+        FlowPath::Logout => logout::logout(cfg, sc, req, inp.now),
+        FlowPath::Login => {
+            let next = c.query.and_then(|q| query_param(q, "next")).unwrap_or_else(|| "/".to_owned());
+            let next = return_path::sanitize(&next);
+            // Already signed in: go where the person wanted, keeping the session.
+            if open_session(cfg, sc, &request_cookies(req), inp.now, Some(&mut inp.caches.sessions)).is_ok() {
+                return redirect(&next, Vec::new(), Reason::AlreadySignedIn, None);
+            }
+            login::start_login(cfg, sc, req, &next, None, inp)
+        }
+    }
+}
+
+/// Continues a sign-in or a session after its token call answered.
+pub fn resume(cfg: &Config, pending: Pending, resp: &CallResponse, inp: &mut Inputs<'_>) -> Decision {
+    let Some(sc) = &cfg.session else {
+        return pages::show(pages::Page::NotConfigured, Reason::NoSessionConfig, Vec::new());
+    };
+    match pending.state {
+        PendingState::CodeExchange { flow, flow_cookie, stale_cookies } => {
+            exchange::code_answered(cfg, sc, flow, &flow_cookie, stale_cookies, resp, inp)
+        }
+        PendingState::Refresh(wait) => refresh::refreshed(cfg, sc, *wait, resp, inp),
+        PendingState::TokenExchange { session, return_to, cookies, stale_cookies } => {
+            exchange::exchange_answered(cfg, sc, *session, &return_to, cookies, stale_cookies, resp, inp)
+        }
+    }
+}

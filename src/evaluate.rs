@@ -1,0 +1,57 @@
+//! The new path's decision for a classified request: the sign-in flow's own paths, then the route's
+//! requirement. Rollout and faults are the engine's business, around this.
+
+use crate::bearer::{bearer, has_bearer};
+use crate::browser;
+use crate::classify::{Classified, Target};
+use crate::config::{Config, CorsPreflight, Unmatched};
+use crate::context::Inputs;
+use crate::decision::Decision;
+use crate::forward::{allow, Forward};
+use crate::policy::{Requirement, ResponseFormat};
+use crate::reason::Reason;
+use crate::request::Request;
+use crate::respond::{deny, verdict, Deny};
+
+pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &mut Inputs<'_>) -> Decision {
+    let route = match c.target {
+        Target::BadPath(e) => return deny(cfg, None, ResponseFormat::Json, Deny::BadRequest, Reason::BadPath(e), None),
+        Target::Flow(step) => match &cfg.session {
+            Some(sc) => return browser::flow(cfg, sc, step, req, c, inp),
+            None => None,
+        },
+        Target::Route(r) => Some(r),
+        Target::Unmatched => None,
+    };
+    let mut set_headers = Vec::new();
+    // The upstream must see the path the rules matched, not a spelling it might resolve differently.
+    if Some(c.path.as_str()) != req.path.split('?').next() {
+        set_headers.push((":path".to_owned(), c.return_to()));
+    }
+    let pass = |route, reason, set_headers, inp: &mut Inputs<'_>| {
+        allow(cfg, inp.strip, Some(req), Forward::new(set_headers), verdict(route, reason, None))
+    };
+    let Some(route) = route else {
+        return match cfg.unmatched {
+            Unmatched::Deny => deny(cfg, None, ResponseFormat::Json, Deny::Forbidden, Reason::NoRoute, None),
+            Unmatched::Allow => pass(None, Reason::UnmatchedAllowed, set_headers, inp),
+        };
+    };
+    // Preflights carry no credentials (Fetch §3.2.2), so they pass to a route's upstream unauthenticated;
+    // only for a route that exists, so they cannot probe past `unmatched: deny`.
+    if cfg.cors_preflight == CorsPreflight::Pass && is_preflight(req) {
+        return pass(Some(route), Reason::CorsPreflight, set_headers, inp);
+    }
+    match route.require {
+        Requirement::Public => pass(Some(route), Reason::Public, set_headers, inp),
+        Requirement::Session => browser::session_route(cfg, route, req, &c.return_to(), inp, set_headers),
+        Requirement::BearerOrSession if cfg.session.is_some() && !has_bearer(cfg, req) => {
+            browser::session_route(cfg, route, req, &c.return_to(), inp, set_headers)
+        }
+        Requirement::Bearer | Requirement::BearerOrSession => bearer(cfg, route, req, inp, set_headers),
+    }
+}
+
+fn is_preflight(req: &Request<'_>) -> bool {
+    req.method == "OPTIONS" && req.header("origin").is_some() && req.header("access-control-request-method").is_some()
+}

@@ -1,0 +1,175 @@
+//! Why the core decided what it did, as one typed value. `code()` is the stable string that logs and
+//! metrics carry (`gatehouse.decision.<outcome>.<code>`); callers that must act on a reason match on the
+//! variant, never on the string. Nothing here is secret.
+
+use crate::call::ProviderFault;
+use crate::dat::IdentityError;
+use crate::jwt::JwtError;
+use crate::oidc::id_token::IdTokenError;
+use crate::policy::PathError;
+use crate::session::SealError;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    // Passed to the upstream.
+    Public,
+    Verified,
+    Session,
+    SessionRefreshed,
+    CorsPreflight,
+    UnmatchedAllowed,
+    // Rollout: the request went down the legacy path untouched.
+    CanaryLegacy,
+    RolloutOff,
+    // Refused before any credential was looked at.
+    BadPath(PathError),
+    BadHeaderEncoding,
+    NoRoute,
+    // Bearer tokens.
+    MissingCredential,
+    Token(JwtError),
+    ScopeMismatch,
+    UnknownRole,
+    InsufficientPermissions,
+    NoUpstreamRole,
+    MintFailed,
+    // Browser sessions.
+    NoSession,
+    Cookie(SealError),
+    SessionExpired,
+    SessionIdle,
+    SessionUnavailable,
+    UpstreamTokenExpired,
+    SessionRefresh,
+    RefreshIdTokenInvalid,
+    RefreshRejected,
+    RefreshGraceExceeded,
+    SessionEncode,
+    SessionTooLarge,
+    // The sign-in flow.
+    LoginRedirect,
+    AlreadySignedIn,
+    SignedIn,
+    Logout,
+    CodeExchange,
+    TokenExchange,
+    IdpDown,
+    IdpError,
+    BadState,
+    MissingState,
+    UnknownState,
+    BadFlowCookie,
+    StateMismatch,
+    FlowExpired,
+    MissingCode,
+    FlowEncode,
+    FlowSeal,
+    NoSessionConfig,
+    IdToken(IdTokenError),
+    IdpNoIdToken,
+    IdpNoAccessToken,
+    TokenRejected,
+    ExchangeRejected,
+    /// The provider or the token service did not answer as one (outage, garbage, not sent).
+    Provider(ProviderFault),
+}
+
+impl Reason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::Public => "public",
+            Reason::Verified => "verified",
+            Reason::Session => "session",
+            Reason::SessionRefreshed => "session_refreshed",
+            Reason::CorsPreflight => "cors_preflight",
+            Reason::UnmatchedAllowed => "unmatched_allowed",
+            Reason::CanaryLegacy => "canary_legacy",
+            Reason::RolloutOff => "rollout_off",
+            Reason::BadPath(e) => e.code(),
+            Reason::BadHeaderEncoding => "bad_header_encoding",
+            Reason::NoRoute => "no_route",
+            Reason::MissingCredential => "missing_credential",
+            Reason::Token(e) => e.code(),
+            Reason::ScopeMismatch => "scope_mismatch",
+            Reason::UnknownRole => "unknown_role",
+            Reason::InsufficientPermissions => "insufficient_permissions",
+            Reason::NoUpstreamRole => "no_upstream_role",
+            Reason::MintFailed => "mint_failed",
+            Reason::NoSession => "no_session",
+            Reason::Cookie(e) => e.code(),
+            Reason::SessionExpired => "session_expired",
+            Reason::SessionIdle => "session_idle",
+            Reason::SessionUnavailable => "session_unavailable",
+            Reason::UpstreamTokenExpired => "upstream_token_expired",
+            Reason::SessionRefresh => "session_refresh",
+            Reason::RefreshIdTokenInvalid => "refresh_id_token_invalid",
+            Reason::RefreshRejected => "refresh_rejected",
+            Reason::RefreshGraceExceeded => "refresh_grace_exceeded",
+            Reason::SessionEncode => "session_encode",
+            Reason::SessionTooLarge => "session_too_large",
+            Reason::LoginRedirect => "login_redirect",
+            Reason::AlreadySignedIn => "already_signed_in",
+            Reason::SignedIn => "signed_in",
+            Reason::Logout => "logout",
+            Reason::CodeExchange => "code_exchange",
+            Reason::TokenExchange => "token_exchange",
+            Reason::IdpDown => "idp_down",
+            Reason::IdpError => "idp_error",
+            Reason::BadState => "bad_state",
+            Reason::MissingState => "missing_state",
+            Reason::UnknownState => "unknown_state",
+            Reason::BadFlowCookie => "bad_flow_cookie",
+            Reason::StateMismatch => "state_mismatch",
+            Reason::FlowExpired => "flow_expired",
+            Reason::MissingCode => "missing_code",
+            Reason::FlowEncode => "flow_encode",
+            Reason::FlowSeal => "flow_seal",
+            Reason::NoSessionConfig => "no_session_config",
+            Reason::IdToken(e) => e.code(),
+            Reason::IdpNoIdToken => "idp_no_id_token",
+            Reason::IdpNoAccessToken => "idp_no_access_token",
+            Reason::TokenRejected => "token_rejected",
+            Reason::ExchangeRejected => "exchange_rejected",
+            Reason::Provider(f) => f.code(),
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl From<IdentityError> for Reason {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Invalid(e) => Reason::Token(e),
+            IdentityError::ScopeMismatch => Reason::ScopeMismatch,
+            IdentityError::UnknownRole => Reason::UnknownRole,
+        }
+    }
+}
+
+/// Why a session cookie did not open: the same answer as no session at all, with the code kept for logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionError {
+    Missing,
+    Sealed(SealError),
+    /// The plaintext opened but is not a session (a different format version's layout).
+    Format,
+    Expired,
+    Idle,
+}
+
+impl From<SessionError> for Reason {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Missing => Reason::NoSession,
+            SessionError::Sealed(e) => Reason::Cookie(e),
+            SessionError::Format => Reason::Cookie(SealError::Format),
+            SessionError::Expired => Reason::SessionExpired,
+            SessionError::Idle => Reason::SessionIdle,
+        }
+    }
+}
