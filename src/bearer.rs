@@ -29,6 +29,9 @@ pub fn bearer(
     inp: &mut Inputs<'_>,
     mut set: Vec<(String, String)>,
 ) -> Decision {
+    let Some((dep_index, dep)) = inp.deployment else {
+        return deny(cfg, Some(route), route.response, Deny::Forbidden, Reason::NoDeployment, None);
+    };
     let mut credentials: Vec<Credential> = Vec::new();
     for source in &cfg.token_sources {
         for value in req.headers_named(&source.header) {
@@ -62,7 +65,9 @@ pub fn bearer(
             Some(&mut inp.caches.tokens),
         );
         let identity = match verified {
-            Ok(v) => identify(cfg, &v).map(|i| (i, v.issuer.kind)).map_err(|e| (e, Some(v.issuer.name.clone()))),
+            Ok(v) => {
+                identify(cfg, &dep.ids, &v).map(|i| (i, v.issuer.kind)).map_err(|e| (e, Some(v.issuer.name.clone())))
+            }
             Err(e) => Err((IdentityError::Invalid(e), None)),
         };
         let (identity, kind) = match identity {
@@ -97,7 +102,7 @@ pub fn bearer(
     };
     set.extend(upstream::identity_headers(&cfg.identity_headers, &identity));
     // With an upstream token configured, the upstream gets a token it accepts instead of nothing.
-    if let Some(minter) = &cfg.minter {
+    if let Some(minter) = cfg.minter_for(dep) {
         let table = match kind {
             IssuerKind::DirectAccess => &minter.direct_access_roles,
             IssuerKind::AccessToken => &minter.roles,
@@ -112,7 +117,7 @@ pub fn bearer(
                 Some(identity.issuer),
             );
         };
-        match inp.caches.minted.get_or_mint(minter, &identity.subject, role, inp.now, inp.rng) {
+        match inp.caches.minted.get_or_mint(minter, dep_index, &identity.subject, role, inp.now, inp.rng) {
             Ok(token) => set.push(("authorization".to_owned(), format!("Bearer {token}"))),
             Err(_) => return deny(cfg, Some(route), route.response, Deny::Unavailable, Reason::MintFailed, None),
         }

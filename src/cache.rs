@@ -85,6 +85,8 @@ pub type KeyFingerprint = [u8; 32];
 pub struct OpenedSession {
     pub session: Session,
     pub stale_key: bool,
+    /// The deployment it was opened for (its index): a hit counts only for the same one.
+    pub deployment: usize,
 }
 
 /// Every cache of one VM. The filter makes a new one with each configuration, so keys, key rings and

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rand_core::RngCore;
 
 use crate::cache::Caches;
+use crate::config::deployments::Deployment;
 use crate::config::Config;
 use crate::jwks::RemoteKeys;
 
@@ -20,6 +21,9 @@ pub struct Inputs<'a> {
     /// a clear 503 instead of a redirect to a provider that will not answer.
     pub provider_down: bool,
     pub strip: &'a Strip,
+    /// The deployment the request is for, and its index (`None` only for a sign-in callback whose `state`
+    /// names none of ours).
+    pub deployment: Option<(usize, &'a Deployment)>,
 }
 
 /// Header names every allowed request has removed, computed once per configuration: a decision holds

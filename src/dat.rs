@@ -3,11 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::Config;
+use crate::config::{Config, Dataplane};
 use crate::jwt::{IssuerKind, JwtError, Verified};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
+    /// The deployment the request is for (named to the upstream).
+    pub deployment: Option<String>,
     pub issuer: String,
     pub subject: String,
     pub token_id: Option<String>,
@@ -50,7 +52,8 @@ pub const ORGANIZATION_ID: &str = "organization_id";
 pub const WORKSPACE_ID: &str = "workspace_id";
 pub const DEPLOYMENT_ID: &str = "deployment_id";
 
-pub fn identify(cfg: &Config, v: &Verified<'_>) -> Result<Identity, IdentityError> {
+/// Who the verified token speaks for, as seen by deployment `dp` (the one the request is for).
+pub fn identify(cfg: &Config, dp: &Dataplane, v: &Verified<'_>) -> Result<Identity, IdentityError> {
     let issuer = v.issuer;
     let claims = &v.claims;
     let subject = claims.required_string("sub")?.to_owned();
@@ -81,7 +84,7 @@ pub fn identify(cfg: &Config, v: &Verified<'_>) -> Result<Identity, IdentityErro
     }
     let scope = match issuer.kind {
         IssuerKind::DirectAccess => {
-            let scope = check_scope(cfg, v)?;
+            let scope = check_scope(dp, v)?;
             if !known_role {
                 return Err(IdentityError::UnknownRole);
             }
@@ -99,12 +102,14 @@ pub fn identify(cfg: &Config, v: &Verified<'_>) -> Result<Identity, IdentityErro
             None
         }
     };
-    Ok(Identity { issuer: issuer.name.clone(), subject, token_id, scope, roles, permissions })
+    let deployment = Some(dp.deployment_id.clone());
+    Ok(Identity { deployment, issuer: issuer.name.clone(), subject, token_id, scope, roles, permissions })
 }
 
-fn check_scope(cfg: &Config, v: &Verified<'_>) -> Result<String, IdentityError> {
+/// A Direct Access Token opens deployment `dp` when every id it carries is `dp`'s: an organization token
+/// every deployment of its organization, a workspace token every one of its workspace.
+fn check_scope(dp: &Dataplane, v: &Verified<'_>) -> Result<String, IdentityError> {
     let claims = &v.claims;
-    let dp = &cfg.dataplane;
     let level = claims.required_string(SCOPE_TYPE)?;
     let needed: &[&str] = match level {
         "organization" => &[ORGANIZATION_ID],

@@ -57,6 +57,8 @@ pub struct Pending {
     pub(crate) flight: Option<String>,
     /// What the answer's decision needs to know about the request that waits.
     pub(crate) request: RequestMeta,
+    /// The deployment the call is for (its index in the configuration that made the call).
+    pub(crate) deployment: Option<usize>,
 }
 
 /// The parts of a request that shape how its decision is carried out (see `Engine::on_request_headers`).
@@ -101,8 +103,8 @@ impl PendingKind {
 }
 
 impl Pending {
-    pub(crate) fn new(state: PendingState) -> Self {
-        Pending { state, flight: None, request: RequestMeta::default() }
+    pub(crate) fn new(state: PendingState, deployment: Option<usize>) -> Self {
+        Pending { state, flight: None, request: RequestMeta::default(), deployment }
     }
 
     pub fn kind(&self) -> PendingKind {

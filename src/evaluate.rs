@@ -16,6 +16,9 @@ use crate::respond::{deny, verdict, Deny};
 pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &mut Inputs<'_>) -> Decision {
     let route = match c.target {
         Target::BadPath(e) => return deny(cfg, None, ResponseFormat::Json, Deny::BadRequest, Reason::BadPath(e), None),
+        Target::NoDeployment => {
+            return deny(cfg, None, ResponseFormat::Json, Deny::Forbidden, Reason::NoDeployment, None)
+        }
         Target::Flow(step) => match &cfg.session {
             Some(sc) => return browser::flow(cfg, sc, step, req, c, inp),
             None => None,

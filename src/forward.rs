@@ -33,7 +33,7 @@ impl Forward {
 pub fn allow(cfg: &Config, strip: &Strip, req: Option<&Request<'_>>, mut fwd: Forward, verdict: Verdict) -> Decision {
     let mut remove_headers: Vec<Arc<str>> = strip.always.clone();
     let mut drop_set_cookies: &'static [&'static str] = &[];
-    if cfg.session.is_some() || cfg.minter.is_some() {
+    if cfg.gives_credentials() {
         let sets_authorization = fwd.set_headers.iter().any(|(n, _)| n == "authorization");
         if !sets_authorization && !remove_headers.iter().any(|h| &**h == "authorization") {
             remove_headers.push(Arc::clone(&strip.authorization));
@@ -72,9 +72,14 @@ pub fn upstream_cookie(cfg: &Config, req: &Request<'_>) -> Option<Option<String>
         return None;
     }
     let header = lines.join("; ");
+    // Ours: the session cookie's family, every deployment's own (`<name>-<deployment>`) and flow cookies
+    // (`<name>-flow-…`), all of which start with the configured name and a `-`.
     let ours = |n: &str| {
         UPSTREAM_SESSION_COOKIES.contains(&n)
-            || cfg.session.as_ref().is_some_and(|sc| chunks::is_family(n, &sc.cookie_name) || sc.is_flow_cookie(n))
+            || cfg.session.as_ref().is_some_and(|sc| {
+                chunks::is_family(n, &sc.cookie_name)
+                    || n.strip_prefix(sc.cookie_name.as_str()).is_some_and(|rest| rest.starts_with('-'))
+            })
     };
     if !cookies::parse(&header).iter().any(|(n, _)| ours(n)) {
         return None;

@@ -68,11 +68,11 @@ impl RngCore for CallerRng<'_> {
 
 impl CryptoRng for CallerRng<'_> {}
 
-/// Minted tokens per (subject, role), per VM. Bounded: expired entries go first; a full cache is emptied
+/// Minted tokens per (deployment, subject, role), per VM. Bounded: expired entries go first; a full cache is emptied
 /// rather than grown, which costs a re-mint, never a wrong token.
 #[derive(Default)]
 pub struct MintCache {
-    entries: HashMap<(String, String), (String, u64)>,
+    entries: HashMap<(usize, String, String), (String, u64)>,
 }
 
 const MAX_ENTRIES: usize = 4096;
@@ -81,12 +81,14 @@ impl MintCache {
     pub fn get_or_mint(
         &mut self,
         minter: &Minter,
+        deployment: usize,
         sub: &str,
         role: &str,
         now: u64,
         rng: &mut dyn RngCore,
     ) -> Result<String, String> {
-        let key = (sub.to_owned(), role.to_owned());
+        // Each deployment's token is its own (audience, key, issuer may differ).
+        let key = (deployment, sub.to_owned(), role.to_owned());
         // Re-mint once 4/5 of the lifetime is used, so the upstream never sees a token about to expire.
         let margin = minter.ttl_seconds / 5;
         if let Some((token, exp)) = self.entries.get(&key) {

@@ -25,6 +25,7 @@ pub enum Reason {
     BadPath(PathError),
     BadHeaderEncoding,
     NoRoute,
+    NoDeployment,
     // Bearer tokens.
     MissingCredential,
     Token(JwtError),
@@ -88,6 +89,7 @@ impl Reason {
             Reason::BadPath(e) => e.code(),
             Reason::BadHeaderEncoding => "bad_header_encoding",
             Reason::NoRoute => "no_route",
+            Reason::NoDeployment => "no_deployment",
             Reason::MissingCredential => "missing_credential",
             Reason::Token(e) => e.code(),
             Reason::ScopeMismatch => "scope_mismatch",

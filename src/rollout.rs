@@ -7,7 +7,6 @@ use subtle::ConstantTimeEq;
 
 use crate::classify::Classified;
 use crate::config::rollout::{BucketBy, Flag, Mode, Rollout};
-use crate::config::Config;
 use crate::decision::{Decision, Outcome, Predicted};
 use crate::reason::Reason;
 use crate::request::Request;
@@ -24,7 +23,7 @@ pub enum Gate<'r> {
 }
 
 /// Pure: the flags, the canary header and the buckets decide; nothing is evaluated here.
-pub fn gate<'r>(cfg: &Config, r: &'r Rollout, c: &Classified<'_, '_>, req: &Request<'_>, now: u64) -> Gate<'r> {
+pub fn gate<'r>(r: &'r Rollout, c: &Classified<'_, '_>, req: &Request<'_>, now: u64) -> Gate<'r> {
     let (route, class) = c.route_and_class();
     let flag = flag_for(r, route, class, now);
     let forced = canary(r, req);
@@ -33,15 +32,16 @@ pub fn gate<'r>(cfg: &Config, r: &'r Rollout, c: &Classified<'_, '_>, req: &Requ
     }
     // When who is asking cannot change the answer, `off` costs nothing: the request is not evaluated.
     let subject_matters = flag.needs_subject() || !r.allow.subjects.is_empty() || !r.deny.subjects.is_empty();
-    if forced.is_none() && !subject_matters && choose(cfg, r, flag, None) == Mode::Off {
+    let deployment = c.deployment.map_or("", |(_, d)| d.id());
+    if forced.is_none() && !subject_matters && choose(r, flag, deployment, None) == Mode::Off {
         return Gate::Legacy(Reason::RolloutOff);
     }
     Gate::Evaluate { flag, forced }
 }
 
 /// What to do with an evaluated request: the canary's choice, else the flag's for this subject.
-pub fn mode(cfg: &Config, r: &Rollout, flag: &Flag, forced: Option<Mode>, subject: Option<&str>) -> Mode {
-    forced.unwrap_or_else(|| choose(cfg, r, flag, subject))
+pub fn mode(r: &Rollout, flag: &Flag, forced: Option<Mode>, deployment: &str, subject: Option<&str>) -> Mode {
+    forced.unwrap_or_else(|| choose(r, flag, deployment, subject))
 }
 
 /// The most specific flag still in force: route, then class, then the default, then `enforce` (what an
@@ -55,8 +55,8 @@ pub fn flag_for<'r>(r: &'r Rollout, route: Option<&str>, class: &str, now: u64) 
         .unwrap_or(&Flag::ENFORCE)
 }
 
-pub fn choose(cfg: &Config, r: &Rollout, flag: &Flag, subject: Option<&str>) -> Mode {
-    let deployment = cfg.dataplane.deployment_id.as_str();
+/// `deployment`: the id of the deployment the request is for.
+pub fn choose(r: &Rollout, flag: &Flag, deployment: &str, subject: Option<&str>) -> Mode {
     let listed = |l: &crate::config::rollout::Lists| {
         l.deployments.iter().any(|d| d == deployment) || subject.is_some_and(|s| l.subjects.iter().any(|x| x == s))
     };

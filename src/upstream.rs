@@ -8,6 +8,7 @@ use crate::dat::Identity;
 /// client request, so only these values reach the upstream.
 pub fn identity_headers(names: &IdentityHeaders, identity: &Identity) -> Vec<(String, String)> {
     let values = [
+        (&names.deployment, identity.deployment.clone()),
         (&names.subject, Some(identity.subject.clone())),
         (&names.issuer, Some(identity.issuer.clone())),
         (&names.scope, identity.scope.clone()),

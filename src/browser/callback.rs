@@ -4,8 +4,8 @@
 use subtle::ConstantTimeEq;
 
 use super::pages::{show, Page};
-use super::{binding, family, request_cookies, token_request};
-use crate::config::{Config, SessionConfig};
+use super::{family, jar, redirect_uri, request_cookies, token_request};
+use crate::config::SessionConfig;
 use crate::context::Inputs;
 use crate::decision::{Decision, Pending, PendingState};
 use crate::oidc::query_param;
@@ -14,7 +14,7 @@ use crate::request::Request;
 use crate::respond::verdict;
 use crate::session::{open, FlowState};
 
-pub fn callback(cfg: &Config, sc: &SessionConfig, req: &Request<'_>, query: &str, inp: &mut Inputs<'_>) -> Decision {
+pub fn callback(sc: &SessionConfig, req: &Request<'_>, query: &str, inp: &mut Inputs<'_>) -> Decision {
     // Our states are 32 base64url characters; anything else is not ours, and must not reach a cookie name.
     let raw_state = query_param(query, "state");
     let state = raw_state
@@ -32,12 +32,17 @@ pub fn callback(cfg: &Config, sc: &SessionConfig, req: &Request<'_>, query: &str
         return show(Page::ResponseIncomplete, Reason::MissingState, Vec::new());
     };
     let cookies = request_cookies(req);
+    // The deployment the state names (classification read its tag); a state that names none of ours cannot
+    // have a flow cookie of ours either.
+    let Some(j) = jar(sc, inp) else {
+        return show(Page::LinkInvalid, Reason::UnknownState, Vec::new());
+    };
     let Some(value) = cookies.iter().find(|(n, _)| *n == flow_name).map(|(_, v)| *v) else {
         // No flow cookie for this state: expired, already used (replay), or started in another browser.
         return show(Page::LinkInvalid, Reason::UnknownState, Vec::new());
     };
     let flow: Option<FlowState> =
-        open(&sc.keys, flow_name, binding(cfg), value).ok().and_then(|o| serde_json::from_slice(&o.plaintext).ok());
+        open(&sc.keys, flow_name, j.binding, value).ok().and_then(|o| serde_json::from_slice(&o.plaintext).ok());
     let Some(flow) = flow else {
         return show(Page::LinkInvalid, Reason::BadFlowCookie, clear_flow());
     };
@@ -55,11 +60,12 @@ pub fn callback(cfg: &Config, sc: &SessionConfig, req: &Request<'_>, query: &str
     let fields = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
-        ("redirect_uri", sc.redirect_uri.as_str()),
+        ("redirect_uri", redirect_uri(sc, inp)),
         ("code_verifier", verifier.as_str()),
     ];
-    let stale_cookies = family(&cookies, sc);
-    let then = Pending::new(PendingState::CodeExchange { flow, flow_cookie: flow_name.to_owned(), stale_cookies });
+    let stale_cookies = family(&cookies, j.name);
+    let state = PendingState::CodeExchange { flow, flow_cookie: flow_name.to_owned(), stale_cookies };
+    let then = Pending::new(state, Some(j.index));
     let v = verdict(None, Reason::CodeExchange, None);
     Decision::Call(Box::new(token_request::call(sc, &sc.provider.token_endpoint, &fields, then, v)))
 }

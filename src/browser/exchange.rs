@@ -3,7 +3,7 @@
 
 use super::pages::{show, Page};
 use super::session::seal_session;
-use super::token_request;
+use super::{jar, token_request};
 use crate::call::CallResponse;
 use crate::config::{Config, SessionConfig};
 use crate::context::Inputs;
@@ -60,7 +60,7 @@ pub fn code_answered(
         upstream_exp: None,
     };
     let Some(ex) = &cfg.exchange else {
-        return signed_in(cfg, sc, &session, &stale_cookies, set, &flow.return_to, inp);
+        return signed_in(sc, &session, &stale_cookies, set, &flow.return_to, inp);
     };
     // RFC 8693 §2.1: the provider's token for this person buys the upstream's token, once, now.
     let subject = if ex.subject_id_token { Some(id_token) } else { tokens.access_token };
@@ -78,12 +78,15 @@ pub fn code_answered(
     if let Some(t) = &ex.requested_token_type {
         fields.push(("requested_token_type", t));
     }
-    let then = Pending::new(PendingState::TokenExchange {
-        session: Box::new(session),
-        return_to: flow.return_to,
-        cookies: set,
-        stale_cookies,
-    });
+    let then = Pending::new(
+        PendingState::TokenExchange {
+            session: Box::new(session),
+            return_to: flow.return_to,
+            cookies: set,
+            stale_cookies,
+        },
+        inp.deployment.map(|(i, _)| i),
+    );
     Decision::Call(Box::new(token_request::call(
         sc,
         &ex.endpoint,
@@ -95,7 +98,6 @@ pub fn code_answered(
 
 #[allow(clippy::too_many_arguments)]
 pub fn exchange_answered(
-    cfg: &Config,
     sc: &SessionConfig,
     mut session: Session,
     return_to: &str,
@@ -112,12 +114,11 @@ pub fn exchange_answered(
         Err(TokenError::Unavailable(fault)) => return show(Page::TokenServiceDown, Reason::Provider(fault), set),
         Err(TokenError::Rejected(_)) => return show(Page::NoAccess, Reason::ExchangeRejected, set),
     }
-    signed_in(cfg, sc, &session, &stale_cookies, set, return_to, inp)
+    signed_in(sc, &session, &stale_cookies, set, return_to, inp)
 }
 
 /// The end of a sign-in: the new session's cookies and back to where the person started.
 fn signed_in(
-    cfg: &Config,
     sc: &SessionConfig,
     session: &Session,
     stale_cookies: &[String],
@@ -125,7 +126,8 @@ fn signed_in(
     return_to: &str,
     inp: &mut Inputs<'_>,
 ) -> Decision {
-    match seal_session(cfg, sc, session, stale_cookies, inp) {
+    let Some(j) = jar(sc, inp) else { return show(Page::LinkInvalid, Reason::UnknownState, set) };
+    match seal_session(sc, j, session, stale_cookies, inp) {
         Ok(cookies) => set.extend(cookies),
         Err(reason) => return show(Page::CannotStore, reason, set),
     }

@@ -2,7 +2,7 @@
 //! flow cookie named after the state, so several sign-ins in several tabs do not overwrite each other.
 
 use super::pages::{show, Page};
-use super::{binding, family, random_b64, request_cookies};
+use super::{family, jar, random_b64, redirect_uri, request_cookies};
 use crate::config::{Config, SessionConfig};
 use crate::context::Inputs;
 use crate::decision::Decision;
@@ -27,7 +27,8 @@ pub fn start_login(
     if json && (inp.provider_down || cfg.faults.provider_unavailable) {
         return deny(cfg, route, ResponseFormat::Json, Deny::Unavailable, Reason::IdpDown, None);
     }
-    start_login_with(cfg, sc, &family(&request_cookies(req), sc), return_to, route, inp)
+    let present = jar(sc, inp).map(|j| family(&request_cookies(req), j.name)).unwrap_or_default();
+    start_login_with(cfg, sc, &present, return_to, route, inp)
 }
 
 /// The redirect to the provider; `present` names session cookies to clear (they did not open).
@@ -43,7 +44,13 @@ pub(super) fn start_login_with(
         let clear = present.iter().map(|n| sc.attributes.clear(n)).collect();
         return show(Page::ProviderDown, Reason::IdpDown, clear);
     }
-    let state = random_b64(inp.rng, 24);
+    let Some(j) = jar(sc, inp) else {
+        return deny(cfg, route, ResponseFormat::Json, Deny::Forbidden, Reason::NoDeployment, None);
+    };
+    // The state names the deployment (its tag), so the shared callback knows which one the flow is for.
+    let mut random = [0u8; 16];
+    inp.rng.fill_bytes(&mut random);
+    let state = crate::classify::new_state(random, j.binding);
     let nonce = random_b64(inp.rng, 24);
     let mut v = [0u8; 32];
     inp.rng.fill_bytes(&mut v);
@@ -56,7 +63,7 @@ pub(super) fn start_login_with(
     };
     let mut nonce12 = [0u8; 12];
     inp.rng.fill_bytes(&mut nonce12);
-    let Ok(sealed) = seal(&sc.keys, &flow_name, binding(cfg), &plain, nonce12) else {
+    let Ok(sealed) = seal(&sc.keys, &flow_name, j.binding, &plain, nonce12) else {
         return deny(cfg, route, ResponseFormat::Json, Deny::Unavailable, Reason::FlowSeal, None);
     };
     let p = &sc.provider;
@@ -64,7 +71,7 @@ pub(super) fn start_login_with(
     let mut params: Vec<(&str, &str)> = vec![
         ("response_type", "code"),
         ("client_id", &p.client_id),
-        ("redirect_uri", &sc.redirect_uri),
+        ("redirect_uri", redirect_uri(sc, inp)),
         ("scope", &scope),
         ("state", &flow.state),
         ("nonce", &flow.nonce),

@@ -1,9 +1,9 @@
 //! Logout: our cookies are cleared, then the provider's end-session endpoint (OIDC RP-Initiated Logout §2,
 //! or Auth0's `/v2/logout`) ends the provider's session too.
 
-use super::request_cookies;
 use super::session::open_session;
-use crate::config::{Config, SessionConfig};
+use super::{request_cookies, Jar};
+use crate::config::SessionConfig;
 use crate::decision::Decision;
 use crate::oidc::form;
 use crate::reason::Reason;
@@ -11,15 +11,18 @@ use crate::request::Request;
 use crate::respond::redirect;
 use crate::session::chunks;
 
-pub fn logout(cfg: &Config, sc: &SessionConfig, req: &Request<'_>, now: u64) -> Decision {
+/// Ends the session of the deployment `jar` belongs to (other deployments' sessions in the same browser
+/// stay), and any sign-in in progress.
+pub fn logout(sc: &SessionConfig, jar: Option<Jar<'_>>, req: &Request<'_>, now: u64) -> Decision {
     let cookies = request_cookies(req);
+    let name = jar.map_or(sc.cookie_name.as_str(), |j| j.name);
     let mut clear: Vec<String> = cookies
         .iter()
-        .filter(|(n, _)| chunks::is_family(n, &sc.cookie_name) || sc.is_flow_cookie(n))
+        .filter(|(n, _)| chunks::is_family(n, name) || sc.is_flow_cookie(n))
         .map(|(n, _)| sc.attributes.clear(n))
         .collect();
     clear.dedup();
-    let id_token = open_session(cfg, sc, &cookies, now, None).ok().and_then(|o| o.session.id_token);
+    let id_token = jar.and_then(|j| open_session(sc, j, &cookies, now, None).ok()).and_then(|o| o.session.id_token);
     let after = sc.post_logout_redirect_uri.clone().unwrap_or_else(|| "/".to_owned());
     let location = match (&sc.provider.end_session_endpoint, id_token) {
         // Auth0's /v2/logout takes the client and an allow-listed `returnTo`, no hint.

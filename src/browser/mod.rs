@@ -33,18 +33,33 @@ fn random_b64(rng: &mut dyn RngCore, n: usize) -> String {
     b64::encode(&buf)
 }
 
-/// What sealed cookies are bound to besides their name (the associated data): the deployment.
-fn binding(cfg: &Config) -> &str {
-    &cfg.dataplane.deployment_id
+/// Where one deployment's browser session lives: its cookie's name, what its sealed values are bound to
+/// besides their name (the associated data: the deployment's id), and the deployment's index.
+#[derive(Clone, Copy)]
+pub(crate) struct Jar<'a> {
+    pub name: &'a str,
+    pub binding: &'a str,
+    pub index: usize,
+}
+
+/// The jar of the deployment a request or a call is for; `None` when it is for none of ours.
+pub(crate) fn jar<'s, 'a: 's>(sc: &'s SessionConfig, inp: &Inputs<'a>) -> Option<Jar<'s>> {
+    let (index, d) = inp.deployment?;
+    Some(Jar { name: d.cookie_name.as_deref().unwrap_or(&sc.cookie_name), binding: d.id(), index })
 }
 
 pub fn request_cookies<'a>(req: &Request<'a>) -> Vec<(&'a str, &'a str)> {
     req.headers_named("cookie").flat_map(crate::session::cookies::parse).collect()
 }
 
+/// Where the provider sends the browser back: the deployment's own callback URL, or the shared one.
+fn redirect_uri<'s, 'a: 's>(sc: &'s SessionConfig, inp: &Inputs<'a>) -> &'s str {
+    inp.deployment.and_then(|(_, d)| d.redirect_uri.as_ref()).map_or(sc.redirect_uri.as_str(), |(uri, _)| uri.as_str())
+}
+
 /// The names of the session cookie's family (`name`, `name.0`, …) present in the request.
-fn family(cookies: &[(&str, &str)], sc: &SessionConfig) -> Vec<String> {
-    cookies.iter().filter(|(n, _)| chunks::is_family(n, &sc.cookie_name)).map(|(n, _)| (*n).to_owned()).collect()
+fn family(cookies: &[(&str, &str)], name: &str) -> Vec<String> {
+    cookies.iter().filter(|(n, _)| chunks::is_family(n, name)).map(|(n, _)| (*n).to_owned()).collect()
 }
 
 /// A top-level browser navigation gets redirected to sign in; API calls and XHR get 401 instead, since a
@@ -65,14 +80,16 @@ pub fn flow(
     inp: &mut Inputs<'_>,
 ) -> Decision {
     match step {
-        FlowPath::Callback => callback::callback(cfg, sc, req, c.query.unwrap_or(""), inp),
-        FlowPath::Logout => logout::logout(cfg, sc, req, inp.now),
+        FlowPath::Callback => callback::callback(sc, req, c.query.unwrap_or(""), inp),
+        FlowPath::Logout => logout::logout(sc, jar(sc, inp), req, inp.now),
         FlowPath::Login => {
             let next = c.query.and_then(|q| query_param(q, "next")).unwrap_or_else(|| "/".to_owned());
             let next = return_path::sanitize(&next);
             // Already signed in: go where the person wanted, keeping the session.
-            if open_session(cfg, sc, &request_cookies(req), inp.now, Some(&mut inp.caches.sessions)).is_ok() {
-                return redirect(&next, Vec::new(), Reason::AlreadySignedIn, None);
+            if let Some(j) = jar(sc, inp) {
+                if open_session(sc, j, &request_cookies(req), inp.now, Some(&mut inp.caches.sessions)).is_ok() {
+                    return redirect(&next, Vec::new(), Reason::AlreadySignedIn, None);
+                }
             }
             login::start_login(cfg, sc, req, &next, None, inp)
         }
@@ -90,7 +107,7 @@ pub fn resume(cfg: &Config, pending: Pending, resp: &CallResponse, inp: &mut Inp
         }
         PendingState::Refresh(wait) => refresh::refreshed(cfg, sc, *wait, resp, inp),
         PendingState::TokenExchange { session, return_to, cookies, stale_cookies } => {
-            exchange::exchange_answered(cfg, sc, *session, &return_to, cookies, stale_cookies, resp, inp)
+            exchange::exchange_answered(sc, *session, &return_to, cookies, stale_cookies, resp, inp)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The token endpoint answered a refresh (RFC 6749 §6). Success renews the session; `invalid_grant` ends it;
 //! an outage leaves it as it was, so people keep working while the provider is down.
 
+use super::jar;
 use super::session::{end_session, seal_session};
 use crate::call::CallResponse;
 use crate::config::{Config, SessionConfig};
@@ -61,7 +62,7 @@ pub fn refreshed(
                 return end(Reason::RefreshIdTokenInvalid, inp);
             }
             session.seen = inp.now;
-            if let Ok(cs) = seal_session(cfg, sc, &session, &present, inp) {
+            if let Some(Ok(cs)) = jar(sc, inp).map(|j| seal_session(sc, j, &session, &present, inp)) {
                 response_headers.extend(cs.into_iter().map(|c| ("set-cookie".to_owned(), c)));
             }
             Reason::SessionRefreshed
@@ -79,7 +80,7 @@ pub fn refreshed(
             // end the session long before the grace window does.
             if inp.now >= session.seen.saturating_add(sc.idle_timeout_seconds / 10) {
                 session.seen = inp.now;
-                if let Ok(cs) = seal_session(cfg, sc, &session, &present, inp) {
+                if let Some(Ok(cs)) = jar(sc, inp).map(|j| seal_session(sc, j, &session, &present, inp)) {
                     response_headers.extend(cs.into_iter().map(|c| ("set-cookie".to_owned(), c)));
                 }
             }

@@ -3,7 +3,7 @@
 //! provider when its tokens are about to expire.
 
 use super::login::{start_login, start_login_with};
-use super::{binding, family, request_cookies, token_request, wants_redirect};
+use super::{family, jar, request_cookies, token_request, wants_redirect, Jar};
 use crate::cache::{Bounded, OpenedSession};
 use crate::config::{Config, SessionConfig};
 use crate::context::Inputs;
@@ -21,23 +21,25 @@ use crate::upstream;
 /// Tampered, truncated, swapped, expired and idle cookies all come back as `Err`: exactly like no session.
 /// With a cache, a cookie value opened before is not decrypted again; the expiry checks run every time.
 pub fn open_session(
-    cfg: &Config,
     sc: &SessionConfig,
+    jar: Jar<'_>,
     cookies: &[(&str, &str)],
     now: u64,
     mut cache: Option<&mut Bounded<OpenedSession>>,
 ) -> Result<OpenedSession, SessionError> {
-    let value = chunks::join(cookies, &sc.cookie_name).ok_or(SessionError::Missing)?;
+    let value = chunks::join(cookies, jar.name).ok_or(SessionError::Missing)?;
     let cached = match &mut cache {
         Some(c) => c.get(&value, now).cloned(),
         None => None,
     };
     let opened = match cached {
+        // A value opened for one deployment never counts for another: it would not open under its binding.
+        Some(o) if o.deployment != jar.index => return Err(SessionError::Sealed(crate::session::SealError::Decrypt)),
         Some(o) => o,
         None => {
-            let sealed = open(&sc.keys, &sc.cookie_name, binding(cfg), &value).map_err(SessionError::Sealed)?;
+            let sealed = open(&sc.keys, jar.name, jar.binding, &value).map_err(SessionError::Sealed)?;
             let session: Session = serde_json::from_slice(&sealed.plaintext).map_err(|_| SessionError::Format)?;
-            let o = OpenedSession { session, stale_key: sealed.stale_key };
+            let o = OpenedSession { session, stale_key: sealed.stale_key, deployment: jar.index };
             if let Some(c) = cache {
                 c.insert(&value, o.clone(), o.session.abs);
             }
@@ -55,8 +57,8 @@ pub fn open_session(
 
 /// `Set-Cookie` values for `session`, clearing chunks the browser holds beyond the new ones.
 pub(super) fn seal_session(
-    cfg: &Config,
     sc: &SessionConfig,
+    jar: Jar<'_>,
     session: &Session,
     present: &[String],
     inp: &mut Inputs<'_>,
@@ -64,8 +66,8 @@ pub(super) fn seal_session(
     let plain = serde_json::to_vec(session).map_err(|_| Reason::SessionEncode)?;
     let mut nonce = [0u8; 12];
     inp.rng.fill_bytes(&mut nonce);
-    let sealed = seal(&sc.keys, &sc.cookie_name, binding(cfg), &plain, nonce).map_err(Reason::Cookie)?;
-    let parts = chunks::split(&sc.cookie_name, &sealed).ok_or(Reason::SessionTooLarge)?;
+    let sealed = seal(&sc.keys, jar.name, jar.binding, &plain, nonce).map_err(Reason::Cookie)?;
+    let parts = chunks::split(jar.name, &sealed).ok_or(Reason::SessionTooLarge)?;
     let max_age = session.abs.saturating_sub(inp.now);
     let mut out: Vec<String> = parts.iter().map(|(n, v)| sc.attributes.set_cookie(n, v, Some(max_age))).collect();
     for name in present {
@@ -110,12 +112,15 @@ pub fn session_route(
     inp: &mut Inputs<'_>,
     mut set: Vec<(String, String)>,
 ) -> Decision {
-    let Some(sc) = &cfg.session else {
+    let (Some(sc), Some((_, dep))) = (&cfg.session, inp.deployment) else {
+        return deny(cfg, Some(route), route.response, Deny::MissingCredential, Reason::SessionUnavailable, None);
+    };
+    let Some(jar) = jar(sc, inp) else {
         return deny(cfg, Some(route), route.response, Deny::MissingCredential, Reason::SessionUnavailable, None);
     };
     let cookies = request_cookies(req);
-    let OpenedSession { mut session, stale_key } =
-        match open_session(cfg, sc, &cookies, inp.now, Some(&mut inp.caches.sessions)) {
+    let OpenedSession { mut session, stale_key, .. } =
+        match open_session(sc, jar, &cookies, inp.now, Some(&mut inp.caches.sessions)) {
             Ok(o) => o,
             Err(e) => {
                 if route.redirect_browsers && wants_redirect(req) {
@@ -140,18 +145,18 @@ pub fn session_route(
         match (&session.upstream_token, session.upstream_exp) {
             (Some(t), Some(exp)) if inp.now.saturating_add(10) < exp => (t.clone(), session.roles.clone()),
             _ => {
-                let present = family(&cookies, sc);
+                let present = family(&cookies, jar.name);
                 let redirect = route.redirect_browsers && wants_redirect(req);
                 let reason = Reason::UpstreamTokenExpired;
                 return end_session(cfg, sc, Some(route), &present, redirect, return_to, inp, reason);
             }
         }
-    } else if let Some(minter) = &cfg.minter {
+    } else if let Some(minter) = cfg.minter_for(dep) {
         let Some(role) = minter.role_for(&session.roles, &minter.roles) else {
             let reason = Reason::NoUpstreamRole;
             return deny(cfg, Some(route), route.response, Deny::Forbidden, reason, Some("oidc".into()));
         };
-        match inp.caches.minted.get_or_mint(minter, &session.sub, role, inp.now, inp.rng) {
+        match inp.caches.minted.get_or_mint(minter, jar.index, &session.sub, role, inp.now, inp.rng) {
             Ok(t) => (t, vec![role.to_owned()]),
             Err(_) => return deny(cfg, Some(route), route.response, Deny::Unavailable, Reason::MintFailed, None),
         }
@@ -159,6 +164,7 @@ pub fn session_route(
         return deny(cfg, Some(route), route.response, Deny::MissingCredential, Reason::SessionUnavailable, None);
     };
     let identity = Identity {
+        deployment: Some(dep.id().to_owned()),
         issuer: "oidc".into(),
         subject: session.sub.clone(),
         token_id: None,
@@ -174,7 +180,7 @@ pub fn session_route(
     if let Some(Some(rest)) = cookie {
         set.push(("cookie".to_owned(), rest));
     }
-    let present = family(&cookies, sc);
+    let present = family(&cookies, jar.name);
     let refresh_due = session.refresh_token.is_some()
         && session.provider_exp.is_some_and(|exp| inp.now.saturating_add(sc.provider.refresh_before_seconds) >= exp);
     if let (true, Some(refresh)) = (refresh_due, session.refresh_token.clone()) {
@@ -189,7 +195,7 @@ pub fn session_route(
             return_to: return_to.to_owned(),
         };
         let grant = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
-        let then = Pending::new(PendingState::Refresh(Box::new(wait)));
+        let then = Pending::new(PendingState::Refresh(Box::new(wait)), Some(jar.index));
         let v = verdict(Some(route), Reason::SessionRefresh, Some("oidc".into()));
         return Decision::Call(Box::new(token_request::call(sc, &sc.provider.token_endpoint, &grant, then, v)));
     }
@@ -198,7 +204,7 @@ pub fn session_route(
     let mut fwd = Forward { set_headers: set, response_headers: Vec::new(), cookie_done: Some(cookie_removed) };
     if stale_key || inp.now >= session.seen.saturating_add(sc.idle_timeout_seconds / 10) {
         session.seen = inp.now;
-        if let Ok(cs) = seal_session(cfg, sc, &session, &present, inp) {
+        if let Ok(cs) = seal_session(sc, jar, &session, &present, inp) {
             fwd.response_headers.extend(cs.into_iter().map(|c| ("set-cookie".to_owned(), c)));
         }
     }

@@ -35,7 +35,14 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         return Err(errs);
     };
 
-    let dataplane = load_dataplane(&mut errs, &top);
+    let mut deployments = match (top.has("dataplane"), top.has("deployments")) {
+        (true, true) => {
+            errs.push(top.at("deployments"), "give either \"dataplane\" (one deployment) or \"deployments\", not both");
+            super::deployments::load(&mut errs, &top, env).unwrap_or_default()
+        }
+        (false, true) => super::deployments::load(&mut errs, &top, env).unwrap_or_default(),
+        _ => super::deployments::Deployments::single(load_dataplane(&mut errs, &top)),
+    };
     let realm = top.opt_string(&mut errs, "realm").unwrap_or("gatehouse").to_owned();
     if realm.contains('"') || realm.contains('\\') || realm.chars().any(char::is_control) {
         errs.push(
@@ -76,7 +83,8 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let routes = routes::load(&mut errs, &top);
     let rollout = super::rollout::load(&mut errs, &top, &routes, env);
     let session = super::session::load_session(&mut errs, &top, env);
-    let super::session::UpstreamToken { minter, exchange } = super::session::load_upstream_token(&mut errs, &top, env);
+    let super::upstream_token::UpstreamToken { minter, exchange } =
+        super::upstream_token::load_upstream_token(&mut errs, &top, env);
     if exchange.is_some() && !top.has("session") {
         errs.push(
             top.at("upstream_token").to_owned() + ".mode",
@@ -88,6 +96,22 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
             top.at("upstream_token"),
             "browser sessions need an upstream token to give the upstream (mode \"mint\")",
         );
+    }
+    if let Some(sc) = &session {
+        deployments.name_cookies(&sc.cookie_name);
+    }
+    for (i, d) in deployments.list.iter().enumerate() {
+        if let (Some((_, path)), Some(sc)) = (&d.redirect_uri, &session) {
+            if *path != sc.callback_path {
+                errs.push(
+                    format!("$.deployments[{i}].redirect_uri"),
+                    format!("must end in the sign-in callback path {:?} (session.redirect_uri's)", sc.callback_path),
+                );
+            }
+        }
+        if d.redirect_uri.is_some() && !top.has("session") {
+            errs.push(format!("$.deployments[{i}].redirect_uri"), "only with browser sessions (\"session\")");
+        }
     }
     if issuers.is_empty() {
         for (i, r) in routes.iter().enumerate() {
@@ -115,7 +139,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         }
     }
     let mut request_headers: Vec<String> = BASE_HEADERS.iter().map(|s| (*s).to_owned()).collect();
-    if session.is_some() || minter.is_some() {
+    if session.is_some() || minter.is_some() || deployments.list.iter().any(|d| d.minter.is_some()) {
         request_headers.push("cookie".to_owned());
     }
     if session.is_some() {
@@ -132,7 +156,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         }
     }
     Ok(Config {
-        dataplane,
+        deployments,
         realm,
         unmatched,
         cors_preflight,
@@ -177,7 +201,8 @@ fn separator_variants(name: &str) -> Vec<String> {
 
 fn load_dataplane(errs: &mut ConfigErrors, top: &Obj<'_>) -> Dataplane {
     let empty = Dataplane { organization_id: String::new(), workspace_id: String::new(), deployment_id: String::new() };
-    let Some(v) = top.required(errs, "dataplane") else {
+    let Some(v) = top.get("dataplane") else {
+        errs.push(top.at("dataplane"), "required field is missing (or give \"deployments\")");
         return empty;
     };
     let Some(o) = Obj::open(errs, &top.at("dataplane"), v, &fields::DATAPLANE) else {
@@ -241,6 +266,7 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
     };
     for field in fields::IDENTITY_HEADERS.keys() {
         let slot = match field {
+            "deployment" => &mut h.deployment,
             "subject" => &mut h.subject,
             "issuer" => &mut h.issuer,
             "scope" => &mut h.scope,
@@ -265,6 +291,7 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
     let mut seen: Vec<&str> = Vec::new();
     for field in fields::IDENTITY_HEADERS.keys() {
         let name = match field {
+            "deployment" => &h.deployment,
             "subject" => &h.subject,
             "issuer" => &h.issuer,
             "scope" => &h.scope,

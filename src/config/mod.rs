@@ -1,26 +1,32 @@
 //! The plugin configuration: parsed once (in `on_configure`, or by `gatehouse validate-config`), validated
 //! completely, and compiled into the structures the request path reads.
 
+pub mod deployments;
 mod error;
 pub mod fields;
 pub(crate) mod issuers;
 pub(crate) mod load;
+pub(crate) mod provider;
 pub mod reader;
 pub mod rollout;
 pub(crate) mod routes;
 pub(crate) mod session;
 pub mod spec;
+pub(crate) mod upstream_token;
 
 use std::collections::HashMap;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_config, Env};
-pub use session::{ClientAuth, Exchange, Provider, SessionConfig, TokenEndpoint};
+pub use provider::{ClientAuth, Provider, TokenEndpoint};
+pub use session::SessionConfig;
+pub use upstream_token::Exchange;
 
 use crate::jwt::Issuer;
 use crate::policy::Route;
 
-/// The ids of the dataplane this proxy serves; Direct Access Tokens are checked against them.
+/// The ids of one deployment; Direct Access Tokens are checked against those of the deployment a request is
+/// for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dataplane {
     pub organization_id: String,
@@ -54,6 +60,8 @@ pub struct TokenSource {
 /// Header names for the verified identity given to the upstream. `None` means "do not send".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdentityHeaders {
+    /// The deployment the request was matched to.
+    pub deployment: Option<String>,
     pub subject: Option<String>,
     pub issuer: Option<String>,
     pub scope: Option<String>,
@@ -63,6 +71,17 @@ pub struct IdentityHeaders {
 }
 
 impl Config {
+    /// Whether the upstream's credentials are ours to give (browser sessions, or an upstream token for
+    /// any deployment): then the client's `Authorization` and our cookies never reach it.
+    pub fn gives_credentials(&self) -> bool {
+        self.session.is_some() || self.minter.is_some() || self.deployments.list.iter().any(|d| d.minter.is_some())
+    }
+
+    /// The upstream token for deployment `d`: its own, else the shared one.
+    pub fn minter_for<'a>(&'a self, d: &'a deployments::Deployment) -> Option<&'a crate::mint::Minter> {
+        d.minter.as_ref().or(self.minter.as_ref())
+    }
+
     /// Every issuer whose keys the proxy holds: the bearer-token issuers and the sign-in provider.
     pub fn all_issuers(&self) -> impl Iterator<Item = &Issuer> {
         self.issuers.iter().chain(self.session.iter().map(|s| &s.provider.issuer))
@@ -72,6 +91,7 @@ impl Config {
 impl IdentityHeaders {
     pub fn defaults() -> Self {
         IdentityHeaders {
+            deployment: Some("x-gatehouse-deployment".into()),
             subject: Some("x-gatehouse-subject".into()),
             issuer: Some("x-gatehouse-issuer".into()),
             scope: Some("x-gatehouse-scope".into()),
@@ -82,7 +102,7 @@ impl IdentityHeaders {
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        [&self.subject, &self.issuer, &self.scope, &self.role, &self.permissions, &self.token_id]
+        [&self.deployment, &self.subject, &self.issuer, &self.scope, &self.role, &self.permissions, &self.token_id]
             .into_iter()
             .filter_map(|h| h.as_deref())
     }
@@ -115,7 +135,9 @@ impl Default for CacheSettings {
 
 #[derive(Debug)]
 pub struct Config {
-    pub dataplane: Dataplane,
+    /// The deployments this Gatehouse serves, and how a request finds its own (a table of one for a
+    /// `dataplane` configuration).
+    pub deployments: deployments::Deployments,
     pub realm: String,
     pub unmatched: Unmatched,
     pub cors_preflight: CorsPreflight,

@@ -83,7 +83,7 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
     out
 }
 
-fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {
+pub(super) fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {
     // A pattern must already be what `route_host` makes of a request's authority, or it never matches.
     let valid = |s: &str| {
         !s.is_empty()

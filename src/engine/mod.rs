@@ -161,7 +161,7 @@ impl Engine {
         let cfg = &self.config;
         let c = classify(cfg, req);
         let gate = match &cfg.rollout {
-            Some(r) => match rollout::gate(cfg, r, &c, req, now) {
+            Some(r) => match rollout::gate(r, &c, req, now) {
                 Gate::Legacy(reason) => {
                     return Decision::Pass(Pass { shadow: None, verdict: legacy(&c, reason), authority: String::new() })
                 }
@@ -177,6 +177,7 @@ impl Engine {
             remote: &self.remote,
             provider_down,
             strip: &self.strip,
+            deployment: c.deployment,
         };
         let mut d = crate::evaluate::evaluate(cfg, &c, req, &mut inp);
         // No fresh key set in this VM: another VM may have stored one since the last tick.
@@ -190,6 +191,7 @@ impl Engine {
                 remote: &self.remote,
                 provider_down,
                 strip: &self.strip,
+                deployment: c.deployment,
             };
             d = crate::evaluate::evaluate(cfg, &c, req, &mut inp);
         }
@@ -198,7 +200,10 @@ impl Engine {
             keys::want_refetch(cfg, w.store);
         }
         let mode = match gate {
-            Some((r, flag, forced)) => rollout::mode(cfg, r, flag, forced, d.verdict().subject.as_deref()),
+            Some((r, flag, forced)) => {
+                let deployment = c.deployment.map_or("", |(_, d)| d.id());
+                rollout::mode(r, flag, forced, deployment, d.verdict().subject.as_deref())
+            }
             None => Mode::Enforce,
         };
         match mode {
@@ -217,6 +222,7 @@ impl Engine {
 
     fn resume(&mut self, pending: Pending, resp: &CallResponse, w: &mut World<'_>, now: u64) -> Decision {
         let provider_down = self.config.session.is_some() && breaker::is_open(w.store, now);
+        let deployment = pending.deployment.and_then(|i| self.config.deployments.get(i).map(|d| (i, d)));
         let mut inp = Inputs {
             now,
             rng: w.rng,
@@ -224,6 +230,7 @@ impl Engine {
             remote: &self.remote,
             provider_down,
             strip: &self.strip,
+            deployment,
         };
         crate::browser::resume(&self.config, pending, resp, &mut inp)
     }

@@ -1,6 +1,7 @@
 //! URI-aware policy: the request's host, method and normalized path choose a route; the route says what
 //! the request needs.
 
+pub mod deployments;
 pub mod host;
 pub mod path;
 pub mod route;

@@ -122,8 +122,12 @@ fn a_cache_size_out_of_range_is_a_config_error_with_its_path() {
 
 fn sealed_session(cfg: &crate::Config, session: &Session) -> String {
     let sc = cfg.session.as_ref().unwrap();
-    seal(&sc.keys, &sc.cookie_name, &cfg.dataplane.deployment_id, &serde_json::to_vec(session).unwrap(), [3; 12])
-        .unwrap()
+    seal(&sc.keys, &sc.cookie_name, DEP, &serde_json::to_vec(session).unwrap(), [3; 12]).unwrap()
+}
+
+/// The fixture's one deployment's jar.
+fn jar(sc: &crate::config::SessionConfig) -> crate::browser::Jar<'_> {
+    crate::browser::Jar { name: &sc.cookie_name, binding: DEP, index: 0 }
 }
 
 fn session(now: u64) -> Session {
@@ -152,14 +156,14 @@ fn a_session_cookie_is_decrypted_once_and_its_timeouts_still_apply_on_every_hit(
     let cookies = [(sc.cookie_name.as_str(), value.as_str())];
     let mut caches = Caches::default();
     for _ in 0..3 {
-        let o: OpenedSession = open_session(&cfg, sc, &cookies, t, Some(&mut caches.sessions)).unwrap();
+        let o: OpenedSession = open_session(sc, jar(sc), &cookies, t, Some(&mut caches.sessions)).unwrap();
         assert_eq!(o.session.sub, "auth0|alice");
     }
     assert_eq!((caches.sessions.misses, caches.sessions.hits), (1, 2));
     let idle = t + sc.idle_timeout_seconds;
-    assert_eq!(open_session(&cfg, sc, &cookies, idle, Some(&mut caches.sessions)).err(), Some(SessionError::Idle));
+    assert_eq!(open_session(sc, jar(sc), &cookies, idle, Some(&mut caches.sessions)).err(), Some(SessionError::Idle));
     assert_eq!(
-        open_session(&cfg, sc, &cookies, t + 30 * 24 * 3600, Some(&mut caches.sessions)).err(),
+        open_session(sc, jar(sc), &cookies, t + 30 * 24 * 3600, Some(&mut caches.sessions)).err(),
         Some(SessionError::Expired)
     );
 }
@@ -171,12 +175,12 @@ fn a_tampered_session_cookie_is_never_served_from_the_cache() {
     let t = now();
     let value = sealed_session(&cfg, &session(t));
     let mut caches = Caches::default();
-    open_session(&cfg, sc, &[(sc.cookie_name.as_str(), value.as_str())], t, Some(&mut caches.sessions)).unwrap();
+    open_session(sc, jar(sc), &[(sc.cookie_name.as_str(), value.as_str())], t, Some(&mut caches.sessions)).unwrap();
     let mut tampered = value.clone().into_bytes();
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let r = open_session(&cfg, sc, &[(sc.cookie_name.as_str(), tampered.as_str())], t, Some(&mut caches.sessions));
+    let r = open_session(sc, jar(sc), &[(sc.cookie_name.as_str(), tampered.as_str())], t, Some(&mut caches.sessions));
     assert!(r.is_err());
     assert_eq!(caches.sessions.hits, 0);
 }

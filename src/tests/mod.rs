@@ -4,6 +4,7 @@ mod browser;
 mod cache;
 mod config;
 mod decide;
+mod deployments;
 mod engine;
 mod known_answers;
 mod path;

@@ -1,0 +1,216 @@
+//! The probe's command line: every option, checked before anything is sent.
+
+use std::time::Duration;
+
+use gatehouse::secret::{Credential, Secret};
+
+pub const USAGE: &str = "usage:
+  gatehouse probe --url http://HOST:PORT [--host HOSTNAME] [--timeout-ms 3000] [--format text|json|prometheus]
+      [--public PATH] [--api PATH (--token-env VAR | --token-file FILE)] [--session PATH]
+      [--legacy-header NAME --legacy-value-env VAR]
+      Check a running deployment end to end. Each check runs only when its flag is given; at least one of
+      --public, --api, --session is required. Checks:
+        public            --public PATH answers 2xx
+        api               --api PATH with the Direct Access Token answers 2xx
+        api_enforced      --api PATH without a token answers 401 with WWW-Authenticate: Bearer
+        legacy            --api PATH with the token and the canary header NAME: <value of VAR> answers 2xx
+        session_redirect  --session PATH with Accept: text/html and no cookie answers 302 to the provider's
+                          authorize endpoint (code_challenge_method=S256, code_challenge, state)
+        session_api       --session PATH with Accept: application/json and no cookie answers 401
+      The token is read from the environment variable VAR or from FILE (surrounding whitespace trimmed), the
+      canary value from VAR; neither is ever printed. --host sets the Host header (default: from --url).
+      Plain HTTP only: this build has no TLS, so probe the gateway's HTTP listener (e.g. from inside the
+      cluster). Redirects are never followed; proxy settings in the environment are ignored.
+      Each check reports name, ok, HTTP status, latency and, on failure, a reason code: status_<code>,
+      not_enforcing, no_bearer_challenge, no_redirect, not_sign_in_redirect, connect_refused, timeout,
+      connection_reset, dns_failure, connect_failed, protocol_error, io_error, request_error.
+      Exit status: 0 all checks ok, 1 a check failed, 2 usage error.";
+
+/// Options that take a value; nothing else is accepted.
+pub(super) const VALUE_FLAGS: &[&str] = &[
+    "--url",
+    "--host",
+    "--public",
+    "--api",
+    "--token-env",
+    "--token-file",
+    "--session",
+    "--legacy-header",
+    "--legacy-value-env",
+    "--timeout-ms",
+    "--format",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Format {
+    Text,
+    Json,
+    Prometheus,
+}
+
+#[derive(Debug)]
+pub(super) struct Api {
+    pub(super) path: String,
+    pub(super) token: Credential,
+    /// The canary override header: (name, value).
+    pub(super) legacy: Option<(String, Secret)>,
+}
+
+#[derive(Debug)]
+pub(super) struct Options {
+    /// `http://authority[/prefix]`, no trailing slash.
+    pub(super) base: String,
+    pub(super) host: Option<String>,
+    pub(super) public: Option<String>,
+    pub(super) api: Option<Api>,
+    pub(super) session: Option<String>,
+    pub(super) timeout: Duration,
+    pub(super) format: Format,
+}
+
+impl Options {
+    pub(super) fn parse(
+        args: &[String],
+        env: &dyn Fn(&str) -> Option<String>,
+        read: &dyn Fn(&str) -> Result<String, String>,
+    ) -> Result<Options, String> {
+        let mut values: Vec<(&str, String)> = Vec::new();
+        let mut rest = args.iter().enumerate();
+        while let Some((i, arg)) = rest.next() {
+            // Never echo what follows an unknown option or a stray argument: it could be a secret.
+            let Some(name) = VALUE_FLAGS.iter().copied().find(|f| f == arg) else {
+                return Err(if arg.starts_with('-') {
+                    let name = arg.split('=').next().unwrap_or_default();
+                    let hint = if name.contains("token") || name.contains("value") {
+                        " (secrets are read only from --token-env VAR, --token-file FILE or \
+                         --legacy-value-env VAR, never from the command line)"
+                    } else {
+                        ""
+                    };
+                    format!("unknown option {name}{hint}")
+                } else {
+                    format!("unexpected argument #{} (every option takes the form --name VALUE)", i + 1)
+                });
+            };
+            let Some((_, value)) = rest.next() else { return Err(format!("{name} needs a value")) };
+            if values.iter().any(|(n, _)| *n == name) {
+                return Err(format!("{name} given twice"));
+            }
+            values.push((name, value.clone()));
+        }
+        let get = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+
+        let base = base_url(&get("--url").ok_or("--url is required")?)?;
+        let host = get("--host").map(|h| check_host(&h)).transpose()?;
+        let public = get("--public").map(|p| check_path("--public", p)).transpose()?;
+        let session = get("--session").map(|p| check_path("--session", p)).transpose()?;
+        let timeout = match get("--timeout-ms") {
+            None => Duration::from_millis(3000),
+            Some(t) => match t.parse::<u64>() {
+                Ok(ms) if (1..=600_000).contains(&ms) => Duration::from_millis(ms),
+                _ => return Err("--timeout-ms must be a number of milliseconds from 1 to 600000".into()),
+            },
+        };
+        let format = match get("--format").as_deref() {
+            None | Some("text") => Format::Text,
+            Some("json") => Format::Json,
+            Some("prometheus") => Format::Prometheus,
+            Some(other) => return Err(format!("unknown --format {other:?}; expected text, json or prometheus")),
+        };
+
+        let api = match get("--api") {
+            None => {
+                for needs_api in ["--token-env", "--token-file", "--legacy-header", "--legacy-value-env"] {
+                    if get(needs_api).is_some() {
+                        return Err(format!("{needs_api} needs --api PATH"));
+                    }
+                }
+                None
+            }
+            Some(path) => {
+                let path = check_path("--api", path)?;
+                let (token, source) = match (get("--token-env"), get("--token-file")) {
+                    (Some(var), None) => {
+                        (env(&var).ok_or(format!("environment variable {var} is not set"))?, format!("${var}"))
+                    }
+                    (None, Some(file)) => (read(&file)?, file),
+                    (None, None) => return Err("--api needs --token-env VAR or --token-file FILE".into()),
+                    (Some(_), Some(_)) => return Err("give either --token-env or --token-file, not both".into()),
+                };
+                let token = token.trim().to_owned();
+                if token.is_empty() {
+                    return Err(format!("the token in {source} is empty"));
+                }
+                if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(format!("the token in {source} has characters a bearer token cannot have"));
+                }
+                let legacy = match (get("--legacy-header"), get("--legacy-value-env")) {
+                    (None, None) => None,
+                    (Some(name), Some(var)) => {
+                        if name.is_empty() || !name.bytes().all(is_token_char) {
+                            return Err("--legacy-header must be an HTTP header name".into());
+                        }
+                        let value = env(&var).ok_or(format!("environment variable {var} is not set"))?;
+                        let value = value.trim().to_owned();
+                        if value.is_empty() {
+                            return Err(format!("environment variable {var} is empty"));
+                        }
+                        if !value.bytes().all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic()) {
+                            return Err(format!("the value in {var} cannot go in a header"));
+                        }
+                        Some((name.to_ascii_lowercase(), Secret::new(value.into_bytes())))
+                    }
+                    (Some(_), None) => return Err("--legacy-header needs --legacy-value-env VAR".into()),
+                    (None, Some(_)) => return Err("--legacy-value-env needs --legacy-header NAME".into()),
+                };
+                Some(Api { path, token: Credential::new(token), legacy })
+            }
+        };
+        if public.is_none() && api.is_none() && session.is_none() {
+            return Err("nothing to check: give at least one of --public, --api, --session".into());
+        }
+        Ok(Options { base, host, public, api, session, timeout, format })
+    }
+}
+
+/// `http://authority[/prefix]` without a trailing slash; https, credentials, queries and fragments refused.
+pub(super) fn base_url(url: &str) -> Result<String, String> {
+    if url.starts_with("https://") {
+        return Err("--url: https is not supported (this build speaks plain HTTP only, without TLS); \
+                    probe the gateway's HTTP listener"
+            .into());
+    }
+    let rest = url.strip_prefix("http://").ok_or("--url must start with http://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err("--url must not carry credentials; use --token-env or --token-file".into());
+    }
+    if authority.is_empty() || rest.contains(['?', '#']) || !rest.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("--url must look like http://host:port[/prefix]".into());
+    }
+    let base = format!("http://{}", rest.trim_end_matches('/'));
+    base.parse::<ureq::http::Uri>().map_err(|_| "--url must look like http://host:port[/prefix]".to_string())?;
+    Ok(base)
+}
+
+pub(super) fn check_path(flag: &str, path: String) -> Result<String, String> {
+    if path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic()) && !path.contains('#') {
+        Ok(path)
+    } else {
+        Err(format!("{flag} must be a path starting with / (no spaces or fragment)"))
+    }
+}
+
+pub(super) fn check_host(host: &str) -> Result<String, String> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_');
+    if !host.is_empty() && host.bytes().all(allowed) {
+        Ok(host.to_owned())
+    } else {
+        Err("--host must be a host name (optionally with :port)".into())
+    }
+}
+
+/// RFC 9110 §5.6.2 `tchar`.
+pub(super) fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
