@@ -62,8 +62,54 @@ def cluster(name, port):
     }
 
 
-def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=(), hcm_extra=None, clusters=None):
-    """An Envoy bootstrap (as a dict) with the Gatehouse filter before the router."""
+WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+
+
+def wasm_filter(plugin_config, env_keys=()):
+    """The Gatehouse filter's typed config (envoy.extensions.filters.http.wasm.v3.Wasm)."""
+    return {
+        "@type": WASM_TYPE,
+        "config": {
+            "name": "gatehouse",
+            "root_id": "gatehouse",
+            "vm_config": {
+                "vm_id": "gatehouse",
+                "runtime": "envoy.wasm.runtime.v8",
+                "code": {"local": {"filename": WASM}},
+                "environment_variables": {"host_env_keys": list(env_keys)},
+            },
+            "configuration": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config),
+            },
+            "failure_policy": "FAIL_CLOSED",
+        },
+    }
+
+
+def ecds_resource(plugin_config, env_keys=()):
+    """The filter's configuration as an extension config discovery (ECDS) response, the way Istio pushes a
+    WasmPlugin change; Envoy's filesystem config source reads it from a file."""
+    return {"version_info": str(time.time_ns()), "resources": [{
+        "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+        "name": "gatehouse",
+        "typed_config": wasm_filter(plugin_config, env_keys),
+    }]}
+
+
+def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=(), hcm_extra=None, clusters=None,
+              ecds_path=None):
+    """An Envoy bootstrap (as a dict) with the Gatehouse filter before the router. With `ecds_path`, the filter's
+    configuration is discovered from that file (ECDS over Envoy's filesystem config source) instead of inline."""
+    if ecds_path:
+        gatehouse = {"name": "gatehouse", "config_discovery": {
+            "config_source": {"path_config_source": {"path": ecds_path,
+                                                     "watched_directory": {"path": os.path.dirname(ecds_path)}},
+                              "resource_api_version": "V3"},
+            "type_urls": [WASM_TYPE],
+        }}
+    else:
+        gatehouse = {"name": "envoy.filters.http.wasm", "typed_config": wasm_filter(plugin_config, env_keys)}
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "ingress",
@@ -72,33 +118,15 @@ def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=()
                                "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}]}]
         },
         "http_filters": [
-            {
-                "name": "envoy.filters.http.wasm",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                    "config": {
-                        "name": "gatehouse",
-                        "root_id": "gatehouse",
-                        "vm_config": {
-                            "vm_id": "gatehouse",
-                            "runtime": "envoy.wasm.runtime.v8",
-                            "code": {"local": {"filename": WASM}},
-                            "environment_variables": {"host_env_keys": list(env_keys)},
-                        },
-                        "configuration": {
-                            "@type": "type.googleapis.com/google.protobuf.StringValue",
-                            "value": json.dumps(plugin_config),
-                        },
-                        "failure_policy": "FAIL_CLOSED",
-                    },
-                },
-            },
+            gatehouse,
             {"name": "envoy.filters.http.router",
              "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
         ],
     }
     hcm.update(hcm_extra or {})
     return {
+        # xDS (here ECDS from a file) needs the node's identity.
+        "node": {"id": "gatehouse-test", "cluster": "gatehouse-test"},
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
         # Labels for Prometheus (gatehouse_decision{gatehouse_outcome=..., gatehouse_reason=...}), as shipped.
         "stats_config": json.loads((ROOT / "envoy-config" / "stats-tags.json").read_text()),
@@ -133,14 +161,20 @@ class Response:
 
 class Envoy:
     def __init__(self, plugin_config, upstream_port, env=None, hcm_extra=None, concurrency=2, clusters=None,
-                 port=None):
+                 port=None, ecds=False):
         self.dir = tempfile.mkdtemp(prefix="gatehouse-envoy-")
         self.port = port or free_port()
         self.admin_port = free_port()
         env = dict(env or {})
         for value in env.values():
             registry.register(value)
-        cfg = bootstrap(self.port, self.admin_port, upstream_port, plugin_config, env.keys(), hcm_extra, clusters)
+        self.env_keys = list(env.keys())
+        self.ecds_path = os.path.join(self.dir, "ecds", "gatehouse.json") if ecds else None
+        if ecds:
+            os.makedirs(os.path.dirname(self.ecds_path))
+            self.push(plugin_config)
+        cfg = bootstrap(self.port, self.admin_port, upstream_port, plugin_config, env.keys(), hcm_extra, clusters,
+                        self.ecds_path)
         self.config_path = os.path.join(self.dir, "envoy.json")
         with open(self.config_path, "w") as f:
             json.dump(cfg, f)
@@ -167,6 +201,15 @@ class Envoy:
                 pass
             time.sleep(0.1)
         raise RuntimeError("envoy did not become ready:\n" + self.logs()[-4000:])
+
+    def push(self, plugin_config=None, raw=None):
+        """Delivers a new plugin configuration through ECDS: the file is replaced in one rename, as a
+        control plane's writer would (Envoy watches the directory for moves). `raw`: the file's bytes as given."""
+        text = raw if raw is not None else json.dumps(ecds_resource(plugin_config, self.env_keys))
+        tmp = os.path.join(os.path.dirname(self.ecds_path), f".push-{time.time_ns()}")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, self.ecds_path)
 
     def request(self, method, path, headers=None, body=None, host="gatehouse.test"):
         """Sends the path exactly as given (no client-side normalization)."""

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gatehouse::call::NotSent;
 use gatehouse::engine::{configure, Build, Effect, World};
@@ -24,9 +25,11 @@ pub struct Root {
     metrics: Rc<RefCell<Metrics>>,
     /// Call token → the engine that started the fetch (an older generation's, possibly), its id and body limit.
     fetches: HashMap<u32, (Rc<RefCell<Engine>>, u64, usize)>,
-    /// Configurations accepted by this VM so far.
-    generation: u64,
 }
+
+/// Configurations accepted by this VM so far. VM-wide: Envoy gives every pushed configuration (ECDS, or an
+/// xDS listener update) a new root context in the same VM.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 impl Root {
     /// Writes out the engine's metrics and logs and starts its fetches; a fetch the host refuses to send goes
@@ -73,9 +76,10 @@ impl RootContext for Root {
             }
         };
         let env = |name: &str| std::env::var(name).ok();
-        match configure(&bytes, &env, self.generation + 1, &BUILD, &mut HostStore) {
+        let generation = GENERATION.load(Ordering::Relaxed) + 1;
+        match configure(&bytes, &env, generation, &BUILD, &mut HostStore) {
             Ok(engine) => {
-                self.generation += 1;
+                GENERATION.store(generation, Ordering::Relaxed);
                 // The tick keeps remote key sets fresh and publishes the VM's gauges. The first fetch waits
                 // for it: calls sent while Envoy is still applying the configuration may never be answered.
                 if let Err(status) = host::set_tick_period_ms(1000) {
