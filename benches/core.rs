@@ -170,11 +170,27 @@ impl Bench {
 
 /// One request through the engine, as the filter makes it (the clock read per request, as the host's is).
 fn decide_status(vm: &mut (Engine, MemoryStore), path: &str, headers: &[(String, String)]) -> u16 {
+    decide_at(vm, "airflow.bench", path, headers)
+}
+
+fn decide_at(vm: &mut (Engine, MemoryStore), host: &str, path: &str, headers: &[(String, String)]) -> u16 {
     let mut w = World { now: now(), rng: &mut OsRng, store: &mut vm.1 };
-    let d = vm.0.on_request(&Request { method: "GET", path, authority: "airflow.bench", headers }, &mut w);
+    let d = vm.0.on_request(&Request { method: "GET", path, authority: host, headers }, &mut w);
     match d {
         Decision::Allow(_) => 200,
         other => other.status().unwrap_or(0),
+    }
+}
+
+/// The wasm linear memory in bytes (0 natively: there the allocator's figures are not comparable).
+fn memory_bytes() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::memory_size(0) * 65536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
     }
 }
 
@@ -265,6 +281,47 @@ fn main() {
     b.run("config load (100 routes, 20 keys)", || {
         black_box(load_config(black_box(doc.as_bytes()), &env).unwrap());
     });
+
+    // A dataplane: 10,000 deployments on 10 cluster hosts by path prefix, as managed Airflow URLs look.
+    {
+        let mut dp = config_json(2048, false);
+        dp.as_object_mut().unwrap().remove("dataplane");
+        dp["deployments"] = Value::Array(
+            (0..10_000)
+                .map(|i| {
+                    json!({"deployment_id": format!("dep-{i}"), "organization_id": format!("org-{}", i % 100),
+                           "workspace_id": format!("ws-{}", i % 1000), "hosts": [format!("cluster-{}.bench", i % 10)],
+                           "path_prefix": format!("/dep-{i}")})
+                })
+                .collect(),
+        );
+        let doc = dp.to_string();
+        drop(dp);
+        let before = memory_bytes();
+        let big = Arc::new(load_config(doc.as_bytes(), &env).unwrap());
+        let grown = memory_bytes().saturating_sub(before);
+        println!("MEASURE {}", json!({"case": "plugin configuration with 10000 deployments", "bytes": doc.len()}));
+        if cfg!(target_arch = "wasm32") {
+            // What one VM's linear memory grew by to hold the loaded configuration (the JSON text freed).
+            println!("MEASURE {}", json!({"case": "VM memory for 10000 deployments", "bytes": grown}));
+        }
+        b.run("config parse only, serde_json::Value (10000 deployments)", || {
+            black_box(serde_json::from_slice::<Value>(black_box(doc.as_bytes())).unwrap());
+        });
+        b.run("config load (10000 deployments)", || {
+            black_box(load_config(black_box(doc.as_bytes()), &env).unwrap());
+        });
+        let headers = vec![("authorization".to_owned(), format!("Bearer {}", token(Alg::HS512, "hs")))];
+        let mut one = engine(&cached);
+        let mut many = engine(&big);
+        assert_eq!(decide_at(&mut many, "cluster-3.bench", "/dep-9993/api/v2/dags", &headers), 200);
+        b.run("bearer HS512 cached, 1 deployment", || {
+            black_box(decide_at(&mut one, "airflow.bench", "/api/v2/dags", &headers));
+        });
+        b.run("bearer HS512 cached, 10000 deployments", || {
+            black_box(decide_at(&mut many, "cluster-3.bench", "/dep-9993/api/v2/dags", &headers));
+        });
+    }
 
     let summary: serde_json::Map<String, Value> = b.results.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     println!("BENCH-SUMMARY {}", Value::Object(summary));

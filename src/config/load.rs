@@ -138,8 +138,10 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
             }
         }
     }
+    let gives_credentials =
+        session.is_some() || minter.is_some() || deployments.list.iter().any(|d| d.minter.is_some());
     let mut request_headers: Vec<String> = BASE_HEADERS.iter().map(|s| (*s).to_owned()).collect();
-    if session.is_some() || minter.is_some() || deployments.list.iter().any(|d| d.minter.is_some()) {
+    if gives_credentials {
         request_headers.push("cookie".to_owned());
     }
     if session.is_some() {
@@ -157,6 +159,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     }
     Ok(Config {
         deployments,
+        gives_credentials,
         realm,
         unmatched,
         cors_preflight,
@@ -205,7 +208,7 @@ fn load_dataplane(errs: &mut ConfigErrors, top: &Obj<'_>) -> Dataplane {
         errs.push(top.at("dataplane"), "required field is missing (or give \"deployments\")");
         return empty;
     };
-    let Some(o) = Obj::open(errs, &top.at("dataplane"), v, &fields::DATAPLANE) else {
+    let Some(o) = Obj::open(errs, top.at("dataplane"), v, &fields::DATAPLANE) else {
         return empty;
     };
     Dataplane {
@@ -312,7 +315,7 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
 fn load_host_matching(errs: &mut ConfigErrors, top: &Obj<'_>) -> crate::policy::host::HostMatching {
     let mut m = crate::policy::host::HostMatching::default();
     let Some(v) = top.get("host_matching") else { return m };
-    let Some(o) = Obj::open(errs, &top.at("host_matching"), v, &fields::HOST_MATCHING) else { return m };
+    let Some(o) = Obj::open(errs, top.at("host_matching"), v, &fields::HOST_MATCHING) else { return m };
     m.strip_port = o.flag(errs, "strip_port");
     m.strip_trailing_dot = o.flag(errs, "strip_trailing_dot");
     m
@@ -321,7 +324,7 @@ fn load_host_matching(errs: &mut ConfigErrors, top: &Obj<'_>) -> crate::policy::
 fn load_cache(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::CacheSettings {
     let mut c = super::CacheSettings::default();
     let Some(v) = top.get("cache") else { return c };
-    let Some(o) = Obj::open(errs, &top.at("cache"), v, &fields::CACHE) else {
+    let Some(o) = Obj::open(errs, top.at("cache"), v, &fields::CACHE) else {
         return c;
     };
     c.verified_tokens = o.int(errs, "verified_tokens") as usize;
@@ -332,7 +335,7 @@ fn load_cache(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::CacheSettings {
 fn load_faults(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::Faults {
     let mut f = super::Faults::default();
     let Some(v) = top.get("faults") else { return f };
-    let Some(o) = Obj::open(errs, &top.at("faults"), v, &fields::FAULTS) else {
+    let Some(o) = Obj::open(errs, top.at("faults"), v, &fields::FAULTS) else {
         return f;
     };
     let allow = o.flag(errs, "allow");

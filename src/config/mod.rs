@@ -74,7 +74,7 @@ impl Config {
     /// Whether the upstream's credentials are ours to give (browser sessions, or an upstream token for
     /// any deployment): then the client's `Authorization` and our cookies never reach it.
     pub fn gives_credentials(&self) -> bool {
-        self.session.is_some() || self.minter.is_some() || self.deployments.list.iter().any(|d| d.minter.is_some())
+        self.gives_credentials
     }
 
     /// The upstream token for deployment `d`: its own, else the shared one.
@@ -138,6 +138,8 @@ pub struct Config {
     /// The deployments this Gatehouse serves, and how a request finds its own (a table of one for a
     /// `dataplane` configuration).
     pub deployments: deployments::Deployments,
+    /// Browser sessions, or an upstream token for any deployment (computed once: see `gives_credentials`).
+    pub gives_credentials: bool,
     pub realm: String,
     pub unmatched: Unmatched,
     pub cors_preflight: CorsPreflight,

@@ -27,9 +27,15 @@ pub struct Obj<'v> {
 impl<'v> Obj<'v> {
     /// Opens `value` as the object `spec` describes: members it does not list are errors (the
     /// `deny_unknown_fields` rule), with a suggestion when one is a near miss.
-    pub fn open(errs: &mut ConfigErrors, path: &str, value: &'v Value, spec: &'static Spec) -> Option<Obj<'v>> {
+    pub fn open(
+        errs: &mut ConfigErrors,
+        path: impl Into<String>,
+        value: &'v Value,
+        spec: &'static Spec,
+    ) -> Option<Obj<'v>> {
+        let path: String = path.into();
         let Some(map) = value.as_object() else {
-            errs.push(path, format!("expected an object; got {}", kind(value)));
+            errs.push(&path, format!("expected an object; got {}", kind(value)));
             return None;
         };
         for key in map.keys() {
@@ -46,7 +52,7 @@ impl<'v> Obj<'v> {
                 );
             }
         }
-        Some(Obj { path: path.to_owned(), map, spec })
+        Some(Obj { path, map, spec })
     }
 
     pub fn at(&self, key: &str) -> String {
@@ -70,11 +76,20 @@ impl<'v> Obj<'v> {
     }
 
     pub fn string(&self, errs: &mut ConfigErrors, key: &str) -> Option<&'v str> {
-        self.required(errs, key).and_then(|v| as_nonempty_str(errs, &self.at(key), v))
+        self.required(errs, key).and_then(|v| self.text(errs, key, v))
     }
 
     pub fn opt_string(&self, errs: &mut ConfigErrors, key: &str) -> Option<&'v str> {
-        self.get(key).and_then(|v| as_nonempty_str(errs, &self.at(key), v))
+        self.get(key).and_then(|v| self.text(errs, key, v))
+    }
+
+    /// A non-empty string; the path is only spelled out for a problem (a configuration of ten thousand
+    /// deployments reads a hundred thousand fields).
+    fn text(&self, errs: &mut ConfigErrors, key: &str, v: &'v Value) -> Option<&'v str> {
+        match v.as_str() {
+            Some(s) if !s.is_empty() => Some(s),
+            _ => as_nonempty_str(errs, &self.at(key), v),
+        }
     }
 
     /// A boolean field, with the default its spec gives.
@@ -146,6 +161,9 @@ impl<'v> Obj<'v> {
     pub fn string_list(&self, errs: &mut ConfigErrors, key: &str) -> Vec<String> {
         match self.get(key) {
             None => Vec::new(),
+            Some(Value::Array(items)) if items.iter().all(|i| i.as_str().is_some_and(|s| !s.is_empty())) => {
+                items.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+            }
             Some(v) => string_list(errs, &self.at(key), v),
         }
     }
@@ -173,7 +191,10 @@ pub fn string_list(errs: &mut ConfigErrors, path: &str, v: &Value) -> Vec<String
     items
         .iter()
         .enumerate()
-        .filter_map(|(i, item)| as_nonempty_str(errs, &format!("{path}[{i}]"), item).map(str::to_owned))
+        .filter_map(|(i, item)| match item.as_str() {
+            Some(s) if !s.is_empty() => Some(s.to_owned()),
+            _ => as_nonempty_str(errs, &format!("{path}[{i}]"), item).map(str::to_owned),
+        })
         .collect()
 }
 

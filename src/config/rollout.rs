@@ -96,7 +96,7 @@ pub const UNMATCHED_CLASS: &str = "unmatched";
 
 pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, routes: &[Route], env: Env<'_>) -> Option<Rollout> {
     let v = top.get("rollout")?;
-    let o = Obj::open(errs, &top.at("rollout"), v, &fields::ROLLOUT)?;
+    let o = Obj::open(errs, top.at("rollout"), v, &fields::ROLLOUT)?;
     let default = o.get("default").map_or(Some(Flag::ENFORCE), |v| flag(errs, &o.at("default"), v));
     let mut classes = HashMap::new();
     if let Some(v) = o.get("classes") {
@@ -179,7 +179,7 @@ fn flag(errs: &mut ConfigErrors, path: &str, v: &Value) -> Option<Flag> {
 
 fn lists(errs: &mut ConfigErrors, o: &Obj<'_>, key: &str) -> Lists {
     let Some(v) = o.get(key) else { return Lists::default() };
-    let Some(l) = Obj::open(errs, &o.at(key), v, &fields::ROLLOUT_LISTS) else { return Lists::default() };
+    let Some(l) = Obj::open(errs, o.at(key), v, &fields::ROLLOUT_LISTS) else { return Lists::default() };
     Lists { subjects: l.string_list(errs, "subjects"), deployments: l.string_list(errs, "deployments") }
 }
 

@@ -84,6 +84,35 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
 }
 
 pub(super) fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {
+    let found = host_pattern(h);
+    if found.is_none() {
+        errs.push(
+            path,
+            format!(
+                "expected a lower-case host with an optional port (IPv6 in brackets), or \"*.\" and a domain; got {h:?}"
+            ),
+        );
+    }
+    found
+}
+
+/// A host pattern: exact, or `*.` and a domain (subdomains only).
+pub(super) fn host_pattern(h: &str) -> Option<HostMatch> {
+    // The common case first: a lower-case DNS name of labels (RFC 1123 §2.1), which `route_host` leaves as is.
+    let dns = |s: &str| {
+        s.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+    };
+    if let Some(rest) = h.strip_prefix("*.").filter(|r| dns(r)) {
+        return Some(HostMatch::Suffix(format!(".{rest}")));
+    }
+    if dns(h) {
+        return Some(HostMatch::Exact(h.to_owned()));
+    }
     // A pattern must already be what `route_host` makes of a request's authority, or it never matches.
     let valid = |s: &str| {
         !s.is_empty()
@@ -97,12 +126,6 @@ pub(super) fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostM
     } else if valid(h) {
         return Some(HostMatch::Exact(h.to_owned()));
     }
-    errs.push(
-        path,
-        format!(
-            "expected a lower-case host with an optional port (IPv6 in brackets), or \"*.\" and a domain; got {h:?}"
-        ),
-    );
     None
 }
 

@@ -49,7 +49,7 @@ fn paths(errs: &mut ConfigErrors, o: &Obj<'_>, key: &str, default: &[&str]) -> V
 
 pub(super) fn load_session(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> Option<SessionConfig> {
     let v = top.get("session")?;
-    let o = Obj::open(errs, &top.at("session"), v, &fields::SESSION)?;
+    let o = Obj::open(errs, top.at("session"), v, &fields::SESSION)?;
     let cookie_name = o.opt_string(errs, "cookie_name").unwrap_or("__Host-gatehouse").to_owned();
     if !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
         errs.push(o.at("cookie_name"), "expected letters, digits, '-' and '_' only");

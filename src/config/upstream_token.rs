@@ -33,7 +33,7 @@ pub struct UpstreamToken {
 
 pub(super) fn load_upstream_token(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> UpstreamToken {
     let Some(v) = top.get("upstream_token") else { return UpstreamToken::default() };
-    let Some(o) = Obj::open(errs, &top.at("upstream_token"), v, &fields::UPSTREAM_TOKEN) else {
+    let Some(o) = Obj::open(errs, top.at("upstream_token"), v, &fields::UPSTREAM_TOKEN) else {
         return UpstreamToken::default();
     };
     let exchange_mode = o.choice(errs, "mode", &[("mint", false), ("exchange", true)]).unwrap_or(false);

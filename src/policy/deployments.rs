@@ -1,8 +1,10 @@
 //! Which deployment of the dataplane a request is for, by host (exact or `*.` suffix) and path prefix, in
 //! time that does not grow with the number of deployments: a hash lookup per host candidate (the host, then
 //! each parent domain for wildcards, then "any host"), and within one a hash lookup per path segment boundary.
+//! The tables hold only keys from the configuration, so a fast unkeyed hash (FxHash) is safe: requests only
+//! look up, they never add keys that could be made to collide.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Where one deployment is reached. `host`: `None` for any host; `Some(".example.com")` for `*.example.com`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,7 +25,15 @@ pub enum HostKey {
 #[derive(Debug, Default)]
 struct PerHost {
     by_prefix: HashMap<String, usize>,
+    /// Every proper ancestor of a prefix above (`/a` for `/a/b`), with the deployment below it: nesting is
+    /// then found with one lookup per segment, not by comparing with every prefix of the host.
+    ancestors: HashMap<String, usize>,
     whole: Option<usize>,
+}
+
+/// `/a` and `/a/b` for `/a/b/c`: the prefix's proper ancestors that end at a segment boundary.
+fn ancestors(prefix: &str) -> impl Iterator<Item = &str> {
+    prefix.match_indices('/').filter(|(i, _)| *i > 0).filter_map(|(i, _)| prefix.get(..i))
 }
 
 impl PerHost {
@@ -31,9 +41,9 @@ impl PerHost {
     /// the one that takes the whole host.
     fn find(&self, path: &str) -> Option<(usize, usize)> {
         if !self.by_prefix.is_empty() {
-            let mut ends: Vec<usize> = path.match_indices('/').map(|(i, _)| i).filter(|i| *i > 0).collect();
-            ends.push(path.len());
-            for end in ends.into_iter().rev() {
+            // Longest first: the whole path, then up to each `/` from the right.
+            let ends = std::iter::once(path.len()).chain(path.rmatch_indices('/').map(|(i, _)| i).filter(|i| *i > 0));
+            for end in ends {
                 if let Some(i) = path.get(..end).and_then(|p| self.by_prefix.get(p)) {
                     return Some((*i, end));
                 }
@@ -79,14 +89,15 @@ impl Index {
                 if let Some(earlier) = per.by_prefix.get(prefix) {
                     return Err(Conflict::Same { earlier: *earlier });
                 }
-                // Nesting is checked both ways: an existing prefix inside this one, or this one inside it.
-                let nests = |a: &str, b: &str| {
-                    b.len() > a.len() && b.starts_with(a) && b.as_bytes().get(a.len()) == Some(&b'/')
-                };
-                if let Some((_, other)) =
-                    per.by_prefix.iter().find(|(p, _)| nests(p.as_str(), prefix) || nests(prefix, p.as_str()))
-                {
+                // Nesting either way: a prefix above this one, or one below it.
+                if let Some(other) = ancestors(prefix).find_map(|a| per.by_prefix.get(a)) {
                     return Err(Conflict::Nested { other: *other });
+                }
+                if let Some(other) = per.ancestors.get(prefix.as_str()) {
+                    return Err(Conflict::Nested { other: *other });
+                }
+                for a in ancestors(prefix) {
+                    per.ancestors.entry(a.to_owned()).or_insert(index);
                 }
                 per.by_prefix.insert(prefix.clone(), index);
                 Ok(())
@@ -104,11 +115,11 @@ impl Index {
         if !self.suffix.is_empty() {
             let mut rest = host;
             while let Some(dot) = rest.find('.') {
-                let suffix = &rest[dot..];
+                let suffix = rest.get(dot..).unwrap_or("");
                 if let Some(found) = self.suffix.get(suffix).and_then(|p| p.find(path)) {
                     return Some(found);
                 }
-                rest = &rest[dot + 1..];
+                rest = rest.get(dot + 1..).unwrap_or("");
             }
         }
         self.any.find(path)
