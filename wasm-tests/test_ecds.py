@@ -149,3 +149,13 @@ def test_with_the_config_source_gone_or_garbage_tokens_and_sessions_already_vali
     live.push(config(keys, 22))
     assert wait_for(lambda: api(live, keys, "dep-22").status == 200)
     upstream.take()
+
+
+def test_a_dataplane_of_ten_thousand_deployments_is_pushed_and_served(live, upstream, keys):
+    big = config(keys, 10_000)
+    live.push(big)
+    assert wait_for(lambda: api(live, keys, "dep-10000").status == 200, timeout=60)
+    assert api(live, keys, "dep-5000").status == 200
+    assert api(live, keys, "dep-10001").status == 403
+    assert browse(live).status == 200, "sessions of an earlier generation still open"
+    upstream.take()
