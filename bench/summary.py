@@ -132,6 +132,9 @@ def main():
         md += ["", "## Crypto crates compared (CPU time per operation)", "",
                f"Load average {crypto['meta'].get('loadavg_start')}; {crypto['meta'].get('profile')}.", ""]
         md += crypto_section(crypto)
+    # Measurements made by hand (bench/notes/*.md) are kept, whatever this run measured.
+    for note in sorted((ROOT / "bench" / "notes").glob("*.md")):
+        md += ["", note.read_text().rstrip()]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(md) + "\n")
     print(f"\nwrote {ROOT / 'BENCHMARKS.md'}")
 
