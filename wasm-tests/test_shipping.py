@@ -325,7 +325,14 @@ def harness_examples(keys):
                           token_sources=[{"header": "authorization", "scheme": "Bearer"}, {"header": "x-api-key"}],
                           strip_request_headers=["x-internal"], unmatched="allow", cors_preflight="enforce",
                           max_token_bytes=16384)
-    return {"plugin_config": base, "session": session, "exchange": exchange, "remote_jwks": remote, "tuned": tuned}
+    dataplane = {k: v for k, v in base.items() if k != "dataplane"}
+    dataplane["deployments"] = [
+        {"deployment_id": "dep-a", "organization_id": "org-1", "workspace_id": "ws-1", "hosts": ["cluster.example.com"],
+         "path_prefix": "/dep-a"},
+        {"deployment_id": "dep-b", "organization_id": "org-1", "workspace_id": "ws-2", "hosts": ["*.b.example.com"]},
+    ]
+    return {"plugin_config": base, "session": session, "exchange": exchange, "remote_jwks": remote, "tuned": tuned,
+            "dataplane": dataplane}
 
 
 def doc_examples():
