@@ -142,9 +142,12 @@ def main(argv=None):
     p.add_argument("--archive", default=str(ROOT / "dist" / "gatehouse-oci.tar"), help="the layout as a tar")
     p.add_argument("--ref", default="gatehouse", help="reference name in the layout (oci:DIR:REF)")
     p.add_argument("--repository", help=f"image repository for the url (default: the WasmPlugin's, else {DEFAULT_REPOSITORY})")
-    p.add_argument("--wasmplugin", default=str(ROOT / "envoy-config" / "istio" / "wasmplugin.yaml"))
+    p.add_argument("--wasmplugin", action="append",
+                   help="a WasmPlugin manifest to pin (repeatable; default: the sidecar and the gateway manifests)")
     p.add_argument("--no-update", action="store_true", help="print the url, leave the WasmPlugin manifest alone")
     a = p.parse_args(argv)
+    istio = ROOT / "envoy-config" / "istio"
+    plugins = a.wasmplugin or [str(istio / "wasmplugin.yaml"), str(istio / "wasmplugin-gateway.yaml")]
 
     if not Path(a.wasm).is_file():
         raise SystemExit(f"oci-image: {a.wasm} is missing; run scripts/build.sh first")
@@ -157,20 +160,22 @@ def main(argv=None):
 
     if a.no_update:
         repo = a.repository
-        if not repo and Path(a.wasmplugin).exists():
-            found = URL_LINE.search(Path(a.wasmplugin).read_text())
+        if not repo and Path(plugins[0]).exists():
+            found = URL_LINE.search(Path(plugins[0]).read_text())
             repo = found.group(2) if found else None
-        url, changed = f"oci://{repo or DEFAULT_REPOSITORY}@sha256:{digest}", False
+        url, changed = f"oci://{repo or DEFAULT_REPOSITORY}@sha256:{digest}", {}
     else:
-        url, changed = update_wasmplugin(a.wasmplugin, a.repository, digest)
+        changed = {}
+        for plugin in plugins:
+            url, changed[plugin] = update_wasmplugin(plugin, a.repository, digest)
 
     print(f"module:   {a.wasm} (sha256:{sha256(wasm)}, {len(wasm)} bytes)")
     print(f"layout:   {a.out} (oci:{os.path.relpath(a.out)}:{a.ref})")
     print(f"archive:  {a.archive} (oci-archive:{os.path.relpath(a.archive)}:{a.ref})")
     print(f"manifest: sha256:{digest}")
     print(f"url:      {url}")
-    if not a.no_update:
-        print(f"{a.wasmplugin}: {'updated' if changed else 'already current'}")
+    for plugin, updated in changed.items():
+        print(f"{plugin}: {'updated' if updated else 'already current'}")
     return 0
 
 

@@ -131,6 +131,16 @@ def wasmplugins():
     return [(p, d) for p, d in istio_documents() if d.get("kind") == "WasmPlugin"]
 
 
+def sidecar_plugin():
+    """The WasmPlugin for one deployment's sidecars (wasmplugin.yaml)."""
+    (doc,) = [d for p, d in wasmplugins() if p.name == "wasmplugin.yaml"]
+    return doc
+
+
+def on_a_gateway(spec):
+    return any(t.get("kind") == "Gateway" for t in spec.get("targetRefs", []))
+
+
 # --- Envoy bootstraps -------------------------------------------------------------------------------------------
 
 
@@ -226,7 +236,7 @@ def test_the_vendored_wasmplugin_schema_is_the_shared_one():
 
 def test_istio_ships_a_wasmplugin_a_secret_and_a_readme():
     kinds = sorted(d["kind"] for _, d in istio_documents())
-    assert kinds == ["Secret", "WasmPlugin"]
+    assert kinds == ["Secret", "WasmPlugin", "WasmPlugin"], "the sidecar plugin and the gateway plugin"
     assert (ISTIO_DIR / "README.md").exists()
 
 
@@ -236,8 +246,16 @@ def test_each_wasmplugin_passes_the_strict_schema_with_the_plugin_schema_at_plug
     assert schema_errors(doc, v) == []
     spec = doc["spec"]
     assert spec["phase"] == "AUTHN" and spec["failStrategy"] == "FAIL_CLOSE"
-    assert spec["imagePullPolicy"] in ("IfNotPresent", "Always") and spec["selector"]["matchLabels"]
-    assert all(m["mode"] == "SERVER" for m in spec["match"]), "only inbound traffic, never the pod's own calls"
+    assert spec["imagePullPolicy"] in ("IfNotPresent", "Always")
+    if on_a_gateway(spec):
+        # Istio classes a gateway's listeners as CLIENT (pilot/pkg/model/extensions.go): a SERVER match would
+        # never attach the plugin, and the gateway would pass every request unauthenticated.
+        assert all(m["mode"] in ("CLIENT", "CLIENT_AND_SERVER") for m in spec["match"]), spec["match"]
+        assert "selector" not in spec and isinstance(spec.get("priority"), int)
+        assert "deployments" in spec["pluginConfig"], "a gateway serves a dataplane of deployments"
+    else:
+        assert spec["selector"]["matchLabels"]
+        assert all(m["mode"] == "SERVER" for m in spec["match"]), "only inbound traffic, never the pod's own calls"
     assert DIGEST_URL.match(spec["url"]), "the image is pinned by a well-formed manifest digest"
     code, out = cli_validate(spec["pluginConfig"], tmp_path)
     assert code == 0, out
@@ -251,8 +269,7 @@ def test_each_wasmplugin_passes_the_strict_schema_with_the_plugin_schema_at_plug
     (lambda s: s.update(targetRefs=[{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "gw"}]), "spec"),
 ])
 def test_the_composed_schema_refuses_broken_wasmplugins(mutate, needle):
-    _, doc = wasmplugins()[0]
-    doc = copy.deepcopy(doc)
+    doc = copy.deepcopy(sidecar_plugin())
     mutate(doc["spec"])
     errors = schema_errors(doc, wasmplugin_validator())
     assert errors, "accepted a broken manifest"
@@ -260,7 +277,7 @@ def test_the_composed_schema_refuses_broken_wasmplugins(mutate, needle):
 
 
 def test_the_secret_holds_exactly_the_host_environment_of_the_wasmplugin_and_its_placeholders_cannot_run(tmp_path):
-    (_, plugin), = wasmplugins()
+    plugin = sidecar_plugin()
     (secret,) = [d for _, d in istio_documents() if d["kind"] == "Secret"]
     host = {e["name"] for e in plugin["spec"]["vmConfig"]["env"] if e.get("valueFrom") == "HOST"}
     assert host == env_names(plugin["spec"]["pluginConfig"]), "every secret the configuration names comes from the host"

@@ -10,6 +10,7 @@ pub(crate) mod provider;
 pub mod reader;
 pub mod rollout;
 pub(crate) mod routes;
+pub mod schema;
 pub(crate) mod session;
 pub mod spec;
 pub(crate) mod upstream_token;

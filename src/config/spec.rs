@@ -1,11 +1,9 @@
 //! One description of the configuration: each object is a `Spec`, a table of its fields (key, kind with
 //! default and range, whether required, what it means). The loader opens objects through their spec (unknown
-//! keys refused, with "did you mean"), takes defaults and ranges from it, and `schema()` generates
+//! keys refused, with "did you mean"), takes defaults and ranges from it, and `super::schema` generates
 //! `schema/gatehouse-config.schema.json` from the same tables, so the two cannot drift.
 
 use serde_json::{json, Map, Value};
-
-use super::fields;
 
 pub struct Spec {
     /// The name under `$defs` (empty for the top level).
@@ -57,7 +55,7 @@ impl Spec {
         self.fields.iter().map(|f| f.key)
     }
 
-    fn schema(&self, defs: &mut Map<String, Value>) -> Value {
+    pub(super) fn schema(&self, defs: &mut Map<String, Value>) -> Value {
         let mut o = Map::new();
         if !self.doc.is_empty() {
             o.insert("description".into(), json!(self.doc));
@@ -77,7 +75,7 @@ impl Spec {
     }
 
     /// A `$ref` to this object, adding its definition (and everything it uses) to `defs` the first time.
-    fn reference(&self, defs: &mut Map<String, Value>) -> Value {
+    pub(super) fn reference(&self, defs: &mut Map<String, Value>) -> Value {
         if !defs.contains_key(self.def) {
             defs.insert(self.def.to_owned(), Value::Null);
             let s = self.schema(defs);
@@ -88,7 +86,7 @@ impl Spec {
 }
 
 impl Field {
-    fn schema(&self, defs: &mut Map<String, Value>) -> Value {
+    pub(super) fn schema(&self, defs: &mut Map<String, Value>) -> Value {
         let mut v = match &self.kind {
             Kind::Text => json!({"type": "string", "minLength": 1}),
             Kind::Bool { default } => with_default(json!({"type": "boolean"}), default.map(Value::from)),
@@ -113,25 +111,4 @@ fn with_default(mut v: Value, default: Option<Value>) -> Value {
         o.insert("default".into(), d);
     }
     v
-}
-
-/// The configuration's JSON Schema (draft 2020-12), generated from the tables in `fields`.
-pub fn schema() -> Value {
-    let mut defs = Map::new();
-    for (name, s) in fields::SHARED {
-        defs.insert((*name).to_owned(), serde_json::from_str(s).unwrap_or(Value::Null));
-    }
-    for spec in fields::ALL {
-        spec.reference(&mut defs);
-    }
-    let top = fields::TOP.schema(&mut defs);
-    let mut out = Map::new();
-    out.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
-    out.insert("$id".into(), json!("urn:gatehouse:schema:plugin-config"));
-    out.insert("title".into(), json!("Gatehouse plugin configuration"));
-    if let Value::Object(top) = top {
-        out.extend(top);
-    }
-    out.insert("$defs".into(), Value::Object(defs));
-    Value::Object(out)
 }

@@ -4,7 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::config::spec::{schema, Kind, Spec};
+use crate::config::schema::schema;
+use crate::config::spec::{Kind, Spec};
 use crate::config::{fields, load_config};
 use crate::testing::*;
 

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         Some("schema") => {
             // The JSON Schema of the plugin configuration, generated from the same field tables the loader
             // reads through (checked in as schema/gatehouse-config.schema.json).
-            let schema = gatehouse::config::spec::schema();
+            let schema = gatehouse::config::schema::schema();
             println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             return ExitCode::SUCCESS;
         }

@@ -8,26 +8,26 @@ use gatehouse::Fetch;
 
 use crate::host::{self, ERROR, INFO, WARN};
 
+/// Metric ids by name, one map per kind (`host::COUNTER`, `GAUGE`, `HISTOGRAM`).
 #[derive(Default)]
 pub struct Metrics {
-    counters: HashMap<String, u32>,
-    gauges: HashMap<String, u32>,
-    histograms: HashMap<String, u32>,
-}
-
-fn id_of(ids: &mut HashMap<String, u32>, name: &str, kind: u32) -> Option<u32> {
-    if let Some(id) = ids.get(name) {
-        return Some(*id);
-    }
-    let id = host::define_metric(kind, name).ok()?;
-    ids.insert(name.to_owned(), id);
-    Some(id)
+    ids: [HashMap<String, u32>; 3],
 }
 
 impl Metrics {
+    fn id(&mut self, kind: u32, name: &str) -> Option<u32> {
+        let ids = self.ids.get_mut(kind as usize)?;
+        if let Some(id) = ids.get(name) {
+            return Some(*id);
+        }
+        let id = host::define_metric(kind, name).ok()?;
+        ids.insert(name.to_owned(), id);
+        Some(id)
+    }
+
     /// A sample for a histogram (Envoy keeps the buckets and quantiles).
     pub fn observe(&mut self, name: &str, value: u64) {
-        if let Some(id) = id_of(&mut self.histograms, name, host::HISTOGRAM) {
+        if let Some(id) = self.id(host::HISTOGRAM, name) {
             host::record(id, value);
         }
     }
@@ -38,12 +38,12 @@ impl Metrics {
         for e in effects {
             match e {
                 Effect::Count(name, by) => {
-                    if let Some(id) = id_of(&mut self.counters, &name, host::COUNTER) {
+                    if let Some(id) = self.id(host::COUNTER, &name) {
                         host::increment(id, i64::try_from(by).unwrap_or(i64::MAX));
                     }
                 }
                 Effect::Gauge(name, value) => {
-                    if let Some(id) = id_of(&mut self.gauges, &name, host::GAUGE) {
+                    if let Some(id) = self.id(host::GAUGE, &name) {
                         host::record(id, value);
                     }
                 }
