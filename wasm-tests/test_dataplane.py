@@ -81,3 +81,36 @@ def test_a_client_cannot_name_the_deployment_itself(dataplane, upstream, keys):
     (seen,) = upstream.take()
     assert seen.header("x-gatehouse-deployment") == "dep-a"
     assert "x_gatehouse_deployment" not in seen.names()
+
+
+def test_the_probe_checks_every_deployment_of_the_dataplane_at_its_host_and_prefix(dataplane, upstream, keys,
+                                                                                   tmp_path):
+    import json
+    import os
+    import subprocess
+
+    from harness.envoy import ROOT
+    cli = os.environ.get("GATEHOUSE_CLI", str(ROOT / "target" / "release" / "gatehouse"))
+    config = tmp_path / "plugin.json"
+    config.write_text(json.dumps({"deployments": DEPLOYMENTS}))
+    token = keys.sign(dat_claims(scope="organization"), "ES256")
+    env = {**os.environ, "PROBE_TOKEN": token}
+
+    def probe(which, *extra):
+        return subprocess.run([cli, "probe", "--url", f"http://127.0.0.1:{dataplane.port}", "--api", "/api/v2/dags",
+                               "--token-env", "PROBE_TOKEN", "--format", "json", "--config", str(config),
+                               "--deployment", which, *extra], capture_output=True, text=True, env=env, timeout=60)
+
+    # dep-d is of another organization (the token is refused there) and only has a wildcard host.
+    p = probe("dep-b")
+    assert p.returncode == 0, p.stdout + p.stderr
+    report = json.loads(p.stdout)
+    assert {(c["deployment"], c["name"], c["status"]) for c in report["checks"]} == \
+        {("dep-b", "api", 200), ("dep-b", "api_enforced", 401)}
+    assert [(r.header("host"), r.path) for r in upstream.take()] == [("cluster.gatehouse.test", "/dep-b/api/v2/dags")]
+    p = probe("all", "--host", "x.d.gatehouse.test")
+    assert "dep-d is reached only at wildcard hosts" not in p.stderr
+    p = probe("all")
+    assert p.returncode == 2 and "dep-d is reached only at wildcard hosts: give --host" in p.stderr
+    assert token not in p.stdout + p.stderr
+    upstream.take()

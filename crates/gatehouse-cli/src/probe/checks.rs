@@ -3,10 +3,13 @@
 use std::time::Duration;
 
 use super::client::{Client, Reply};
+use super::options::Target;
 
 /// One check's result. `status` is `None` when no response came.
 #[derive(Debug)]
 pub(super) struct Check {
+    /// The deployment checked (with `--deployment`).
+    pub(super) deployment: Option<String>,
     pub(super) name: &'static str,
     pub(super) ok: bool,
     pub(super) status: Option<u16>,
@@ -17,18 +20,20 @@ pub(super) struct Check {
 /// Runs one request and judges its answer: `Ok(())` or a reason code.
 pub(super) fn check(
     client: &Client,
+    target: &Target,
     name: &'static str,
     path: &str,
     headers: &[(&str, &str)],
     judge: impl Fn(&Reply) -> Result<(), String>,
 ) -> Check {
-    let (latency, result) = client.get(path, headers);
+    let (latency, result) = client.get(target.host.as_deref(), &format!("{}{path}", target.prefix), headers);
+    let deployment = target.deployment.clone();
     match result {
         Ok(reply) => {
             let verdict = judge(&reply);
-            Check { name, ok: verdict.is_ok(), status: Some(reply.status), latency, reason: verdict.err() }
+            Check { deployment, name, ok: verdict.is_ok(), status: Some(reply.status), latency, reason: verdict.err() }
         }
-        Err(reason) => Check { name, ok: false, status: None, latency, reason: Some(reason.to_owned()) },
+        Err(reason) => Check { deployment, name, ok: false, status: None, latency, reason: Some(reason.to_owned()) },
     }
 }
 

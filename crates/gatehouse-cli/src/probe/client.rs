@@ -17,9 +17,14 @@ pub(super) struct Client<'a> {
 }
 
 impl Client<'_> {
-    pub(super) fn get(&self, path: &str, headers: &[(&str, &str)]) -> (Duration, Result<Reply, &'static str>) {
+    pub(super) fn get(
+        &self,
+        host: Option<&str>,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (Duration, Result<Reply, &'static str>) {
         let mut request = self.agent.get(format!("{}{path}", self.options.base));
-        if let Some(host) = &self.options.host {
+        if let Some(host) = host {
             request = request.header("host", host);
         }
         for (name, value) in headers {

@@ -59,23 +59,25 @@ fn probe(options: &Options) -> Vec<Check> {
     let client = Client { agent: config.into(), options };
     const JSON: (&str, &str) = ("accept", "application/json");
     let mut checks = Vec::new();
-    if let Some(path) = &options.public {
-        checks.push(check(&client, "public", path, &[], success));
-    }
-    if let Some(api) = &options.api {
-        let bearer = format!("Bearer {}", api.token.expose());
-        let authorization = ("authorization", bearer.as_str());
-        checks.push(check(&client, "api", &api.path, &[JSON, authorization], success));
-        checks.push(check(&client, "api_enforced", &api.path, &[JSON], bearer_challenge));
-        if let Some((name, value)) = &api.legacy {
-            let value = std::str::from_utf8(value.expose()).unwrap_or_default();
-            let canary = (name.as_str(), value);
-            checks.push(check(&client, "legacy", &api.path, &[JSON, authorization, canary], success));
+    for t in &options.targets {
+        if let Some(path) = &options.public {
+            checks.push(check(&client, t, "public", path, &[], success));
         }
-    }
-    if let Some(path) = &options.session {
-        checks.push(check(&client, "session_redirect", path, &[("accept", "text/html")], sign_in_redirect));
-        checks.push(check(&client, "session_api", path, &[JSON], unauthorized));
+        if let Some(api) = &options.api {
+            let bearer = format!("Bearer {}", api.token.expose());
+            let authorization = ("authorization", bearer.as_str());
+            checks.push(check(&client, t, "api", &api.path, &[JSON, authorization], success));
+            checks.push(check(&client, t, "api_enforced", &api.path, &[JSON], bearer_challenge));
+            if let Some((name, value)) = &api.legacy {
+                let value = std::str::from_utf8(value.expose()).unwrap_or_default();
+                let canary = (name.as_str(), value);
+                checks.push(check(&client, t, "legacy", &api.path, &[JSON, authorization, canary], success));
+            }
+        }
+        if let Some(path) = &options.session {
+            checks.push(check(&client, t, "session_redirect", path, &[("accept", "text/html")], sign_in_redirect));
+            checks.push(check(&client, t, "session_api", path, &[JSON], unauthorized));
+        }
     }
     checks
 }

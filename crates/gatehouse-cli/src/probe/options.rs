@@ -7,9 +7,11 @@ use gatehouse::secret::{Credential, Secret};
 pub const USAGE: &str = "usage:
   gatehouse probe --url http://HOST:PORT [--host HOSTNAME] [--timeout-ms 3000] [--format text|json|prometheus]
       [--public PATH] [--api PATH (--token-env VAR | --token-file FILE)] [--session PATH]
-      [--legacy-header NAME --legacy-value-env VAR]
+      [--legacy-header NAME --legacy-value-env VAR] [--config FILE --deployment ID|all]
       Check a running deployment end to end. Each check runs only when its flag is given; at least one of
-      --public, --api, --session is required. Checks:
+      --public, --api, --session is required. With --config (the plugin configuration, JSON) and --deployment,
+      the checks run for that deployment of the dataplane, or for every one with `all`: each at its first
+      exact host (or --host) with its path prefix in front of every path. Checks:
         public            --public PATH answers 2xx
         api               --api PATH with the Direct Access Token answers 2xx
         api_enforced      --api PATH without a token answers 401 with WWW-Authenticate: Bearer
@@ -38,6 +40,8 @@ pub(super) const VALUE_FLAGS: &[&str] = &[
     "--legacy-header",
     "--legacy-value-env",
     "--timeout-ms",
+    "--config",
+    "--deployment",
     "--format",
 ];
 
@@ -56,11 +60,20 @@ pub(super) struct Api {
     pub(super) legacy: Option<(String, Secret)>,
 }
 
+/// Where the checks run: one deployment of a dataplane (its id, the Host it is reached at, its path prefix), or
+/// the URL as given.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Target {
+    pub(super) deployment: Option<String>,
+    pub(super) host: Option<String>,
+    pub(super) prefix: String,
+}
+
 #[derive(Debug)]
 pub(super) struct Options {
     /// `http://authority[/prefix]`, no trailing slash.
     pub(super) base: String,
-    pub(super) host: Option<String>,
+    pub(super) targets: Vec<Target>,
     pub(super) public: Option<String>,
     pub(super) api: Option<Api>,
     pub(super) session: Option<String>,
@@ -169,7 +182,13 @@ impl Options {
         if public.is_none() && api.is_none() && session.is_none() {
             return Err("nothing to check: give at least one of --public, --api, --session".into());
         }
-        Ok(Options { base, host, public, api, session, timeout, format })
+        let targets = match (get("--config"), get("--deployment")) {
+            (None, None) => vec![Target { deployment: None, host, prefix: String::new() }],
+            (Some(file), Some(which)) => targets(&read(&file)?, &file, &which, host.as_deref())?,
+            (Some(_), None) => return Err("--config needs --deployment ID (or all)".into()),
+            (None, Some(_)) => return Err("--deployment needs --config FILE (the plugin configuration)".into()),
+        };
+        Ok(Options { base, targets, public, api, session, timeout, format })
     }
 }
 
@@ -213,4 +232,42 @@ pub(super) fn check_host(host: &str) -> Result<String, String> {
 /// RFC 9110 §5.6.2 `tchar`.
 pub(super) fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The deployments of a plugin configuration to probe: `which` is an id or `all`.
+pub(super) fn targets(config: &str, file: &str, which: &str, host: Option<&str>) -> Result<Vec<Target>, String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(config).map_err(|e| format!("{file} is not a JSON plugin configuration: {e}"))?;
+    let list = doc
+        .get("deployments")
+        .and_then(serde_json::Value::as_array)
+        .ok_or(format!("{file} has no \"deployments\" (a configuration of one deployment needs no --deployment)"))?;
+    let mut out = Vec::new();
+    for d in list {
+        let id = d.get("deployment_id").and_then(serde_json::Value::as_str).unwrap_or_default();
+        // The id goes into report labels: only what the loader accepts.
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(format!("{file}: a deployment_id is missing or not [A-Za-z0-9_-]"));
+        }
+        if which != "all" && which != id {
+            continue;
+        }
+        let hosts = d.get("hosts").and_then(serde_json::Value::as_array);
+        let exact = hosts.and_then(|h| h.iter().filter_map(serde_json::Value::as_str).find(|h| !h.starts_with("*.")));
+        let target_host = match (host, exact) {
+            (Some(h), _) => Some(h.to_owned()),
+            (None, Some(h)) => Some(check_host(h)?),
+            (None, None) if hosts.is_some_and(|h| !h.is_empty()) => {
+                return Err(format!("deployment {id} is reached only at wildcard hosts: give --host"));
+            }
+            (None, None) => None,
+        };
+        let prefix = d.get("path_prefix").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let prefix = if prefix.is_empty() { String::new() } else { check_path("path_prefix", prefix.to_owned())? };
+        out.push(Target { deployment: Some(id.to_owned()), host: target_host, prefix });
+    }
+    if out.is_empty() {
+        return Err(format!("{file} has no deployment {which:?}"));
+    }
+    Ok(out)
 }

@@ -17,15 +17,22 @@ pub(super) fn text(checks: &[Check]) -> String {
     for c in checks {
         let status = c.status.map_or("-".to_string(), |s| s.to_string());
         let mark = if c.ok { "ok" } else { "FAIL" };
+        let name = match &c.deployment {
+            Some(d) => format!("{d}/{}", c.name),
+            None => c.name.to_owned(),
+        };
         let line = format!(
-            "{mark:<5} {:<17} {status:>3} {:>9.1} ms  {}",
-            c.name,
+            "{mark:<5} {name:<17} {status:>3} {:>9.1} ms  {}",
             millis(c.latency),
             c.reason.as_deref().unwrap_or_default()
         );
         let _ = writeln!(out, "{}", line.trim_end());
     }
-    let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.deployment.as_ref().map_or_else(|| c.name.to_owned(), |d| format!("{d}/{}", c.name)))
+        .collect();
     if failed.is_empty() {
         let _ = writeln!(out, "probe ok: all {} checks passed", checks.len());
     } else {
@@ -39,8 +46,12 @@ pub(super) fn json_report(options: &Options, checks: &[Check]) -> String {
     let items: Vec<Value> = checks
         .iter()
         .map(|c| {
-            json!({"name": c.name, "ok": c.ok, "status": c.status, "latency_ms": millis(c.latency),
-                   "reason": c.reason})
+            let mut v = json!({"name": c.name, "ok": c.ok, "status": c.status, "latency_ms": millis(c.latency),
+                               "reason": c.reason});
+            if let (Some(d), Some(o)) = (&c.deployment, v.as_object_mut()) {
+                o.insert("deployment".into(), json!(d));
+            }
+            v
         })
         .collect();
     let report = json!({"ok": checks.iter().all(|c| c.ok), "url": options.base, "checks": items});
@@ -48,7 +59,7 @@ pub(super) fn json_report(options: &Options, checks: &[Check]) -> String {
 }
 
 /// Prometheus text exposition (one family per metric, HELP and TYPE first). Check names and reasons come
-/// from fixed sets of `[a-z0-9_]`, so label values need no escaping.
+/// from fixed sets of `[a-z0-9_]` and deployment ids are `[A-Za-z0-9_-]`, so label values need no escaping.
 pub(super) fn prometheus(checks: &[Check]) -> String {
     let mut out = String::new();
     let mut family = |name: &str, help: &str, sample: &dyn Fn(&Check) -> Option<String>| {
@@ -59,17 +70,21 @@ pub(super) fn prometheus(checks: &[Check]) -> String {
             }
         }
     };
+    let labels = |c: &Check| match &c.deployment {
+        Some(d) => format!("check=\"{}\",deployment=\"{d}\"", c.name),
+        None => format!("check=\"{}\"", c.name),
+    };
     family("gatehouse_probe_up", "1 if the check passed, 0 if it failed.", &|c| {
-        Some(format!("{{check=\"{}\"}} {}", c.name, u8::from(c.ok)))
+        Some(format!("{{{}}} {}", labels(c), u8::from(c.ok)))
     });
     family("gatehouse_probe_latency_seconds", "Time from sending the check's request to its response.", &|c| {
-        Some(format!("{{check=\"{}\"}} {:.6}", c.name, c.latency.as_secs_f64()))
+        Some(format!("{{{}}} {:.6}", labels(c), c.latency.as_secs_f64()))
     });
     family("gatehouse_probe_status", "HTTP status of the check's response (0: no response).", &|c| {
-        Some(format!("{{check=\"{}\"}} {}", c.name, c.status.unwrap_or(0)))
+        Some(format!("{{{}}} {}", labels(c), c.status.unwrap_or(0)))
     });
     family("gatehouse_probe_failure", "Present with value 1 for each failed check, labelled with its reason.", &|c| {
-        c.reason.as_ref().map(|r| format!("{{check=\"{}\",reason=\"{r}\"}} 1", c.name))
+        c.reason.as_ref().map(|r| format!("{{{},reason=\"{r}\"}} 1", labels(c)))
     });
     let all_ok = checks.iter().all(|c| c.ok);
     let _ = writeln!(

@@ -46,7 +46,7 @@ fn a_full_command_line_parses() {
     ])
     .unwrap();
     assert_eq!(o.base, "http://127.0.0.1:10000");
-    assert_eq!(o.host.as_deref(), Some("airflow.example.com"));
+    assert_eq!(o.targets[0].host.as_deref(), Some("airflow.example.com"));
     let api = o.api.as_ref().unwrap();
     assert_eq!(api.token.expose(), TOKEN, "the trailing newline is trimmed");
     assert_eq!(api.legacy.as_ref().unwrap().0, "x-gatehouse-canary");
@@ -118,8 +118,16 @@ fn answers_are_judged_with_reason_codes() {
 #[test]
 fn reports_in_every_format() {
     let checks = vec![
-        Check { name: "public", ok: true, status: Some(200), latency: Duration::from_micros(1234), reason: None },
         Check {
+            deployment: None,
+            name: "public",
+            ok: true,
+            status: Some(200),
+            latency: Duration::from_micros(1234),
+            reason: None,
+        },
+        Check {
+            deployment: None,
             name: "api",
             ok: false,
             status: None,
@@ -143,4 +151,46 @@ fn reports_in_every_format() {
     ] {
         assert!(p.lines().any(|l| l == line), "{line} missing from\n{p}");
     }
+}
+
+#[test]
+fn a_dataplane_is_probed_deployment_by_deployment_at_its_host_and_prefix() {
+    let config = r#"{"deployments": [
+        {"deployment_id": "dep-a", "hosts": ["cluster.example.com"], "path_prefix": "/dep-a"},
+        {"deployment_id": "dep-b", "hosts": ["*.b.example.com", "b.example.com"]},
+        {"deployment_id": "dep-w", "hosts": ["*.w.example.com"]}]}"#;
+    let t = targets(config, "c.json", "dep-a", None).unwrap();
+    assert_eq!(
+        t,
+        [Target {
+            deployment: Some("dep-a".into()),
+            host: Some("cluster.example.com".into()),
+            prefix: "/dep-a".into()
+        }]
+    );
+    let t = targets(config, "c.json", "dep-b", None).unwrap();
+    assert_eq!((t[0].host.as_deref(), t[0].prefix.as_str()), (Some("b.example.com"), ""), "the first exact host");
+    let err = targets(config, "c.json", "all", None).unwrap_err();
+    assert!(err.contains("dep-w is reached only at wildcard hosts: give --host"), "{err}");
+    let all = targets(config, "c.json", "all", Some("x.w.example.com")).unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(targets(config, "c.json", "dep-zz", None).unwrap_err().contains("no deployment \"dep-zz\""));
+    assert!(targets(r#"{"dataplane": {}}"#, "c.json", "all", None).unwrap_err().contains("no \"deployments\""));
+    let bad = r#"{"deployments": [{"deployment_id": "dep\"}"}]}"#;
+    assert!(targets(bad, "c.json", "all", None).is_err(), "an id that could break a report label");
+}
+
+#[test]
+fn each_check_of_a_dataplane_is_labelled_with_its_deployment() {
+    let c = Check {
+        deployment: Some("dep-a".into()),
+        name: "api",
+        ok: false,
+        status: Some(403),
+        latency: Duration::from_millis(1),
+        reason: Some("status_403".into()),
+    };
+    let p = prometheus(&[c]);
+    assert!(p.contains("gatehouse_probe_up{check=\"api\",deployment=\"dep-a\"} 0"), "{p}");
+    assert!(p.contains("gatehouse_probe_failure{check=\"api\",deployment=\"dep-a\",reason=\"status_403\"} 1"), "{p}");
 }
