@@ -60,7 +60,9 @@ pub(super) fn url(errs: &mut ConfigErrors, path: &str, value: &str) -> Option<(S
     let (scheme, rest) = value.split_once("://").unwrap_or(("", value));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = crate::policy::host::normalize_host(authority);
-    let loopback = host == "127.0.0.1" || host == "localhost" || host == "::1";
+    // RFC 6761 §6.3: `localhost` and every name under it are the loopback host.
+    let name = host.split(':').next().unwrap_or("");
+    let loopback = host == "127.0.0.1" || name == "localhost" || name.ends_with(".localhost") || host == "::1";
     let ok = !authority.is_empty()
         && (scheme == "https" || (scheme == "http" && loopback))
         && !value.chars().any(|c| c.is_whitespace() || c.is_control());
