@@ -65,9 +65,7 @@ pub fn bearer(
             Some(&mut inp.caches.tokens),
         );
         let identity = match verified {
-            Ok(v) => {
-                identify(cfg, &dep.ids, &v).map(|i| (i, v.issuer.kind)).map_err(|e| (e, Some(v.issuer.name.clone())))
-            }
+            Ok(v) => identify(cfg, dep, &v).map(|i| (i, v.issuer.kind)).map_err(|e| (e, Some(v.issuer.name.clone()))),
             Err(e) => Err((IdentityError::Invalid(e), None)),
         };
         let (identity, kind) = match identity {

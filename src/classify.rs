@@ -83,7 +83,11 @@ pub fn classify<'c, 'r>(cfg: &'c Config, req: &Request<'r>) -> Classified<'c, 'r
     };
     let target = match cfg.session.as_ref().and_then(|sc| flow_path(sc, inner)) {
         Some(flow) => Target::Flow(flow),
-        None => match find_route(&cfg.routes, &host, inner, req.method) {
+        // The deployment's own routes first, then the shared ones.
+        None => match deployment
+            .and_then(|(_, d)| find_route(&d.routes, &host, inner, req.method))
+            .or_else(|| find_route(&cfg.routes, &host, inner, req.method))
+        {
             Some(route) => Target::Route(route),
             None => Target::Unmatched,
         },

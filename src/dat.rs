@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::config::deployments::Deployment;
 use crate::config::{Config, Dataplane};
 use crate::jwt::{IssuerKind, JwtError, Verified};
 
@@ -52,8 +53,9 @@ pub const ORGANIZATION_ID: &str = "organization_id";
 pub const WORKSPACE_ID: &str = "workspace_id";
 pub const DEPLOYMENT_ID: &str = "deployment_id";
 
-/// Who the verified token speaks for, as seen by deployment `dp` (the one the request is for).
-pub fn identify(cfg: &Config, dp: &Dataplane, v: &Verified<'_>) -> Result<Identity, IdentityError> {
+/// Who the verified token speaks for, as seen by deployment `d` (the one the request is for).
+pub fn identify(cfg: &Config, d: &Deployment, v: &Verified<'_>) -> Result<Identity, IdentityError> {
+    let dp = &d.ids;
     let issuer = v.issuer;
     let claims = &v.claims;
     let subject = claims.required_string("sub")?.to_owned();
@@ -77,7 +79,7 @@ pub fn identify(cfg: &Config, dp: &Dataplane, v: &Verified<'_>) -> Result<Identi
     let mut permissions: BTreeSet<String> = BTreeSet::new();
     let mut known_role = false;
     for role in &roles {
-        if let Some(perms) = cfg.roles.get(role) {
+        if let Some(perms) = d.permissions(&cfg.roles, role) {
             known_role = true;
             permissions.extend(perms.iter().cloned());
         }

@@ -131,7 +131,7 @@ pub fn session_route(
         };
     let mut permissions = std::collections::BTreeSet::new();
     for r in &session.roles {
-        if let Some(p) = cfg.roles.get(r) {
+        if let Some(p) = dep.permissions(&cfg.roles, r) {
             permissions.extend(p.iter().cloned());
         }
     }

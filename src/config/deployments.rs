@@ -12,7 +12,7 @@ use super::upstream_token::load_upstream_token;
 use super::{ConfigErrors, Dataplane, Env};
 use crate::mint::Minter;
 use crate::policy::deployments::{Conflict, HostKey, Index, Place};
-use crate::policy::{normalize_path, HostMatch};
+use crate::policy::{normalize_path, HostMatch, Route};
 
 #[derive(Debug)]
 pub struct Deployment {
@@ -27,11 +27,24 @@ pub struct Deployment {
     /// its host with others by path prefix, that name and `-<deployment_id>` (browsers send every cookie of
     /// a host to every path, so each deployment's session needs a name of its own).
     pub cookie_name: Option<String>,
+    /// Routes of this deployment alone, matched before the shared ones.
+    pub routes: Vec<Route>,
+    /// Roles of this deployment alone: a role named here takes these permissions instead of the shared table's.
+    pub roles: HashMap<String, Vec<String>>,
 }
 
 impl Deployment {
     pub fn id(&self) -> &str {
         &self.ids.deployment_id
+    }
+
+    /// The permissions a role grants in this deployment: its own table first, then the shared one.
+    pub fn permissions<'a>(
+        &'a self,
+        shared: &'a std::collections::HashMap<String, Vec<String>>,
+        role: &str,
+    ) -> Option<&'a Vec<String>> {
+        self.roles.get(role).or_else(|| shared.get(role))
     }
 }
 
@@ -60,7 +73,15 @@ impl Deployments {
         let _ = index.add(0, &place);
         let mut by_tag = HashMap::default();
         by_tag.insert(tag(&ids.deployment_id), 0);
-        let d = Deployment { ids, places: vec![place], minter: None, redirect_uri: None, cookie_name: None };
+        let d = Deployment {
+            ids,
+            places: vec![place],
+            minter: None,
+            redirect_uri: None,
+            cookie_name: None,
+            routes: Vec::new(),
+            roles: HashMap::default(),
+        };
         Deployments { list: vec![d], index, by_tag }
     }
 
@@ -175,7 +196,10 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> Opti
             u.minter
         });
         let redirect_uri = o.opt_string(errs, "redirect_uri").and_then(|u| url(errs, &o.at("redirect_uri"), u));
-        out.list.push(Deployment { ids: ids_of, places, minter, redirect_uri, cookie_name: None });
+        let routes = if o.has("routes") { super::routes::load(errs, &o) } else { Vec::new() };
+        let roles =
+            if o.has("roles") { super::load::load_roles(errs, &o).into_iter().collect() } else { HashMap::default() };
+        out.list.push(Deployment { ids: ids_of, places, minter, redirect_uri, cookie_name: None, routes, roles });
     }
     Some(out)
 }

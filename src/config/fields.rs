@@ -123,6 +123,18 @@ pub const DEPLOYMENT: Spec = Spec {
             required: false,
             doc: "its own sign-in callback URL (same path as session.redirect_uri), e.g. on its own host",
         },
+        Field {
+            key: "routes",
+            kind: Kind::List(&ROUTE),
+            required: false,
+            doc: "routes of this deployment alone, matched before the shared routes",
+        },
+        Field {
+            key: "roles",
+            kind: Kind::Schema(r##"{"type": "object", "additionalProperties": {"$ref": "#/$defs/stringList"}}"##),
+            required: false,
+            doc: "roles of this deployment alone (role name -> permission list), over the shared table",
+        },
     ],
 };
 

@@ -368,7 +368,7 @@ fn load_faults(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::Faults {
     f
 }
 
-fn load_roles(errs: &mut ConfigErrors, top: &Obj<'_>) -> HashMap<String, Vec<String>> {
+pub(super) fn load_roles(errs: &mut ConfigErrors, top: &Obj<'_>) -> HashMap<String, Vec<String>> {
     let mut roles = HashMap::new();
     let Some(v) = top.get("roles") else {
         return roles;

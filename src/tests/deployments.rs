@@ -289,3 +289,27 @@ fn every_mistake_in_the_deployment_table_is_reported_at_once_with_its_path() {
         assert!(errs.contains(want), "missing {want:?} in\n{errs}");
     }
 }
+
+#[test]
+fn a_deployment_can_have_routes_and_roles_of_its_own_over_the_shared_ones() {
+    let mut v = dataplane_json();
+    v["deployments"][0]["routes"] = json!([{"name": "a-status", "path": {"exact": "/status"}, "require": "public"}]);
+    v["deployments"][0]["roles"] = json!({"VIEWER": ["read", "operate", "admin"]});
+    let cfg = session_config_from(&v, &dataplane_env);
+    let mut vm = Vm::new(&cfg);
+    let d = vm.request("GET", "/a/status", "cluster.test", &[]);
+    assert_eq!((d.status(), d.verdict().reason.code()), (None, "public"), "dep-a's own route");
+    let d = vm.request("GET", "/b/status", "cluster.test", &[]);
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(403), "no_route"), "not dep-b's");
+    // A viewer is an admin in dep-a (its own table), a viewer elsewhere (the shared one).
+    let viewer = {
+        let mut c = dat();
+        c.insert("scope_type".into(), json!("workspace"));
+        c.remove("deployment_id");
+        c.insert("role".into(), json!("VIEWER"));
+        sign(&c, Alg::ES256)
+    };
+    assert_eq!(api(&mut vm, "cluster.test", "/a/api/admin/settings", &viewer).status(), None);
+    let d = api(&mut vm, "cluster.test", "/b/api/admin/settings", &viewer);
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(403), "insufficient_permissions"));
+}
