@@ -160,8 +160,12 @@ class Response:
 
 
 class Envoy:
+    """An Envoy with the Gatehouse filter. By default the filter's configuration is delivered the way Istio
+    delivers it, through extension config discovery (here Envoy's filesystem config source); `ecds=False`
+    puts it inline in the bootstrap instead."""
+
     def __init__(self, plugin_config, upstream_port, env=None, hcm_extra=None, concurrency=2, clusters=None,
-                 port=None, ecds=False):
+                 port=None, ecds=True):
         self.dir = tempfile.mkdtemp(prefix="gatehouse-envoy-")
         self.port = port or free_port()
         self.admin_port = free_port()
