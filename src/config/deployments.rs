@@ -198,7 +198,7 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> Opti
         let redirect_uri = o.opt_string(errs, "redirect_uri").and_then(|u| url(errs, &o.at("redirect_uri"), u));
         let routes = if o.has("routes") { super::routes::load(errs, &o) } else { Vec::new() };
         let roles =
-            if o.has("roles") { super::load::load_roles(errs, &o).into_iter().collect() } else { HashMap::default() };
+            if o.has("roles") { super::roles::load_roles(errs, &o).into_iter().collect() } else { HashMap::default() };
         out.list.push(Deployment { ids: ids_of, places, minter, redirect_uri, cookie_name: None, routes, roles });
     }
     Some(out)

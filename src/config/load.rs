@@ -1,13 +1,11 @@
 //! Top-level loading: the document's shape, the dataplane, defaults, and the derived lists.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use crate::policy::Requirement;
 
 use super::fields;
-use super::reader::{array, kind, string_list, Obj};
+use super::reader::{array, kind, Obj};
 use super::{issuers, routes, Config, ConfigErrors, CorsPreflight, Dataplane, IdentityHeaders, TokenSource, Unmatched};
 
 /// Looks up an environment variable of the VM (Envoy `vm_config.environment_variables`). Passed in so the
@@ -78,7 +76,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let faults = load_faults(&mut errs, &top);
     let cache = load_cache(&mut errs, &top);
     let host_matching = load_host_matching(&mut errs, &top);
-    let roles = load_roles(&mut errs, &top);
+    let roles = super::roles::load_roles(&mut errs, &top);
     let issuers = issuers::load(&mut errs, &top, &roles, env);
     let routes = routes::load(&mut errs, &top);
     let rollout = super::rollout::load(&mut errs, &top, &routes, env);
@@ -366,21 +364,4 @@ fn load_faults(errs: &mut ConfigErrors, top: &Obj<'_>) -> super::Faults {
         }
     }
     f
-}
-
-pub(super) fn load_roles(errs: &mut ConfigErrors, top: &Obj<'_>) -> HashMap<String, Vec<String>> {
-    let mut roles = HashMap::new();
-    let Some(v) = top.get("roles") else {
-        return roles;
-    };
-    let path = top.at("roles");
-    let Some(map) = v.as_object() else {
-        errs.push(&path, format!("expected an object of role name to permission list; got {}", kind(v)));
-        return roles;
-    };
-    for (name, perms) in map {
-        let perms = string_list(errs, &format!("{path}.{name}"), perms);
-        roles.insert(name.clone(), perms);
-    }
-    roles
 }

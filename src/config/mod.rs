@@ -8,6 +8,7 @@ pub(crate) mod issuers;
 pub(crate) mod load;
 pub(crate) mod provider;
 pub mod reader;
+mod roles;
 pub mod rollout;
 pub(crate) mod routes;
 pub mod schema;

@@ -170,20 +170,9 @@ impl Engine {
             None => None,
         };
         let provider_down = cfg.session.is_some() && breaker::is_open(w.store, now);
-        let mut inp = Inputs {
-            now,
-            rng: &mut *w.rng,
-            caches: &mut self.caches,
-            remote: &self.remote,
-            provider_down,
-            strip: &self.strip,
-            deployment: c.deployment,
-        };
-        let mut d = crate::evaluate::evaluate(cfg, &c, req, &mut inp);
-        // No fresh key set in this VM: another VM may have stored one since the last tick.
-        if d.verdict().reason == Reason::Token(JwtError::KeysUnavailable)
-            && keys::pick_up_now(cfg, w.store, &mut self.remote)
-        {
+        // No fresh key set in this VM: another VM may have stored one since the last tick; then once more.
+        let mut picked_up = false;
+        let d = loop {
             let mut inp = Inputs {
                 now,
                 rng: &mut *w.rng,
@@ -193,8 +182,13 @@ impl Engine {
                 strip: &self.strip,
                 deployment: c.deployment,
             };
-            d = crate::evaluate::evaluate(cfg, &c, req, &mut inp);
-        }
+            let d = crate::evaluate::evaluate(cfg, &c, req, &mut inp);
+            let stale = d.verdict().reason == Reason::Token(JwtError::KeysUnavailable);
+            if picked_up || !stale || !keys::pick_up_now(cfg, w.store, &mut self.remote) {
+                break d;
+            }
+            picked_up = true;
+        };
         if d.verdict().reason == Reason::Token(JwtError::UnknownKid) {
             // A rotation at the provider: ask for an early refetch.
             keys::want_refetch(cfg, w.store);
@@ -318,9 +312,14 @@ impl Engine {
         self.out.drain()
     }
 
-    /// The legacy path answered a request passed in shadow mode.
-    pub fn on_upstream_response(&mut self, pass: &Pass, status: u16, location: Option<&str>) {
-        shadow::compare(&mut self.out, &mut self.shadow_logged, pass, status, location);
+    /// The legacy path answered a request passed in shadow mode: its response headers as the host has them.
+    pub fn on_upstream_response(&mut self, pass: &Pass, headers: &[(String, Vec<u8>)]) {
+        let value = |name: &str| {
+            headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| String::from_utf8_lossy(v))
+        };
+        let status: u16 = value(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let location = value("location");
+        shadow::compare(&mut self.out, &mut self.shadow_logged, pass, status, location.as_deref());
     }
 
     /// Effects produced by the last callbacks (metrics, log lines); the filter drains them after each one.

@@ -239,11 +239,11 @@ fn shadow_comparisons_are_counted_by_class_and_each_mismatch_kind_is_logged_once
         },
         authority: "a.test".into(),
     };
-    e.on_upstream_response(&pass(Outcome::Deny, 401), 401, None);
+    e.on_upstream_response(&pass(Outcome::Deny, 401), &[(":status".into(), b"401".to_vec())]);
     let effects = e.drain_effects();
     assert!(counted(&effects, "gatehouse.shadow.api.agree"), "{effects:?}");
     for _ in 0..3 {
-        e.on_upstream_response(&pass(Outcome::Deny, 401), 200, None);
+        e.on_upstream_response(&pass(Outcome::Deny, 401), &[(":status".into(), b"200".to_vec())]);
     }
     let effects = e.drain_effects();
     let kind = "gatehouse.shadow.api.mismatch.new_denies_legacy_allows.missing_credential";

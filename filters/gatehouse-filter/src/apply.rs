@@ -8,16 +8,15 @@ use crate::host::{self, ERROR, REQUEST_HEADERS};
 /// Removes and sets the request headers the decision names. `Err` when a change failed and the request must
 /// not go on (a header we could not strip might reach the upstream forged): a 500 has been sent.
 pub fn allow(a: &Allow) -> Result<(), ()> {
-    for name in &a.remove_headers {
-        if let Err(status) = host::remove_header(REQUEST_HEADERS, name) {
-            host::log(ERROR, &format!("cannot remove header {name}: host status {status}"));
-            local_error(500, "internal");
-            return Err(());
-        }
-    }
-    for (name, value) in &a.set_headers {
-        if let Err(status) = host::replace_header(REQUEST_HEADERS, name, value) {
-            host::log(ERROR, &format!("cannot set header {name}: host status {status}"));
+    let removals = a.remove_headers.iter().map(|name| (&**name, None));
+    let sets = a.set_headers.iter().map(|(name, value)| (name.as_str(), Some(value.as_str())));
+    for (name, value) in removals.chain(sets) {
+        let done = match value {
+            None => host::remove_header(REQUEST_HEADERS, name),
+            Some(value) => host::replace_header(REQUEST_HEADERS, name, value),
+        };
+        if let Err(status) = done {
+            host::log(ERROR, &format!("cannot change header {name}: host status {status}"));
             local_error(500, "internal");
             return Err(());
         }

@@ -129,15 +129,8 @@ impl HttpContext for Http {
             OnResponse::Nothing => {}
             OnResponse::Compare(pass) => {
                 let Some(engine) = self.engine.clone() else { return Action::Continue };
-                let pairs = host::header_pairs(RESPONSE_HEADERS).unwrap_or_default();
-                let value = |name: &str| {
-                    pairs
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-                };
-                let status: u16 = value(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
-                engine.borrow_mut().on_upstream_response(&pass, status, value("location").as_deref());
+                let headers = host::header_pairs(RESPONSE_HEADERS).unwrap_or_default();
+                engine.borrow_mut().on_upstream_response(&pass, &headers);
                 let _ = self.metrics.borrow_mut().publish(engine.borrow_mut().drain_effects());
             }
             OnResponse::Amend(headers, drop) => {
