@@ -141,7 +141,7 @@ pub struct Config {
     /// `dataplane` configuration).
     pub deployments: deployments::Deployments,
     /// Browser sessions, or an upstream token for any deployment (computed once: see `gives_credentials`).
-    pub gives_credentials: bool,
+    gives_credentials: bool,
     pub realm: String,
     pub unmatched: Unmatched,
     pub cors_preflight: CorsPreflight,

@@ -62,8 +62,4 @@ impl Outbox {
     pub fn drain(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.effects.is_empty()
-    }
 }

@@ -42,13 +42,3 @@ impl SharedStore for MemoryStore {
         Ok(())
     }
 }
-
-impl MemoryStore {
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
