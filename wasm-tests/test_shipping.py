@@ -1,7 +1,7 @@
 """Everything we ship for operators is checked the way a deployment meets it.
 
-* Envoy bootstraps in envoy-config/: the real Envoy loads each one with the filter (`--mode validate` runs
-  on_configure), Envoy's protos accept it strictly (PyPI xds-protos; unknown fields anywhere, inside `Any` too,
+* Envoy bootstraps in envoy-config/: the real Envoy runs each one and applies the filter's configuration it
+  discovers from envoy-config/ecds/ (on_configure accepts it), Envoy's protos accept both strictly (PyPI xds-protos; unknown fields anywhere, inside `Any` too,
   are errors), and its plugin configuration passes our JSON Schema and our own loader, with every secret it
   names wired through `vm_config.environment_variables`.
 * Istio manifests in envoy-config/istio/: the WasmPlugin passes the strict WasmPlugin schema with our plugin
@@ -22,6 +22,8 @@ import secrets
 import shutil
 import subprocess
 import tarfile
+import time
+import urllib.request
 from pathlib import Path
 
 import jsonschema
@@ -35,8 +37,11 @@ from envoy.extensions.filters.http.router.v3 import router_pb2  # noqa: F401
 from envoy.extensions.filters.http.wasm.v3 import wasm_pb2  # noqa: F401
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2  # noqa: F401
 from envoy.extensions.transport_sockets.tls.v3 import tls_pb2  # noqa: F401
+from envoy.config.core.v3 import extension_pb2  # noqa: F401
+from envoy.service.discovery.v3 import discovery_pb2
 
-from harness.envoy import ROOT, WASM, validate_file
+from harness.envoy import ENVOY, LOG_LEVELS, ROOT, WASM, free_port
+from harness import secrets as registry
 from harness.tokens import Keys, plugin_config
 
 CLI = os.environ.get("GATEHOUSE_CLI", str(ROOT / "target" / "release" / "gatehouse"))
@@ -82,16 +87,33 @@ def cli_validate(cfg, tmp_path, env=None, no_env=True):
     return p.returncode, p.stdout + p.stderr
 
 
-def wasm_filters(bootstrap):
-    """Every envoy.filters.http.wasm config in a bootstrap (a dict, as loaded from YAML)."""
-    out = []
+def http_filters(bootstrap):
     for listener in bootstrap.get("static_resources", {}).get("listeners", []):
         for chain in listener.get("filter_chains", []):
             for f in chain.get("filters", []):
-                for hf in f.get("typed_config", {}).get("http_filters", []):
-                    tc = hf.get("typed_config", {})
-                    if tc.get("@type", "").endswith("envoy.extensions.filters.http.wasm.v3.Wasm"):
-                        out.append(tc["config"])
+                yield from f.get("typed_config", {}).get("http_filters", [])
+
+
+def ecds_file(http_filter):
+    """The file a filter's extension config discovery reads (Envoy's filesystem config source), or None."""
+    source = http_filter.get("config_discovery", {}).get("config_source", {}).get("path_config_source")
+    return Path(ROOT, source["path"]) if source else None
+
+
+def wasm_filters(bootstrap):
+    """Every envoy.filters.http.wasm config (the `config` member) a bootstrap (a dict, as loaded from YAML) runs,
+    inline or delivered by extension config discovery from the file it names."""
+    out = []
+    for hf in http_filters(bootstrap):
+        path = ecds_file(hf)
+        if path:
+            (resource,) = load_yaml(path)["resources"]
+            assert resource["name"] == hf["name"], "the discovered resource is the one the filter asks for"
+            tc = resource["typed_config"]
+        else:
+            tc = hf.get("typed_config", {})
+        if tc.get("@type", "").endswith("envoy.extensions.filters.http.wasm.v3.Wasm"):
+            out.append(tc["config"])
     return out
 
 
@@ -148,44 +170,103 @@ def test_envoy_config_ships_the_demo_the_func_e_and_the_airflow_bootstraps():
     assert {p.name for p in ENVOY_CONFIGS} >= {"envoy.yaml", "func-e.yaml", "airflow.yaml"}
 
 
-def with_absolute_module(path, tmp_path):
-    """The bootstrap as JSON with the module path made absolute (the shipped files name it relative to the
-    repository root) and pointed at the module under test."""
+def runnable(path, tmp_path):
+    """The bootstrap as JSON, runnable beside other tests: free ports, and the discovered configuration copied
+    into tmp_path with the module path made absolute (the shipped files name it relative to the repository root)
+    and pointed at the module under test."""
     cfg = load_yaml(path)
-    filters = wasm_filters(cfg)
-    assert filters, f"{path.name} loads no Gatehouse filter"
-    for wasm in filters:
-        local = wasm["vm_config"]["code"]["local"]
-        assert local["filename"] == "dist/gatehouse.wasm", "shipped bootstraps load the built module"
+    cfg["admin"]["address"]["socket_address"]["port_value"] = free_port()
+    for listener in cfg["static_resources"]["listeners"]:
+        listener["address"]["socket_address"]["port_value"] = free_port()
+    discovered = [hf for hf in http_filters(cfg) if ecds_file(hf)]
+    assert discovered, f"{path.name} receives the Gatehouse filter's configuration through ECDS"
+    for hf in discovered:
+        doc = load_yaml(ecds_file(hf))
+        local = doc["resources"][0]["typed_config"]["config"]["vm_config"]["code"]["local"]
+        assert local["filename"] == "dist/gatehouse.wasm", "shipped configurations load the built module"
         local["filename"] = str(Path(WASM).resolve())
+        (tmp_path / "ecds").mkdir(exist_ok=True)
+        copy_path = tmp_path / "ecds" / ecds_file(hf).name
+        copy_path.write_text(json.dumps(doc))
+        source = hf["config_discovery"]["config_source"]["path_config_source"]
+        source["path"] = str(copy_path)
+        source["watched_directory"]["path"] = str(copy_path.parent)
     out = tmp_path / f"{path.stem}.json"
     out.write_text(json.dumps(cfg))
     return out, cfg
 
 
+def stat(admin_port, name):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/stats?filter={name}", timeout=2) as r:
+            m = re.search(rf"^{re.escape(name)}: (\d+)$", r.read().decode(), re.M)
+    except OSError:
+        return None
+    return int(m.group(1)) if m else None
+
+
+def run_envoy(config, cfg, env, tmp_path):
+    """Starts the real Envoy on a shipped bootstrap until its first configuration discovery has been applied or
+    refused; returns (applied, log)."""
+    admin = cfg["admin"]["address"]["socket_address"]["port_value"]
+    log = tmp_path / f"envoy-{admin}.log"
+    for value in env.values():
+        registry.register(value)
+    with open(log, "w") as out:
+        proc = subprocess.Popen([ENVOY, "-c", str(config), "--concurrency", "1", "--use-dynamic-base-id",
+                                 "--base-id-path", str(tmp_path / f"base-id-{admin}"), *LOG_LEVELS],
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=str(ROOT))
+        try:
+            prefix = "extension_config_discovery.http_filter.gatehouse."
+            deadline = time.time() + 30
+            while time.time() < deadline and proc.poll() is None:
+                reload, fail = stat(admin, prefix + "config_reload"), stat(admin, prefix + "config_fail")
+                if reload or fail:
+                    return reload == 1 and fail == 0, log.read_text()
+                time.sleep(0.1)
+            raise AssertionError(f"no configuration discovery in 30 s:\n{log.read_text()[-3000:]}")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 @pytest.mark.parametrize("path", ENVOY_CONFIGS, ids=lambda p: p.name)
-def test_the_real_envoy_loads_each_shipped_bootstrap_with_the_filter(path, tmp_path):
-    config, cfg = with_absolute_module(path, tmp_path)
-    needed = {k for w in wasm_filters(cfg) for k in w["vm_config"].get("environment_variables", {}).get("host_env_keys", [])}
+def test_the_real_envoy_runs_each_shipped_bootstrap_with_the_filter_configured_through_discovery(path, tmp_path):
+    config, cfg = runnable(path, tmp_path)
+    needed = {k for w in wasm_filters(load_yaml(path)) for k in w["vm_config"].get("environment_variables", {}).get("host_env_keys", [])}
     assert needed <= SHIPPING_ENV.keys(), f"give test_shipping.SHIPPING_ENV a value for {needed - SHIPPING_ENV.keys()}"
-    code, out = validate_file(str(config), env={k: SHIPPING_ENV[k] for k in needed})
-    assert code == 0, f"{path.name}:\n{out[-3000:]}"
-    # Control: without its secrets the same bootstrap is refused, so the filter really ran on_configure.
-    code, out = validate_file(str(config), env={})
-    assert code != 0 and "is not set in the VM" in out, out[-3000:]
+    applied, log = run_envoy(config, cfg, {k: SHIPPING_ENV[k] for k in needed}, tmp_path)
+    assert applied, f"{path.name}:\n{log[-3000:]}"
+    # Control: without its secrets the same configuration is refused, so the filter really ran on_configure.
+    applied, log = run_envoy(config, cfg, {}, tmp_path)
+    assert not applied and "is not set in the VM" in log, log[-3000:]
 
 
 @pytest.mark.parametrize("path", ENVOY_CONFIGS, ids=lambda p: p.name)
-def test_each_shipped_bootstrap_parses_strictly_with_envoys_protos(path):
-    msg = json_format.ParseDict(load_yaml(path), bootstrap_pb2.Bootstrap(), ignore_unknown_fields=False)
+def test_each_shipped_bootstrap_and_its_discovered_configuration_parse_strictly_with_envoys_protos(path):
+    cfg = load_yaml(path)
+    msg = json_format.ParseDict(cfg, bootstrap_pb2.Bootstrap(), ignore_unknown_fields=False)
     assert msg.static_resources.listeners and msg.static_resources.clusters
+    assert msg.node.id, "extension config discovery needs the node's identity"
+    for hf in http_filters(cfg):
+        if ecds_file(hf):
+            ecds = json_format.ParseDict(load_yaml(ecds_file(hf)), discovery_pb2.DiscoveryResponse(),
+                                         ignore_unknown_fields=False)
+            assert len(ecds.resources) == 1
 
 
-def test_the_proto_check_refuses_an_unknown_field_inside_a_typed_config():
-    cfg = load_yaml(ENVOY_CONFIGS[0])
-    wasm_filters(cfg)[0]["vm_config"]["runtme"] = "envoy.wasm.runtime.v8"
+def test_the_proto_check_refuses_an_unknown_field_inside_a_discovered_typed_config():
+    (hf,) = [hf for hf in http_filters(load_yaml(ENVOY_CONFIGS[0])) if ecds_file(hf)]
+    doc = load_yaml(ecds_file(hf))
+    doc["resources"][0]["typed_config"]["config"]["vm_config"]["runtme"] = "envoy.wasm.runtime.v8"
     with pytest.raises(json_format.ParseError, match="runtme"):
-        json_format.ParseDict(cfg, bootstrap_pb2.Bootstrap(), ignore_unknown_fields=False)
+        json_format.ParseDict(doc, discovery_pb2.DiscoveryResponse(), ignore_unknown_fields=False)
+
+
+def test_every_shipped_bootstrap_labels_the_gatehouse_metrics_for_prometheus():
+    tags = json.loads(Path(ROOT, "envoy-config", "stats-tags.json").read_text())["stats_tags"]
+    for path in ENVOY_CONFIGS:
+        assert load_yaml(path)["stats_config"]["stats_tags"] == tags, path.name
 
 
 @pytest.mark.parametrize("path", ENVOY_CONFIGS, ids=lambda p: p.name)

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::policy::Requirement;
+use crate::policy::{Requirement, Route};
 
 use super::fields;
 use super::reader::{array, kind, Obj};
@@ -79,7 +79,8 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let roles = super::roles::load_roles(&mut errs, &top);
     let issuers = issuers::load(&mut errs, &top, &roles, env);
     let routes = routes::load(&mut errs, &top);
-    let rollout = super::rollout::load(&mut errs, &top, &routes, env);
+    let flaggable: Vec<&Route> = routes.iter().chain(deployments.list.iter().flat_map(|d| &d.routes)).collect();
+    let rollout = super::rollout::load(&mut errs, &top, &flaggable, env);
     let session = super::session::load_session(&mut errs, &top, env);
     let super::upstream_token::UpstreamToken { minter, exchange } =
         super::upstream_token::load_upstream_token(&mut errs, &top, env);

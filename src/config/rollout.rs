@@ -94,7 +94,9 @@ pub struct Rollout {
 pub const AUTH_CLASS: &str = "auth";
 pub const UNMATCHED_CLASS: &str = "unmatched";
 
-pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, routes: &[Route], env: Env<'_>) -> Option<Rollout> {
+/// `routes`: every route a flag may name, the shared ones and each deployment's own (flags apply by name and
+/// class wherever the route is defined).
+pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, routes: &[&Route], env: Env<'_>) -> Option<Rollout> {
     let v = top.get("rollout")?;
     let o = Obj::open(errs, top.at("rollout"), v, &fields::ROLLOUT)?;
     let default = o.get("default").map_or(Some(Flag::ENFORCE), |v| flag(errs, &o.at("default"), v));

@@ -313,3 +313,25 @@ fn a_deployment_can_have_routes_and_roles_of_its_own_over_the_shared_ones() {
     let d = api(&mut vm, "cluster.test", "/b/api/admin/settings", &viewer);
     assert_eq!((d.status(), d.verdict().reason.code()), (Some(403), "insufficient_permissions"));
 }
+
+#[test]
+fn rollout_flags_can_name_the_routes_and_classes_a_deployment_defines_itself() {
+    let mut v = dataplane_json();
+    v["deployments"][0]["routes"] = json!([
+        {"name": "a-runs", "class": "a-api", "path": {"prefix": "/runs"}, "require": "bearer"},
+        {"name": "a-jobs", "path": {"prefix": "/jobs"}, "require": "bearer"}
+    ]);
+    v["rollout"] = json!({"classes": {"a-api": {"mode": "off"}}, "routes": {"a-jobs": {"mode": "off"}}});
+    let cfg = session_config_from(&v, &dataplane_env);
+    let mut vm = Vm::new(&cfg);
+    for path in ["/a/runs/1", "/a/jobs/1"] {
+        let d = vm.request("GET", path, "cluster.test", &[]);
+        assert_eq!((d.status(), d.verdict().reason.code()), (None, "rollout_off"), "{path}");
+    }
+    let d = vm.request("GET", "/a/api/x", "cluster.test", &[("accept", "application/json")]);
+    assert_eq!(d.status(), Some(401), "the shared routes stay enforced");
+    // A flag naming a class or route no deployment defines is still a mistake.
+    v["rollout"] = json!({"classes": {"a-apj": {"mode": "off"}}, "routes": {"a-jbos": {"mode": "off"}}});
+    let text = crate::load_config(v.to_string().as_bytes(), &dataplane_env).unwrap_err().to_string();
+    assert!(text.contains("$.rollout.classes.a-apj") && text.contains("$.rollout.routes.a-jbos"), "{text}");
+}
