@@ -95,6 +95,24 @@ pub fn classify<'c, 'r>(cfg: &'c Config, req: &Request<'r>) -> Classified<'c, 'r
     Classified { path, query, deployment, target }
 }
 
+/// Whether a place to return to after sign-in is one of the flow's own paths on this host (the callback, a
+/// login or logout path, also behind a deployment's prefix): returning there would end on an error page or
+/// sign the person straight out again. A path that does not normalize counts as one.
+pub fn is_flow_target(cfg: &Config, authority: &str, target: &str) -> bool {
+    let Some(sc) = &cfg.session else { return false };
+    let Ok((path, _)) = normalize_path(target) else { return true };
+    if path == sc.callback_path {
+        return true;
+    }
+    let host = route_host(authority, cfg.host_matching);
+    let inner = match cfg.deployments.find(&host, &path).and_then(|(_, len)| path.get(len..)) {
+        Some("") => "/",
+        Some(rest) => rest,
+        None => path.as_str(),
+    };
+    flow_path(sc, inner).is_some()
+}
+
 /// The deployment tag a `state` of ours carries in its last eight bytes (see `browser::login`).
 pub fn state_tag(state: &str) -> Option<[u8; 8]> {
     let bytes = crate::b64::decode_strict(state)?;

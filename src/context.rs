@@ -33,6 +33,8 @@ pub struct Strip {
     /// Token source headers, every spelling of the identity headers, the configured extras, and the rollout
     /// canary header (ours, never the upstream's).
     pub always: Vec<Arc<str>>,
+    /// The identity headers alone, removed in rollout `off` and `shadow` too.
+    pub owned: Vec<Arc<str>>,
     pub authorization: Arc<str>,
     pub cookie: Arc<str>,
 }
@@ -45,6 +47,7 @@ impl Strip {
         for name in sources.chain(cfg.forged_headers.iter().map(String::as_str)).chain(canary) {
             always.push(Arc::from(name));
         }
-        Strip { always, authorization: Arc::from("authorization"), cookie: Arc::from("cookie") }
+        let owned = cfg.owned_headers.iter().map(|h| Arc::from(h.as_str())).collect();
+        Strip { always, owned, authorization: Arc::from("authorization"), cookie: Arc::from("cookie") }
     }
 }

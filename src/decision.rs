@@ -115,6 +115,14 @@ impl Pending {
         }
     }
 
+    /// A sign-in's `state` and when its flow started.
+    pub fn flow(&self) -> Option<(&str, u64)> {
+        match &self.state {
+            PendingState::CodeExchange { flow, .. } => Some((flow.state.as_str(), flow.iat)),
+            _ => None,
+        }
+    }
+
     /// The shared-store key under which only one call of this kind may be in flight across the proxy:
     /// refreshes are single-flight per session. `None` for calls that are not.
     pub fn single_flight_key(&self) -> Option<String> {
@@ -159,9 +167,11 @@ pub struct Predicted {
     pub status: u16,
 }
 
-/// The request goes on exactly as it came (rollout `shadow` or `off`): nothing removed, nothing added.
+/// The request goes on as it came (rollout `shadow` or `off`): nothing added, and only the identity headers
+/// Gatehouse owns removed, so a client cannot forge them whichever path decides.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Pass {
+    pub remove_headers: Vec<std::sync::Arc<str>>,
     /// In shadow mode, what the new path would have done; compared with the legacy path's answer.
     pub shadow: Option<Predicted>,
     pub verdict: Verdict,

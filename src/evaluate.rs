@@ -26,6 +26,13 @@ pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &m
         Target::Route(r) => Some(r),
         Target::Unmatched => None,
     };
+    // RFC 6750 §2.3 and §2: a token in the URL is logged by every hop and would reach the upstream in its path,
+    // and a request must not carry its credential in more than one place. Tokens come from the configured
+    // headers only, so an `access_token` parameter is refused, alone or beside a header.
+    if c.query.is_some_and(|q| crate::oidc::query_param(q, "access_token").is_some()) {
+        let format = route.map_or(ResponseFormat::Json, |r| r.response);
+        return deny(cfg, route, format, Deny::InvalidRequest, Reason::TokenInQuery, None);
+    }
     let mut set_headers = Vec::new();
     // The upstream must see the path the rules matched, not a spelling it might resolve differently.
     if Some(c.path.as_str()) != req.path.split('?').next() {

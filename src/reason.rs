@@ -26,6 +26,8 @@ pub enum Reason {
     BadHeaderEncoding,
     NoRoute,
     NoDeployment,
+    /// RFC 6750 §2: a bearer token in the URL (`access_token`), where it leaks into logs and the upstream.
+    TokenInQuery,
     // Bearer tokens.
     MissingCredential,
     Token(JwtError),
@@ -63,6 +65,15 @@ pub enum Reason {
     StateMismatch,
     FlowExpired,
     MissingCode,
+    /// A callback whose `state` was already spent at this proxy: a replayed flow cookie and state.
+    StateReplayed,
+    /// The proxy's shared store would not record the state as spent: the sign-in fails closed.
+    StateUnrecorded,
+    /// A callback parameter (`code`, `state`, `iss`) given more than once.
+    DuplicateParameter,
+    /// RFC 9207: the callback's `iss` is not our provider's, or is missing where the provider sends it.
+    IssMismatch,
+    MissingIss,
     FlowEncode,
     FlowSeal,
     NoSessionConfig,
@@ -90,6 +101,7 @@ impl Reason {
             Reason::BadHeaderEncoding => "bad_header_encoding",
             Reason::NoRoute => "no_route",
             Reason::NoDeployment => "no_deployment",
+            Reason::TokenInQuery => "token_in_query",
             Reason::MissingCredential => "missing_credential",
             Reason::Token(e) => e.code(),
             Reason::ScopeMismatch => "scope_mismatch",
@@ -124,6 +136,11 @@ impl Reason {
             Reason::StateMismatch => "state_mismatch",
             Reason::FlowExpired => "flow_expired",
             Reason::MissingCode => "missing_code",
+            Reason::StateReplayed => "state_replayed",
+            Reason::StateUnrecorded => "state_unrecorded",
+            Reason::DuplicateParameter => "duplicate_parameter",
+            Reason::IssMismatch => "iss_mismatch",
+            Reason::MissingIss => "missing_iss",
             Reason::FlowEncode => "flow_encode",
             Reason::FlowSeal => "flow_seal",
             Reason::NoSessionConfig => "no_session_config",

@@ -8,6 +8,8 @@ use crate::reason::Reason;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deny {
     BadRequest,
+    /// RFC 6750 §3.1 `invalid_request`: a malformed credential request (e.g. a token in two places).
+    InvalidRequest,
     MissingCredential,
     InvalidToken,
     InsufficientScope,
@@ -38,6 +40,9 @@ pub fn deny(
     // `insufficient_scope` (403) otherwise. The reason code itself stays in our logs.
     let (status, challenge, generic) = match deny {
         Deny::BadRequest => (400, None, "bad_request"),
+        Deny::InvalidRequest => {
+            (400, Some(format!("Bearer realm=\"{realm}\", error=\"invalid_request\"")), "bad_request")
+        }
         Deny::MissingCredential => (401, Some(format!("Bearer realm=\"{realm}\"")), "unauthorized"),
         Deny::InvalidToken => (401, Some(format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")), "unauthorized"),
         Deny::InsufficientScope => {
@@ -67,12 +72,16 @@ pub fn deny(
     Decision::Reply(Reply { status, headers, body, verdict: verdict(route, reason, issuer) })
 }
 
+/// Every answer of the sign-in flow is neither stored nor the source of a `Referer`: the callback's URL holds
+/// the authorization code and state (RFC 9700 §4.2.4 recommends `Referrer-Policy: no-referrer`).
+fn flow_headers() -> [(String, String); 2] {
+    [("cache-control".to_owned(), "no-store".to_owned()), ("referrer-policy".to_owned(), "no-referrer".to_owned())]
+}
+
 /// A small HTML page for a person in a browser (sign-in failed or expired, provider unavailable).
 pub fn page(status: u16, title: &str, message: &str, reason: Reason, cookies: Vec<String>) -> Decision {
-    let mut headers = vec![
-        ("content-type".to_owned(), "text/html; charset=utf-8".to_owned()),
-        ("cache-control".to_owned(), "no-store".to_owned()),
-    ];
+    let mut headers = vec![("content-type".to_owned(), "text/html; charset=utf-8".to_owned())];
+    headers.extend(flow_headers());
     if status == 503 {
         headers.push(("retry-after".to_owned(), "30".to_owned()));
     }
@@ -87,8 +96,8 @@ pub fn page(status: u16, title: &str, message: &str, reason: Reason, cookies: Ve
 }
 
 pub fn redirect(location: &str, cookies: Vec<String>, reason: Reason, route: Option<&Route>) -> Decision {
-    let mut headers =
-        vec![("location".to_owned(), location.to_owned()), ("cache-control".to_owned(), "no-store".to_owned())];
+    let mut headers = vec![("location".to_owned(), location.to_owned())];
+    headers.extend(flow_headers());
     headers.extend(cookies.into_iter().map(|c| ("set-cookie".to_owned(), c)));
     Decision::Reply(Reply { status: 302, headers, body: String::new(), verdict: verdict(route, reason, None) })
 }

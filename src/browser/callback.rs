@@ -8,13 +8,16 @@ use super::{family, jar, redirect_uri, request_cookies, token_request};
 use crate::config::SessionConfig;
 use crate::context::Inputs;
 use crate::decision::{Decision, Pending, PendingState};
-use crate::oidc::query_param;
+use crate::oidc::{query_param, repeated_param};
 use crate::reason::Reason;
 use crate::request::Request;
 use crate::respond::verdict;
 use crate::session::{open, FlowState};
 
 pub fn callback(sc: &SessionConfig, req: &Request<'_>, query: &str, inp: &mut Inputs<'_>) -> Decision {
+    if repeated_param(query, &["code", "state", "iss", "error"]) {
+        return show(Page::ResponseInvalid, Reason::DuplicateParameter, Vec::new());
+    }
     // Our states are 32 base64url characters; anything else is not ours, and must not reach a cookie name.
     let raw_state = query_param(query, "state");
     let state = raw_state
@@ -25,6 +28,17 @@ pub fn callback(sc: &SessionConfig, req: &Request<'_>, query: &str, inp: &mut In
     }
     let flow_name = state.as_deref().map(|s| sc.flow_cookie_name(s));
     let clear_flow = || flow_name.iter().map(|n| sc.attributes.clear(n)).collect::<Vec<_>>();
+    // RFC 9207 §2.4: a response naming another issuer is a mix-up attack (or a misconfiguration); one without
+    // `iss` is refused when the provider says it always sends it.
+    match query_param(query, "iss") {
+        Some(iss) if iss != sc.provider.issuer.issuer => {
+            return show(Page::ResponseMismatch, Reason::IssMismatch, clear_flow())
+        }
+        None if sc.provider.iss_parameter_required => {
+            return show(Page::ResponseIncomplete, Reason::MissingIss, clear_flow())
+        }
+        _ => {}
+    }
     if query_param(query, "error").is_some() {
         return show(Page::ProviderDidNotSignIn, Reason::IdpError, clear_flow());
     }

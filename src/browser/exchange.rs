@@ -33,11 +33,16 @@ pub fn code_answered(
     let Some(id_token) = tokens.id_token else {
         return show(Page::ProviderAnswerIncomplete, Reason::IdpNoIdToken, set);
     };
+    // RFC 6749 §5.1: a successful answer always has an access token; one without is not a sign-in.
+    let Some(access_token) = &tokens.access_token else {
+        return show(Page::ProviderAnswerIncomplete, Reason::IdpNoAccessToken, set);
+    };
+    let bound = id_token::Bound { nonce: Some(&flow.nonce), access_token: Some(access_token.expose()) };
     let claims = match id_token::validate(
         id_token.expose(),
         &p.issuer,
         &p.client_id,
-        Some(&flow.nonce),
+        bound,
         p.roles_claim.as_deref(),
         Some(inp.remote),
         inp.now,

@@ -27,15 +27,52 @@ pub fn start_login(
     if json && (inp.provider_down || cfg.faults.provider_unavailable) {
         return deny(cfg, route, ResponseFormat::Json, Deny::Unavailable, Reason::IdpDown, None);
     }
-    let present = jar(sc, inp).map(|j| family(&request_cookies(req), j.name)).unwrap_or_default();
-    start_login_with(cfg, sc, &present, return_to, route, inp)
+    let cookies = request_cookies(req);
+    let present = jar(sc, inp).map(|j| family(&cookies, j.name)).unwrap_or_default();
+    let flows: Vec<Flow> = cookies
+        .iter()
+        .filter(|(n, _)| sc.is_flow_cookie(n))
+        .map(|(n, v)| Flow { name: n, bytes: n.len() + 1 + v.len() })
+        .collect();
+    start_login_with(cfg, sc, &present, &flows, return_to, route, inp)
+}
+
+/// A sign-in in progress in this browser: its flow cookie's name and size on the wire.
+pub(super) struct Flow<'a> {
+    pub name: &'a str,
+    pub bytes: usize,
+}
+
+/// Sign-ins one browser may have in progress at once (tabs), and the bytes their cookies may take together:
+/// without a bound, every abandoned start leaves a cookie until the `Cookie` header passes the proxy's limit
+/// (Envoy's default 8 KiB for all headers) and the person is locked out.
+const MAX_FLOWS: usize = 4;
+const FLOW_BYTES: usize = 4096;
+
+/// The flow cookies to clear so that, with the new one, at most `MAX_FLOWS` remain within `FLOW_BYTES`. The
+/// oldest go first: browsers send cookies of the same path in order of creation (RFC 6265 §5.4 step 2).
+fn evicted<'f>(flows: &'f [Flow<'f>], new_bytes: usize) -> impl Iterator<Item = &'f str> {
+    let mut bytes = new_bytes;
+    // Newest first, keep while both limits hold; everything older than the last one kept goes.
+    let kept = flows
+        .iter()
+        .rev()
+        .take(MAX_FLOWS - 1)
+        .take_while(|f| {
+            bytes += f.bytes;
+            bytes <= FLOW_BYTES
+        })
+        .count();
+    flows.iter().take(flows.len() - kept).map(|f| f.name)
 }
 
 /// The redirect to the provider; `present` names session cookies to clear (they did not open).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn start_login_with(
     cfg: &Config,
     sc: &SessionConfig,
     present: &[String],
+    flows: &[Flow<'_>],
     return_to: &str,
     route: Option<&Route>,
     inp: &mut Inputs<'_>,
@@ -87,7 +124,10 @@ pub(super) fn start_login_with(
     // The flow cookie must come back on the provider's cross-site redirect to the callback, which a Strict
     // cookie would not (RFC 6265bis §5.5.7.1): it is always Lax, whatever the session cookie is.
     let flow_attributes = CookieAttributes { same_site: SameSite::Lax, ..sc.attributes.clone() };
-    let mut set = vec![flow_attributes.set_cookie(&flow_name, &sealed, Some(sc.flow_lifetime_seconds))];
+    let flow_cookie = flow_attributes.set_cookie(&flow_name, &sealed, Some(sc.flow_lifetime_seconds));
+    let new_bytes = flow_name.len() + 1 + sealed.len();
+    let mut set: Vec<String> = evicted(flows, new_bytes).map(|name| sc.attributes.clear(name)).collect();
+    set.push(flow_cookie);
     // A session cookie that did not open is cleared now, so it cannot shadow the new one.
     set.extend(present.iter().map(|name| sc.attributes.clear(name)));
     redirect(&location, set, Reason::LoginRedirect, route)

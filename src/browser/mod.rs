@@ -85,6 +85,7 @@ pub fn flow(
         FlowPath::Login => {
             let next = c.query.and_then(|q| query_param(q, "next")).unwrap_or_else(|| "/".to_owned());
             let next = return_path::sanitize(&next);
+            let next = if crate::classify::is_flow_target(cfg, req.authority, &next) { "/".to_owned() } else { next };
             // Already signed in: go where the person wanted, keeping the session.
             if let Some(j) = jar(sc, inp) {
                 if open_session(sc, j, &request_cookies(req), inp.now, Some(&mut inp.caches.sessions)).is_ok() {
@@ -94,6 +95,16 @@ pub fn flow(
             login::start_login(cfg, sc, req, &next, None, inp)
         }
     }
+}
+
+/// A callback whose state was spent already (a replayed flow cookie and state), or could not be marked spent.
+pub fn state_refused(cfg: &Config, pending: Pending, reason: Reason) -> Decision {
+    let clear = match (&cfg.session, &pending.state) {
+        (Some(sc), PendingState::CodeExchange { flow_cookie, .. }) => vec![sc.attributes.clear(flow_cookie)],
+        _ => Vec::new(),
+    };
+    let page = if reason == Reason::StateReplayed { pages::Page::LinkInvalid } else { pages::Page::CannotStore };
+    pages::show(page, reason, clear)
 }
 
 /// Continues a sign-in or a session after its token call answered.

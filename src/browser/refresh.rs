@@ -29,13 +29,18 @@ pub fn refreshed(
     };
     let reason = match token_response::parse(resp) {
         Ok(tokens) => {
+            // RFC 6749 §5.1 (and §6): an answer without an access token renews nothing.
+            let Some(access_token) = &tokens.access_token else {
+                return end(Reason::IdpNoAccessToken, inp);
+            };
             let mut renewed = true;
+            let bound = id_token::Bound { nonce: None, access_token: Some(access_token.expose()) };
             if let Some(id) = &tokens.id_token {
                 match id_token::validate(
                     id.expose(),
                     &p.issuer,
                     &p.client_id,
-                    None,
+                    bound,
                     p.roles_claim.as_deref(),
                     Some(inp.remote),
                     inp.now,

@@ -92,7 +92,7 @@ pub(super) fn end_session(
 ) -> Decision {
     let clear: Vec<String> = present.iter().map(|n| sc.attributes.clear(n)).collect();
     let mut d = if wants_redirect {
-        start_login_with(cfg, sc, &[], return_to, route, inp)
+        start_login_with(cfg, sc, &[], &[], return_to, route, inp)
     } else {
         let format = route.map_or(ResponseFormat::Json, |r| r.response);
         deny(cfg, route, format, Deny::MissingCredential, reason.clone(), Some("oidc".into()))

@@ -433,6 +433,12 @@ pub const PROVIDER: Spec = Spec {
         Field { key: "remote_jwks", kind: Kind::Obj(&REMOTE_JWKS), required: false, doc: "" },
         Field { key: "keep_refresh_token", kind: Kind::Bool { default: Some(false) }, required: false, doc: "" },
         Field {
+            key: "authorization_response_iss_parameter_supported",
+            kind: Kind::Bool { default: Some(false) },
+            required: false,
+            doc: "as in the provider's discovery document: its callbacks carry `iss` (RFC 9207), so one without is refused",
+        },
+        Field {
             key: "refresh_before_seconds",
             kind: Kind::Int { min: 0, max: 86400, default: Some(60) },
             required: false,

@@ -130,13 +130,18 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let mut forged_headers: Vec<String> = Vec::new();
     // Default names stay stripped even when configured away or switched off: an upstream may still read them.
     let defaults = IdentityHeaders::defaults();
-    for name in identity_headers.names().chain(defaults.names()).map(str::to_owned).chain(strip) {
+    let mut identity_variants = 0;
+    for (i, name) in identity_headers.names().chain(defaults.names()).map(str::to_owned).chain(strip).enumerate() {
         for variant in separator_variants(&name) {
             if !forged_headers.contains(&variant) {
                 forged_headers.push(variant);
             }
         }
+        if i < identity_headers.names().count() + defaults.names().count() {
+            identity_variants = forged_headers.len();
+        }
     }
+    let owned_headers = forged_headers.get(..identity_variants).unwrap_or_default().to_vec();
     let gives_credentials =
         session.is_some() || minter.is_some() || deployments.list.iter().any(|d| d.minter.is_some());
     let mut request_headers: Vec<String> = BASE_HEADERS.iter().map(|s| (*s).to_owned()).collect();
@@ -166,6 +171,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         token_sources,
         identity_headers,
         forged_headers,
+        owned_headers,
         roles,
         issuers,
         routes,

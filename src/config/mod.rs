@@ -151,6 +151,9 @@ pub struct Config {
     /// Every header removed before an allowed request goes upstream: identity headers in their `-` and `_`
     /// spellings plus the configured extras. Computed once here, not per request.
     pub forged_headers: Vec<String>,
+    /// The identity headers alone (every spelling): Gatehouse owns them, so they are removed in every rollout
+    /// mode, also when the legacy path decides (it sets its own after us).
+    pub owned_headers: Vec<String>,
     pub roles: HashMap<String, Vec<String>>,
     pub issuers: Vec<Issuer>,
     pub routes: Vec<Route>,

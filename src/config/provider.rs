@@ -52,6 +52,9 @@ pub struct Provider {
     /// `end_session_endpoint` speaks OIDC RP-Initiated Logout (`id_token_hint`, `post_logout_redirect_uri`),
     /// or Auth0's `/v2/logout` (`client_id`, `returnTo`).
     pub auth0_logout: bool,
+    /// RFC 9207 §2.4: the provider says it sends `iss` with every authorization response, so a callback
+    /// without it is refused (with it, it must equal the issuer either way).
+    pub iss_parameter_required: bool,
 }
 
 /// An absolute URL we send browsers to or compare against. https only, except on loopback where tests and
@@ -188,6 +191,7 @@ pub(super) fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env:
     let leeway = o.int(errs, "leeway_seconds");
     let keep_refresh_token = o.flag(errs, "keep_refresh_token");
     let auth0_logout = o.choice(errs, "logout_style", &[("oidc", false), ("auth0", true)]).unwrap_or(false);
+    let iss_parameter_required = o.flag(errs, "authorization_response_iss_parameter_supported");
     let refresh_before_seconds = o.int(errs, "refresh_before_seconds");
     let refresh_grace_seconds = o.int(errs, "refresh_grace_seconds");
     let outage_backoff_seconds = o.int(errs, "outage_backoff_seconds");
@@ -230,5 +234,6 @@ pub(super) fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env:
         refresh_grace_seconds,
         outage_backoff_seconds,
         auth0_logout,
+        iss_parameter_required,
     })
 }

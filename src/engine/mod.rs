@@ -18,6 +18,7 @@ pub mod flight;
 pub mod keys;
 pub mod shadow;
 pub mod shared;
+pub mod states;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,6 +93,9 @@ impl Engine {
         if self.config.session.as_ref().is_some_and(|s| s.provider.keep_refresh_token) {
             flight::create(store);
         }
+        if self.config.session.is_some() {
+            states::create(store);
+        }
     }
 
     fn now(&self, w: &World<'_>) -> u64 {
@@ -144,6 +148,7 @@ impl Engine {
                 );
             }
             Decision::Pass(p) => {
+                p.remove_headers.retain(|h| meta.present.iter().any(|p| **p == **h));
                 if p.shadow.is_some() {
                     p.authority.clone_from(&meta.authority);
                 }
@@ -163,7 +168,12 @@ impl Engine {
         let gate = match &cfg.rollout {
             Some(r) => match rollout::gate(r, &c, req, now) {
                 Gate::Legacy(reason) => {
-                    return Decision::Pass(Pass { shadow: None, verdict: legacy(&c, reason), authority: String::new() })
+                    return Decision::Pass(Pass {
+                        remove_headers: self.strip.owned.clone(),
+                        shadow: None,
+                        verdict: legacy(&c, reason),
+                        authority: String::new(),
+                    })
                 }
                 Gate::Evaluate { flag, forced } => Some((r, flag, forced)),
             },
@@ -206,11 +216,19 @@ impl Engine {
                 let predicted = rollout::predict(&d);
                 let mut verdict = d.verdict().clone();
                 verdict.subject = None;
-                Decision::Pass(Pass { shadow: Some(predicted), verdict, authority: String::new() })
+                Decision::Pass(Pass {
+                    remove_headers: self.strip.owned.clone(),
+                    shadow: Some(predicted),
+                    verdict,
+                    authority: String::new(),
+                })
             }
-            Mode::Off => {
-                Decision::Pass(Pass { shadow: None, verdict: legacy(&c, Reason::RolloutOff), authority: String::new() })
-            }
+            Mode::Off => Decision::Pass(Pass {
+                remove_headers: self.strip.owned.clone(),
+                shadow: None,
+                verdict: legacy(&c, Reason::RolloutOff),
+                authority: String::new(),
+            }),
         }
     }
 
@@ -242,6 +260,21 @@ impl Engine {
                         || (call.then.kind() == PendingKind::Refresh && breaker::is_open(w.store, now)) =>
                 {
                     d = self.resume(call.then, &CallResponse::NotSent(NotSent::ProviderDown), w, now);
+                }
+                // A sign-in's state is spent before its code goes to the provider, once per proxy.
+                Decision::Call(call) if call.then.kind() == PendingKind::Code => {
+                    let spent = match (call.then.flow(), &self.config.session) {
+                        (Some((state, iat)), Some(sc)) => {
+                            states::spend(w.store, state, iat.saturating_add(sc.flow_lifetime_seconds), now)
+                        }
+                        _ => states::Spend::Unavailable,
+                    };
+                    let reason = match spent {
+                        states::Spend::Fresh => return Decision::Call(call),
+                        states::Spend::Replayed => Reason::StateReplayed,
+                        states::Spend::Unavailable => Reason::StateUnrecorded,
+                    };
+                    return crate::browser::state_refused(&self.config, call.then, reason);
                 }
                 Decision::Call(mut call) => {
                     if let Some(key) = call.then.single_flight_key() {

@@ -5,7 +5,7 @@
 use subtle::ConstantTimeEq;
 
 use crate::jwks::RemoteKeys;
-use crate::jwt::{verify_token_with, Issuer, JwtError};
+use crate::jwt::{verify_token_with, Alg, Issuer, JwtError};
 
 pub struct IdClaims {
     pub sub: String,
@@ -20,6 +20,8 @@ pub enum IdTokenError {
     Jwt(JwtError),
     Nonce,
     Azp,
+    /// OIDC Core §3.1.3.8: the ID token's `at_hash` does not match the access token it came with.
+    AtHash,
 }
 
 impl IdTokenError {
@@ -28,6 +30,7 @@ impl IdTokenError {
             IdTokenError::Jwt(e) => e.code(),
             IdTokenError::Nonce => "nonce_mismatch",
             IdTokenError::Azp => "azp_mismatch",
+            IdTokenError::AtHash => "at_hash_mismatch",
         }
     }
 }
@@ -38,11 +41,19 @@ impl From<JwtError> for IdTokenError {
     }
 }
 
+/// What the ID token must be bound to: the sign-in's `nonce` (none on refresh, OIDC Core §12.2) and the
+/// access token of the same answer (`at_hash`, checked when the token carries one).
+#[derive(Clone, Copy, Default)]
+pub struct Bound<'a> {
+    pub nonce: Option<&'a str>,
+    pub access_token: Option<&'a str>,
+}
+
 pub fn validate(
     token: &str,
     provider: &Issuer,
     client_id: &str,
-    nonce: Option<&str>,
+    bound: Bound<'_>,
     roles_claim: Option<&str>,
     remote: Option<&RemoteKeys>,
     now: u64,
@@ -59,10 +70,17 @@ pub fn validate(
         return Err(JwtError::MissingClaim("iat".into()).into());
     }
     // A refreshed ID token carries no nonce (OIDC Core §12.2); a sign-in's must match the flow's.
-    if let Some(nonce) = nonce {
+    if let Some(nonce) = bound.nonce {
         let got = c.string("nonce")?.unwrap_or("");
         if got.is_empty() || !bool::from(got.as_bytes().ct_eq(nonce.as_bytes())) {
             return Err(IdTokenError::Nonce);
+        }
+    }
+    // §3.1.3.8 (§3.3.2.11): when present, `at_hash` binds the ID token to the access token it came with.
+    if let Some(at_hash) = c.string("at_hash")? {
+        let expected = bound.access_token.map(|t| access_token_hash(v.header.alg, t));
+        if !expected.is_some_and(|e| bool::from(e.as_bytes().ct_eq(at_hash.as_bytes()))) {
+            return Err(IdTokenError::AtHash);
         }
     }
     let roles = match roles_claim {
@@ -85,4 +103,16 @@ pub fn validate(
         roles,
         exp: c.numeric_date("exp")?,
     })
+}
+
+/// The left half of the access token's hash with the hash function of the ID token's `alg`, base64url
+/// (OIDC Core §3.1.3.8; EdDSA over Ed25519 hashes with SHA-512, as OpenID's errata settle it).
+fn access_token_hash(alg: Alg, token: &str) -> String {
+    use sha2::Digest;
+    let digest: Vec<u8> = match alg {
+        Alg::HS256 | Alg::RS256 | Alg::PS256 | Alg::ES256 => sha2::Sha256::digest(token.as_bytes()).to_vec(),
+        Alg::HS384 | Alg::RS384 | Alg::ES384 => sha2::Sha384::digest(token.as_bytes()).to_vec(),
+        Alg::HS512 | Alg::RS512 | Alg::EdDSA => sha2::Sha512::digest(token.as_bytes()).to_vec(),
+    };
+    crate::b64::encode(digest.get(..digest.len() / 2).unwrap_or_default())
 }

@@ -19,3 +19,20 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 pub fn query_param(query: &str, name: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
+
+/// Whether a parameter occurs more than once: RFC 6749 §3.1 says request and response parameters "MUST NOT be
+/// included more than once", and a server reading the first copy and a client the last would disagree.
+pub fn repeated_param(query: &str, names: &[&str]) -> bool {
+    let mut seen = [0u8; 8];
+    for (k, _) in form_urlencoded::parse(query.as_bytes()) {
+        if let Some(i) = names.iter().position(|n| *n == k) {
+            if let Some(count) = seen.get_mut(i) {
+                *count += 1;
+                if *count > 1 {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}

@@ -6,10 +6,10 @@ pub fn parse(header: &str) -> Vec<(&str, &str)> {
         .split(';')
         .filter_map(|pair| {
             let (n, v) = pair.trim().split_once('=')?;
-            let v = v.trim();
-            // RFC 6265 §4.1.1 allows a value in double quotes; the quotes are not part of it.
-            let v = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(v);
-            Some((n.trim(), v))
+            // Values are kept exactly as sent, double quotes included (RFC 6265 §4.1.1 allows them around a
+            // value). Ours are never quoted, so a quoted copy is not ours: reading `"v"` as `v` would make the
+            // session string malleable for every cache and comparison keyed on it.
+            Some((n.trim(), v.trim()))
         })
         .collect()
 }

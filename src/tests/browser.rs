@@ -317,7 +317,7 @@ fn a_replayed_callback_finds_no_flow_and_makes_no_call() {
     let cfg = session_config();
     let mut b = Browser::new();
     let (pending, query, _) = until_token_call(&mut b, &cfg, "/ui/");
-    let body = json!({"token_type": "Bearer", "id_token": id_token(&nonce_of(&query), &["admin"], b.now)});
+    let body = json!({"token_type": "Bearer", "access_token": "at", "id_token": id_token(&nonce_of(&query), &["admin"], b.now)});
     b.answer(&cfg, pending, ok_response(body));
     let state = query_param(&query, "state").unwrap();
     let d = b.navigate(&cfg, &format!("/oauth2/callback?code=the-code&state={state}"));
@@ -394,7 +394,8 @@ fn id_tokens_with_the_wrong_nonce_audience_or_signer_are_refused() {
     let cfg = session_config();
     let mut b = Browser::new();
     let (pending, _, _) = until_token_call(&mut b, &cfg, "/ui/");
-    let body = json!({"token_type": "Bearer", "id_token": id_token("another-nonce", &["admin"], b.now)});
+    let body =
+        json!({"token_type": "Bearer", "access_token": "at", "id_token": id_token("another-nonce", &["admin"], b.now)});
     assert_eq!(b.answer(&cfg, pending, ok_response(body)).verdict().reason.code(), "nonce_mismatch");
 
     let mut b = Browser::new();
@@ -404,7 +405,7 @@ fn id_tokens_with_the_wrong_nonce_audience_or_signer_are_refused() {
     let forged = key
         .sign(&json!({"iss": IDP, "aud": CLIENT_ID, "sub": "mallory", "iat": b.now, "exp": b.now + 60, "nonce": nonce_of(&query)}), &mut rand_core::OsRng)
         .unwrap();
-    let body = json!({"token_type": "Bearer", "id_token": forged});
+    let body = json!({"token_type": "Bearer", "access_token": "at", "id_token": forged});
     assert_eq!(b.answer(&cfg, pending, ok_response(body)).verdict().reason.code(), "bad_signature");
 }
 
@@ -481,7 +482,7 @@ fn refresh_config() -> Arc<Config> {
 /// Signs in with a refresh token, then moves the clock to 40 s before the provider's tokens expire.
 fn signed_in_with_refresh(b: &mut Browser, cfg: &Arc<Config>) {
     let (pending, query, _) = until_token_call(b, cfg, "/ui/");
-    let body = json!({"token_type": "Bearer", "refresh_token": "rt-1", "expires_in": 300,
+    let body = json!({"token_type": "Bearer", "access_token": "at", "refresh_token": "rt-1", "expires_in": 300,
                       "id_token": id_token(&nonce_of(&query), &["admin"], b.now)});
     b.answer(cfg, pending, ok_response(body));
     b.now += 260;
@@ -502,7 +503,7 @@ fn sessions_with_a_refresh_token_are_renewed_out_of_band_before_the_provider_tok
     signed_in_with_refresh(&mut b, &cfg);
     let (pending, call) = refresh_call(&mut b, &cfg, &[]);
     assert_eq!(query_param(&String::from_utf8(call.body).unwrap(), "refresh_token").as_deref(), Some("rt-1"));
-    let body = json!({"token_type": "Bearer", "refresh_token": "rt-2", "expires_in": 300, "id_token": id_token("", &["viewer"], b.now)});
+    let body = json!({"token_type": "Bearer", "access_token": "at", "refresh_token": "rt-2", "expires_in": 300, "id_token": id_token("", &["viewer"], b.now)});
     let d = b.answer(&cfg, pending, ok_response(body));
     let Decision::Allow(a) = &d else { panic!("{d:?}") };
     assert_eq!(d.verdict().reason.code(), "session_refreshed");
@@ -572,7 +573,8 @@ fn a_refreshed_id_token_about_someone_else_ends_the_session() {
             &mut rand_core::OsRng,
         )
         .unwrap();
-    let d = b.answer(&cfg, pending, ok_response(json!({"token_type": "Bearer", "id_token": other})));
+    let d =
+        b.answer(&cfg, pending, ok_response(json!({"token_type": "Bearer", "access_token": "at", "id_token": other})));
     assert_eq!((d.status(), d.verdict().reason.code()), (Some(401), "refresh_id_token_invalid"));
 }
 
@@ -601,7 +603,9 @@ fn until_exchange(b: &mut Browser, cfg: &Arc<Config>) -> (Pending, Sent, String)
     let d = b.answer(
         cfg,
         pending,
-        ok_response(json!({"token_type": "Bearer", "id_token": id.clone(), "access_token": "at"})),
+        ok_response(
+            json!({"token_type": "Bearer", "access_token": "at", "id_token": id.clone(), "access_token": "at"}),
+        ),
     );
     let Decision::Call(call) = d else { panic!("expected the exchange call, got {d:?}") };
     let (then, call) = split(call);
@@ -824,7 +828,7 @@ fn id_tokens_whose_claims_would_smuggle_header_values_are_refused() {
     let cfg = session_config();
     let mut b = Browser::new();
     let (pending, query, _) = until_token_call(&mut b, &cfg, "/ui/");
-    let body = json!({"token_type": "Bearer", "id_token": id_token(&nonce_of(&query), &["admin,viewer"], b.now)});
+    let body = json!({"token_type": "Bearer", "access_token": "at", "id_token": id_token(&nonce_of(&query), &["admin,viewer"], b.now)});
     let d = b.answer(&cfg, pending, ok_response(body));
     assert_eq!((d.status(), d.verdict().reason.code()), (Some(401), "claim_type"));
 }

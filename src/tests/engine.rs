@@ -10,6 +10,7 @@ use crate::call::{Answer, CallResponse, NotSent};
 use crate::config::Config;
 use crate::decision::{Decision, Outcome, Pass, Predicted};
 use crate::engine::shadow::legacy_outcome;
+use crate::engine::shared::SharedStore;
 use crate::engine::{Effect, Engine, Fetch, MemoryStore, World};
 use crate::jwt::Alg;
 use crate::oidc::query_param;
@@ -229,6 +230,7 @@ fn the_legacy_path_refuses_with_401_403_or_a_redirect_to_another_site() {
 fn shadow_comparisons_are_counted_by_class_and_each_mismatch_kind_is_logged_once() {
     let mut e = Engine::new(config());
     let pass = |outcome, status| Pass {
+        remove_headers: Vec::new(),
         shadow: Some(Predicted { outcome, status }),
         verdict: crate::decision::Verdict {
             reason: crate::reason::Reason::MissingCredential,
@@ -366,4 +368,34 @@ fn only_the_named_cookies_are_dropped_from_the_upstreams_set_cookie_headers() {
         kept_set_cookies(v(&["_token=x; Path=/", "theme=dark", " _token =y", "_tokenx=z"]), &["_token"]),
         Some(v(&["theme=dark", "_tokenx=z"]))
     );
+}
+
+#[test]
+fn a_sign_in_state_is_spent_once_per_proxy_until_its_flow_would_have_expired() {
+    use crate::engine::states::{create, spend, Spend};
+    let mut store = MemoryStore::default();
+    create(&mut store);
+    assert_eq!(spend(&mut store, "state-a", 1_600, 1_000), Spend::Fresh);
+    // Another VM of the same proxy shares the store: the state is spent there too.
+    assert_eq!(spend(&mut store, "state-a", 1_600, 1_001), Spend::Replayed);
+    assert_eq!(spend(&mut store, "state-b", 1_600, 1_001), Spend::Fresh);
+    // Past the flow's end no flow cookie for it can be valid, so the entry may go.
+    assert_eq!(spend(&mut store, "state-a", 2_200, 1_600), Spend::Fresh);
+}
+
+#[test]
+fn the_spent_state_ledger_stays_bounded_however_many_sign_ins_there_are() {
+    use crate::engine::states::{create, spend, Spend, BUCKETS, PER_BUCKET};
+    let mut store = MemoryStore::default();
+    create(&mut store);
+    for i in 0..50_000u32 {
+        assert_eq!(spend(&mut store, &format!("state-{i}"), 10_000 + u64::from(i), 1_000), Spend::Fresh);
+    }
+    let bytes: usize =
+        (0..BUCKETS).filter_map(|b| store.get(&format!("gatehouse.state.{b:03x}")).map(|(v, _)| v.len())).sum();
+    assert!(bytes <= usize::from(BUCKETS) * PER_BUCKET * 28, "{bytes} bytes");
+    // The most recent states are all still remembered.
+    for i in 49_000..50_000u32 {
+        assert_eq!(spend(&mut store, &format!("state-{i}"), 99_999, 1_000), Spend::Replayed, "state-{i}");
+    }
 }

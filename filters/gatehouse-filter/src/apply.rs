@@ -1,6 +1,6 @@
 //! Carrying out a decision on the request: header changes for an allowed request, or the local reply.
 
-use gatehouse::{Allow, Reply};
+use gatehouse::{Allow, Pass, Reply};
 use proxy_wasm::types::Action;
 
 use crate::host::{self, ERROR, REQUEST_HEADERS};
@@ -8,8 +8,17 @@ use crate::host::{self, ERROR, REQUEST_HEADERS};
 /// Removes and sets the request headers the decision names. `Err` when a change failed and the request must
 /// not go on (a header we could not strip might reach the upstream forged): a 500 has been sent.
 pub fn allow(a: &Allow) -> Result<(), ()> {
-    let removals = a.remove_headers.iter().map(|name| (&**name, None));
-    let sets = a.set_headers.iter().map(|(name, value)| (name.as_str(), Some(value.as_str())));
+    change(&a.remove_headers, &a.set_headers)
+}
+
+/// The identity headers a request passed to the legacy path must not carry (see `Pass`).
+pub fn pass(p: &Pass) -> Result<(), ()> {
+    change(&p.remove_headers, &[])
+}
+
+fn change(remove: &[std::sync::Arc<str>], set: &[(String, String)]) -> Result<(), ()> {
+    let removals = remove.iter().map(|name| (&**name, None));
+    let sets = set.iter().map(|(name, value)| (name.as_str(), Some(value.as_str())));
     for (name, value) in removals.chain(sets) {
         let done = match value {
             None => host::remove_header(REQUEST_HEADERS, name),

@@ -59,6 +59,9 @@ impl Http {
                 }
             }
             Decision::Pass(pass) => {
+                if apply::pass(&pass).is_err() {
+                    return Action::Pause;
+                }
                 if pass.shadow.is_some() {
                     self.on_response = OnResponse::Compare(pass);
                 }
