@@ -776,13 +776,13 @@ class TestRfc9700BrowserSignIn:
         assert not session_set(r)
 
     def test_a_replayed_callback_does_not_sign_in_again(self, stack, browser):
-        # RFC 6749 §4.1.2: a code is single use. The flow cookie is stateless, so the replay reaches the
-        # provider, which refuses the used code.
+        # RFC 6749 §4.1.2 and §10.12: the code is single use at the provider, and the state is single use at the
+        # proxy, so the replay is refused before the used code could even reach the provider.
         first, flow, query = stack.sign_in()
         assert first.status == 302 and first.header("location") == "/dags"
         assert session_set(first)
-        replay = browser.refuses(401, lambda e: stack.callback(query, flow.cookie), [flow.cookie_value],
-                                 reason="token_rejected")
+        replay = browser.refuses(400, lambda e: stack.callback(query, flow.cookie), [flow.cookie_value],
+                                 reason="state_replayed")
         assert not session_set(replay)
 
     @pytest.mark.parametrize("path,headers", AUTHORIZE_STARTS.values(), ids=AUTHORIZE_STARTS.keys())
