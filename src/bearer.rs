@@ -2,15 +2,16 @@
 //! dataplane, checked against the route's permissions, and turned into identity headers and, when
 //! configured, the upstream's own token.
 
+use crate::config::deployments::Deployment;
 use crate::config::Config;
 use crate::context::Inputs;
 use crate::dat::{identify, Identity, IdentityError};
 use crate::decision::{Decision, Verdict};
-use crate::forward::{allow, Forward};
+use crate::forward::{allow, unauthenticated, Forward};
 use crate::jwt::IssuerKind;
 use crate::jwt::{verify_token_with, JwtError};
-use crate::policy::Route;
-use crate::reason::Reason;
+use crate::policy::{OnUnavailable, Optional, Route};
+use crate::reason::{Passed, Reason};
 use crate::request::Request;
 use crate::respond::{deny, verdict, Deny};
 use crate::secret::Credential;
@@ -32,71 +33,53 @@ pub fn bearer(
     let Some((dep_index, dep)) = inp.deployment else {
         return deny(cfg, Some(route), route.response, Deny::Forbidden, Reason::NoDeployment, None);
     };
-    let mut credentials: Vec<Credential> = Vec::new();
+    let mut credentials: Vec<Option<Credential>> = Vec::new();
     for source in &cfg.token_sources {
         for value in req.headers_named(&source.header) {
             match extract(value, source.scheme.as_deref()) {
-                Extracted::Token(t) => credentials.push(Credential::new(t.to_owned())),
-                Extracted::Empty => {
-                    return deny(
-                        cfg,
-                        Some(route),
-                        route.response,
-                        Deny::InvalidToken,
-                        Reason::Token(JwtError::Malformed),
-                        None,
-                    );
-                }
+                Extracted::Token(t) => credentials.push(Some(Credential::new(t.to_owned()))),
+                Extracted::Empty => credentials.push(None),
                 Extracted::OtherScheme => {}
             }
         }
     }
     // Every credential must verify: otherwise a good token could carry a bad one past us to an upstream that
-    // reads the other header.
+    // reads the other header. Routes that make credentials optional (jwt_authn's `allow_missing_or_failed`) or
+    // pass during outages let failures through instead, without their identity.
     let mut first: Option<(Identity, IssuerKind)> = None;
+    let mut passed: Option<Failure> = None;
     for credential in &credentials {
-        let verified = verify_token_with(
-            credential.expose(),
-            &cfg.issuers,
-            Some(inp.remote),
-            cfg.faults.keys_stale,
-            cfg.max_token_bytes,
-            inp.now,
-            Some(&mut inp.caches.tokens),
-        );
-        let identity = match verified {
-            Ok(v) => identify(cfg, dep, &v).map(|i| (i, v.issuer.kind)).map_err(|e| (e, Some(v.issuer.name.clone()))),
-            Err(e) => Err((IdentityError::Invalid(e), None)),
+        let checked = match credential {
+            Some(c) => check(cfg, route, dep, c, inp),
+            None => Err(Failure { deny: Deny::InvalidToken, reason: Reason::Token(JwtError::Malformed), issuer: None }),
         };
-        let (identity, kind) = match identity {
-            Ok(i) => i,
-            Err((e, issuer)) => {
-                let d = match e {
-                    // Not the token's fault: the keys to check it are too old. 503, so clients retry rather
-                    // than throw the token away.
-                    IdentityError::Invalid(JwtError::KeysUnavailable) => Deny::Unavailable,
-                    IdentityError::Invalid(_) => Deny::InvalidToken,
-                    IdentityError::ScopeMismatch | IdentityError::UnknownRole => Deny::Forbidden,
-                };
-                return deny(cfg, Some(route), route.response, d, e.into(), issuer);
+        match checked {
+            Ok(found) => {
+                if first.is_none() {
+                    first = Some(found);
+                }
             }
-        };
-        if !route.permissions.iter().all(|p| identity.permissions.contains(p)) {
-            return deny(
-                cfg,
-                Some(route),
-                route.response,
-                Deny::InsufficientScope,
-                Reason::InsufficientPermissions,
-                Some(identity.issuer),
-            );
-        }
-        if first.is_none() {
-            first = Some((identity, kind));
+            Err(f) => {
+                let unavailable =
+                    f.deny == Deny::Unavailable && route.on_unavailable == OnUnavailable::PassUnauthenticated;
+                if !unavailable && route.optional != Optional::MissingOrFailed {
+                    return deny(cfg, Some(route), route.response, f.deny, f.reason, f.issuer);
+                }
+                passed.get_or_insert(f);
+            }
         }
     }
     let Some((identity, kind)) = first else {
-        return deny(cfg, Some(route), route.response, Deny::MissingCredential, Reason::MissingCredential, None);
+        return match passed {
+            Some(f) if f.deny == Deny::Unavailable => {
+                unauthenticated(cfg, route, req, inp, set, Passed::Unavailable, f.reason)
+            }
+            Some(f) => unauthenticated(cfg, route, req, inp, set, Passed::Failed, f.reason),
+            None if route.optional != Optional::No => {
+                unauthenticated(cfg, route, req, inp, set, Passed::Missing, Reason::MissingCredential)
+            }
+            None => deny(cfg, Some(route), route.response, Deny::MissingCredential, Reason::MissingCredential, None),
+        };
     };
     set.extend(upstream::identity_headers(&cfg.identity_headers, &identity));
     // With an upstream token configured, the upstream gets a token it accepts instead of nothing.
@@ -123,6 +106,69 @@ pub fn bearer(
     let v =
         Verdict { subject: Some(identity.subject), ..verdict(Some(route), Reason::Verified, Some(identity.issuer)) };
     allow(cfg, inp.strip, Some(req), Forward::new(set), v)
+}
+
+/// Why one credential did not give an identity, and how that is answered when the route requires it.
+struct Failure {
+    deny: Deny,
+    reason: Reason,
+    issuer: Option<String>,
+}
+
+/// One credential: verified, scoped to the deployment, from an issuer and for an audience the route accepts,
+/// holding the route's permissions.
+fn check(
+    cfg: &Config,
+    route: &Route,
+    dep: &Deployment,
+    credential: &Credential,
+    inp: &mut Inputs<'_>,
+) -> Result<(Identity, IssuerKind), Failure> {
+    let verified = verify_token_with(
+        credential.expose(),
+        &cfg.issuers,
+        Some(inp.remote),
+        cfg.faults.keys_stale,
+        cfg.max_token_bytes,
+        inp.now,
+        Some(&mut inp.caches.tokens),
+    );
+    let invalid = |e: JwtError, issuer: Option<String>| Failure {
+        // Not the token's fault: the keys to check it are too old. 503, so clients retry rather than throw the
+        // token away.
+        deny: if e == JwtError::KeysUnavailable { Deny::Unavailable } else { Deny::InvalidToken },
+        reason: Reason::Token(e),
+        issuer,
+    };
+    let v = verified.map_err(|e| invalid(e, None))?;
+    let issuer = Some(v.issuer.name.clone());
+    // A route's own issuers and audiences narrow what the configuration trusts (jwt_authn's requirement
+    // `provider_and_audiences`); a token outside them is as invalid here as an unknown issuer's.
+    if !route.issuers.is_empty() && !route.issuers.contains(&v.issuer.name) {
+        return Err(invalid(JwtError::IssuerNotAllowed, issuer));
+    }
+    if !route.audiences.is_empty() {
+        let auds = v.claims.audiences().map_err(|e| invalid(e, issuer.clone()))?;
+        if !auds.iter().any(|a| route.audiences.iter().any(|want| want == a)) {
+            return Err(invalid(JwtError::AudienceMismatch, issuer));
+        }
+    }
+    let identity = identify(cfg, dep, &v).map_err(|e| {
+        let d = match e {
+            IdentityError::Invalid(JwtError::KeysUnavailable) => Deny::Unavailable,
+            IdentityError::Invalid(_) => Deny::InvalidToken,
+            IdentityError::ScopeMismatch | IdentityError::UnknownRole => Deny::Forbidden,
+        };
+        Failure { deny: d, reason: e.into(), issuer: issuer.clone() }
+    })?;
+    if !route.permissions.iter().all(|p| identity.permissions.contains(p)) {
+        return Err(Failure {
+            deny: Deny::InsufficientScope,
+            reason: Reason::InsufficientPermissions,
+            issuer: Some(identity.issuer),
+        });
+    }
+    Ok((identity, v.issuer.kind))
 }
 
 enum Extracted<'a> {

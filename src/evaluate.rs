@@ -26,6 +26,9 @@ pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &m
         Target::Route(r) => Some(r),
         Target::Unmatched => None,
     };
+    if crate::method_override::judged_method(cfg, req).is_err() {
+        return deny(cfg, route, ResponseFormat::Json, Deny::BadRequest, Reason::BadMethodOverride, None);
+    }
     // RFC 6750 §2.3 and §2: a token in the URL is logged by every hop and would reach the upstream in its path,
     // and a request must not carry its credential in more than one place. Tokens come from the configured
     // headers only, so an `access_token` parameter is refused, alone or beside a header.

@@ -4,8 +4,11 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::context::Inputs;
 use crate::context::Strip;
 use crate::decision::{Allow, Decision, Verdict};
+use crate::policy::Route;
+use crate::reason::{Passed, Reason};
 use crate::request::Request;
 use crate::session::{chunks, cookies};
 
@@ -60,6 +63,24 @@ pub fn allow(cfg: &Config, strip: &Strip, req: Option<&Request<'_>>, mut fwd: Fo
         drop_set_cookies,
         verdict,
     })
+}
+
+/// A request the route lets through without identity: the identity headers stay stripped, and the
+/// `unauthenticated` header tells the upstream why (the code of what failed).
+pub fn unauthenticated(
+    cfg: &Config,
+    route: &Route,
+    req: &Request<'_>,
+    inp: &mut Inputs<'_>,
+    mut set: Vec<(String, String)>,
+    how: Passed,
+    cause: Reason,
+) -> Decision {
+    if let Some(name) = &cfg.identity_headers.unauthenticated {
+        set.push((name.clone(), cause.code().to_owned()));
+    }
+    let v = crate::respond::verdict(Some(route), Reason::Passed(how, Box::new(cause)), None);
+    allow(cfg, inp.strip, Some(req), Forward::new(set), v)
 }
 
 /// The `Cookie` header for the upstream without our cookies and its own `_token`: `None` when nothing

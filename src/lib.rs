@@ -25,6 +25,7 @@ mod evaluate;
 pub mod forward;
 pub mod jwks;
 pub mod jwt;
+pub mod method_override;
 pub mod mint;
 pub mod oidc;
 pub mod policy;

@@ -18,6 +18,9 @@ pub enum Reason {
     SessionRefreshed,
     CorsPreflight,
     UnmatchedAllowed,
+    /// A route that makes its credential optional, or passes during outages, let the request through
+    /// without identity; the cause is what failed (for the log line and the `unauthenticated` header).
+    Passed(Passed, Box<Reason>),
     // Rollout: the request went down the legacy path untouched.
     CanaryLegacy,
     RolloutOff,
@@ -28,6 +31,8 @@ pub enum Reason {
     NoDeployment,
     /// RFC 6750 §2: a bearer token in the URL (`access_token`), where it leaks into logs and the upstream.
     TokenInQuery,
+    /// Method-override headers that name no method, or different ones.
+    BadMethodOverride,
     // Bearer tokens.
     MissingCredential,
     Token(JwtError),
@@ -95,6 +100,7 @@ impl Reason {
             Reason::SessionRefreshed => "session_refreshed",
             Reason::CorsPreflight => "cors_preflight",
             Reason::UnmatchedAllowed => "unmatched_allowed",
+            Reason::Passed(how, _) => how.code(),
             Reason::CanaryLegacy => "canary_legacy",
             Reason::RolloutOff => "rollout_off",
             Reason::BadPath(e) => e.code(),
@@ -102,6 +108,7 @@ impl Reason {
             Reason::NoRoute => "no_route",
             Reason::NoDeployment => "no_deployment",
             Reason::TokenInQuery => "token_in_query",
+            Reason::BadMethodOverride => "bad_method_override",
             Reason::MissingCredential => "missing_credential",
             Reason::Token(e) => e.code(),
             Reason::ScopeMismatch => "scope_mismatch",
@@ -150,6 +157,39 @@ impl Reason {
             Reason::TokenRejected => "token_rejected",
             Reason::ExchangeRejected => "exchange_rejected",
             Reason::Provider(f) => f.code(),
+        }
+    }
+}
+
+/// How a request passed without identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Passed {
+    /// No credential, on an `allow_missing` or `allow_missing_or_failed` route.
+    Missing,
+    /// Credentials that failed, on an `allow_missing_or_failed` route.
+    Failed,
+    /// Keys too old or the provider down, on an `on_unavailable: pass_unauthenticated` route.
+    Unavailable,
+}
+
+impl Passed {
+    pub fn code(self) -> &'static str {
+        match self {
+            Passed::Missing => "passed_missing",
+            Passed::Failed => "passed_failed",
+            Passed::Unavailable => "passed_unavailable",
+        }
+    }
+}
+
+impl Reason {
+    /// Whether the decision came from key sets too old to trust (refused, or passed unauthenticated): the
+    /// engine then looks once more for a set another VM may have stored.
+    pub fn keys_stale(&self) -> bool {
+        match self {
+            Reason::Token(JwtError::KeysUnavailable) => true,
+            Reason::Passed(Passed::Unavailable, cause) => cause.keys_stale(),
+            _ => false,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::reason::Reason;
 
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     pub method: &'a str,
     /// `:path` as received, query included.

@@ -9,10 +9,10 @@ use crate::config::{Config, SessionConfig};
 use crate::context::Inputs;
 use crate::dat::Identity;
 use crate::decision::{Decision, Pending, PendingState, RefreshWait, Verdict};
-use crate::forward::{allow, upstream_cookie, Forward};
+use crate::forward::{allow, unauthenticated, upstream_cookie, Forward};
 use crate::oidc::return_path;
-use crate::policy::{ResponseFormat, Route};
-use crate::reason::{Reason, SessionError};
+use crate::policy::{OnUnavailable, ResponseFormat, Route};
+use crate::reason::{Passed, Reason, SessionError};
 use crate::request::Request;
 use crate::respond::{deny, verdict, Deny};
 use crate::session::{chunks, open, seal, Session};
@@ -123,6 +123,12 @@ pub fn session_route(
         match open_session(sc, jar, &cookies, inp.now, Some(&mut inp.caches.sessions)) {
             Ok(o) => o,
             Err(e) => {
+                // Signing in needs the provider: while it is down, a route that chose to pass does so
+                // instead of sending the browser to a provider that cannot answer.
+                let provider_down = inp.provider_down || cfg.faults.provider_unavailable;
+                if provider_down && route.on_unavailable == OnUnavailable::PassUnauthenticated {
+                    return unauthenticated(cfg, route, req, inp, set, Passed::Unavailable, Reason::IdpDown);
+                }
                 if route.redirect_browsers && wants_redirect(req) {
                     return start_login(cfg, sc, req, &return_path::sanitize(return_to), Some(route), inp);
                 }

@@ -110,7 +110,7 @@ impl Deployments {
     }
 }
 
-pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> Option<Deployments> {
+pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>, issuer_names: &[&str]) -> Option<Deployments> {
     let v = top.get("deployments")?;
     let path = top.at("deployments");
     let items = array(errs, &path, v);
@@ -196,7 +196,7 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>) -> Opti
             u.minter
         });
         let redirect_uri = o.opt_string(errs, "redirect_uri").and_then(|u| url(errs, &o.at("redirect_uri"), u));
-        let routes = if o.has("routes") { super::routes::load(errs, &o) } else { Vec::new() };
+        let routes = if o.has("routes") { super::routes::load(errs, &o, issuer_names) } else { Vec::new() };
         let roles =
             if o.has("roles") { super::roles::load_roles(errs, &o).into_iter().collect() } else { HashMap::default() };
         out.list.push(Deployment { ids: ids_of, places, minter, redirect_uri, cookie_name: None, routes, roles });

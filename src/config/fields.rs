@@ -25,6 +25,7 @@ pub const TOP: Spec = Spec {
     Field { key: "realm", kind: Kind::Schema(r#"{"type": "string", "minLength": 1, "pattern": "^[^\"\\\\\\u0000-\\u001f\\u007f-\\u009f]*$", "default": "gatehouse"}"#), required: false, doc: "the realm in WWW-Authenticate (no quotes, backslashes or control characters)" },
     Field { key: "unmatched", kind: Kind::Enum { options: &["deny", "allow"], default: Some("deny") }, required: false, doc: "requests no route matches: 403, or pass" },
     Field { key: "cors_preflight", kind: Kind::Enum { options: &["pass", "enforce"], default: Some("pass") }, required: false, doc: "" },
+    Field { key: "method_override_headers", kind: Kind::Enum { options: &["strip", "judge"], default: Some("strip") }, required: false, doc: "X-HTTP-Method-Override and kin: removed before the upstream, or kept and the request judged by the method they name" },
     Field { key: "max_token_bytes", kind: Kind::Int { min: 256, max: 65536, default: Some(8192) }, required: false, doc: "" },
     Field { key: "token_sources", kind: Kind::Schema(r##"{"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/tokenSource"}, "default": [{"header": "authorization", "scheme": "Bearer"}]}"##), required: false, doc: "" },
     Field { key: "identity_headers", kind: Kind::Obj(&IDENTITY_HEADERS), required: false, doc: "" },
@@ -155,6 +156,12 @@ pub const IDENTITY_HEADERS: Spec = Spec {
         Field { key: "role", kind: Kind::Def("identityHeader"), required: false, doc: "" },
         Field { key: "permissions", kind: Kind::Def("identityHeader"), required: false, doc: "" },
         Field { key: "token_id", kind: Kind::Def("identityHeader"), required: false, doc: "" },
+        Field {
+            key: "unauthenticated",
+            kind: Kind::Def("identityHeader"),
+            required: false,
+            doc: "set (to the reason code) when an optional or pass_unauthenticated route lets a request through without identity",
+        },
     ],
 };
 
@@ -293,6 +300,12 @@ pub const ISSUER: Spec = Spec {
         Field { key: "hmac_keys", kind: Kind::List(&HMAC_KEY), required: false, doc: "" },
         Field { key: "require_exp", kind: Kind::Bool { default: Some(true) }, required: false, doc: "" },
         Field {
+            key: "max_lifetime_seconds",
+            kind: Kind::Int { min: 1, max: 31_536_000, default: None },
+            required: false,
+            doc: "longest a token may live (exp - iat, and exp - now); tokens must then carry exp (jwt_authn max_lifetime)",
+        },
+        Field {
             key: "leeway_seconds",
             kind: Kind::Int { min: 0, max: 300, default: Some(30) },
             required: false,
@@ -356,6 +369,11 @@ pub const ROUTE: Spec = Spec {
     Field { key: "permissions", kind: Kind::Def("stringList"), required: false, doc: "all must be held" },
     Field { key: "response", kind: Kind::Enum { options: &["json", "text"], default: Some("json") }, required: false, doc: "body format of refusals" },
     Field { key: "on_unauthenticated", kind: Kind::Enum { options: &["redirect", "deny"], default: Some("redirect") }, required: false, doc: "session routes: send browser navigations to sign in, or answer 401" },
+    Field { key: "issuers", kind: Kind::Def("stringList"), required: false, doc: "bearer tokens only from these issuers (by name); absent: any configured issuer" },
+    Field { key: "audiences", kind: Kind::Def("stringList"), required: false, doc: "bearer tokens must carry one of these aud values (besides their issuer's)" },
+    Field { key: "allow_missing", kind: Kind::Bool { default: Some(false) }, required: false, doc: "jwt_authn allow_missing: no credential passes unauthenticated; a failing one is refused" },
+    Field { key: "allow_missing_or_failed", kind: Kind::Bool { default: Some(false) }, required: false, doc: "jwt_authn allow_missing_or_failed: a missing or failing credential passes unauthenticated; what verified goes upstream" },
+    Field { key: "on_unavailable", kind: Kind::Enum { options: &["deny", "pass_unauthenticated"], default: Some("deny") }, required: false, doc: "stale keys or the provider down: 503, or pass without identity (marked, counted, logged)" },
     ],
 };
 

@@ -84,6 +84,12 @@ pub(super) fn load(
                 format!("issuer {name:?} issues Direct Access Tokens, whose roles need a role table"),
             );
         }
+        if o.has("max_lifetime_seconds") && !o.flag(errs, "require_exp") {
+            errs.push(
+                o.at("max_lifetime_seconds"),
+                "a maximum lifetime needs tokens with exp; remove it or set \"require_exp\": true",
+            );
+        }
         let revoked_token_ids: HashSet<String> = o.string_list(errs, "revoked_token_ids").into_iter().collect();
         let subject_not_before = load_not_before(errs, &o);
         out.push(Issuer {
@@ -93,6 +99,7 @@ pub(super) fn load(
             kind,
             keys,
             require_exp: o.flag(errs, "require_exp"),
+            max_lifetime_seconds: o.has("max_lifetime_seconds").then(|| o.int(errs, "max_lifetime_seconds")),
             leeway_seconds: o.int(errs, "leeway_seconds"),
             role_claim,
             permissions_claim,

@@ -6,7 +6,10 @@ use crate::policy::{Requirement, Route};
 
 use super::fields;
 use super::reader::{array, kind, Obj};
-use super::{issuers, routes, Config, ConfigErrors, CorsPreflight, Dataplane, IdentityHeaders, TokenSource, Unmatched};
+use super::{
+    issuers, routes, Config, ConfigErrors, CorsPreflight, Dataplane, IdentityHeaders, MethodOverride, TokenSource,
+    Unmatched,
+};
 
 /// Looks up an environment variable of the VM (Envoy `vm_config.environment_variables`). Passed in so the
 /// core stays free of I/O and tests can supply their own.
@@ -33,12 +36,16 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         return Err(errs);
     };
 
+    // Issuers first: routes, the shared ones and each deployment's, name them.
+    let roles = super::roles::load_roles(&mut errs, &top);
+    let issuers = issuers::load(&mut errs, &top, &roles, env);
+    let issuer_names: Vec<&str> = issuers.iter().map(|i| i.name.as_str()).collect();
     let mut deployments = match (top.has("dataplane"), top.has("deployments")) {
         (true, true) => {
             errs.push(top.at("deployments"), "give either \"dataplane\" (one deployment) or \"deployments\", not both");
-            super::deployments::load(&mut errs, &top, env).unwrap_or_default()
+            super::deployments::load(&mut errs, &top, env, &issuer_names).unwrap_or_default()
         }
-        (false, true) => super::deployments::load(&mut errs, &top, env).unwrap_or_default(),
+        (false, true) => super::deployments::load(&mut errs, &top, env, &issuer_names).unwrap_or_default(),
         _ => super::deployments::Deployments::single(load_dataplane(&mut errs, &top)),
     };
     let realm = top.opt_string(&mut errs, "realm").unwrap_or("gatehouse").to_owned();
@@ -51,6 +58,13 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let unmatched = top
         .choice(&mut errs, "unmatched", &[("deny", Unmatched::Deny), ("allow", Unmatched::Allow)])
         .unwrap_or(Unmatched::Deny);
+    let method_override = top
+        .choice(
+            &mut errs,
+            "method_override_headers",
+            &[("strip", MethodOverride::Strip), ("judge", MethodOverride::Judge)],
+        )
+        .unwrap_or(MethodOverride::Strip);
     let cors_preflight = top
         .choice(&mut errs, "cors_preflight", &[("pass", CorsPreflight::Pass), ("enforce", CorsPreflight::Enforce)])
         .unwrap_or(CorsPreflight::Pass);
@@ -76,9 +90,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let faults = load_faults(&mut errs, &top);
     let cache = load_cache(&mut errs, &top);
     let host_matching = load_host_matching(&mut errs, &top);
-    let roles = super::roles::load_roles(&mut errs, &top);
-    let issuers = issuers::load(&mut errs, &top, &roles, env);
-    let routes = routes::load(&mut errs, &top);
+    let routes = routes::load(&mut errs, &top, &issuer_names);
     let flaggable: Vec<&Route> = routes.iter().chain(deployments.list.iter().flat_map(|d| &d.routes)).collect();
     let rollout = super::rollout::load(&mut errs, &top, &flaggable, env);
     let session = super::session::load_session(&mut errs, &top, env);
@@ -142,9 +154,21 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         }
     }
     let owned_headers = forged_headers.get(..identity_variants).unwrap_or_default().to_vec();
+    if method_override == MethodOverride::Strip {
+        for name in crate::method_override::HEADERS {
+            for variant in separator_variants(name) {
+                if !forged_headers.contains(&variant) {
+                    forged_headers.push(variant);
+                }
+            }
+        }
+    }
     let gives_credentials =
         session.is_some() || minter.is_some() || deployments.list.iter().any(|d| d.minter.is_some());
     let mut request_headers: Vec<String> = BASE_HEADERS.iter().map(|s| (*s).to_owned()).collect();
+    if method_override == MethodOverride::Judge {
+        request_headers.extend(crate::method_override::HEADERS.map(str::to_owned));
+    }
     if gives_credentials {
         request_headers.push("cookie".to_owned());
     }
@@ -172,6 +196,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         identity_headers,
         forged_headers,
         owned_headers,
+        method_override,
         roles,
         issuers,
         routes,
@@ -273,14 +298,9 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
         return h;
     };
     for field in fields::IDENTITY_HEADERS.keys() {
-        let slot = match field {
-            "deployment" => &mut h.deployment,
-            "subject" => &mut h.subject,
-            "issuer" => &mut h.issuer,
-            "scope" => &mut h.scope,
-            "role" => &mut h.role,
-            "permissions" => &mut h.permissions,
-            _ => &mut h.token_id,
+        let Some(slot) = h.field_mut(field) else {
+            errs.push(o.at(field), "internal: an identity header the loader does not know");
+            continue;
         };
         match o.get(field) {
             None => {}
@@ -298,16 +318,7 @@ fn load_identity_headers(errs: &mut ConfigErrors, top: &Obj<'_>) -> IdentityHead
     }
     let mut seen: Vec<&str> = Vec::new();
     for field in fields::IDENTITY_HEADERS.keys() {
-        let name = match field {
-            "deployment" => &h.deployment,
-            "subject" => &h.subject,
-            "issuer" => &h.issuer,
-            "scope" => &h.scope,
-            "role" => &h.role,
-            "permissions" => &h.permissions,
-            _ => &h.token_id,
-        };
-        if let Some(name) = name.as_deref() {
+        if let Some(name) = h.field(field) {
             if seen.contains(&name) {
                 errs.push(o.at(field), format!("{name:?} is already used by another identity header"));
             }

@@ -36,6 +36,13 @@ pub struct Dataplane {
     pub deployment_id: String,
 }
 
+/// What happens to method-override headers (see `method_override`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodOverride {
+    Strip,
+    Judge,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unmatched {
     Deny,
@@ -70,6 +77,8 @@ pub struct IdentityHeaders {
     pub role: Option<String>,
     pub permissions: Option<String>,
     pub token_id: Option<String>,
+    /// Set, to the reason, on requests an optional route lets through without identity.
+    pub unauthenticated: Option<String>,
 }
 
 impl Config {
@@ -90,6 +99,10 @@ impl Config {
     }
 }
 
+/// The configuration's names for the identity headers, in the order of `IdentityHeaders::slots`.
+const IDENTITY_FIELDS: [&str; 8] =
+    ["deployment", "subject", "issuer", "scope", "role", "permissions", "token_id", "unauthenticated"];
+
 impl IdentityHeaders {
     pub fn defaults() -> Self {
         IdentityHeaders {
@@ -100,13 +113,45 @@ impl IdentityHeaders {
             role: Some("x-gatehouse-role".into()),
             permissions: Some("x-gatehouse-permissions".into()),
             token_id: Some("x-gatehouse-token-id".into()),
+            unauthenticated: Some("x-gatehouse-unauthenticated".into()),
         }
     }
 
+    fn slots(&self) -> [&Option<String>; 8] {
+        [
+            &self.deployment,
+            &self.subject,
+            &self.issuer,
+            &self.scope,
+            &self.role,
+            &self.permissions,
+            &self.token_id,
+            &self.unauthenticated,
+        ]
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        [&self.deployment, &self.subject, &self.issuer, &self.scope, &self.role, &self.permissions, &self.token_id]
-            .into_iter()
-            .filter_map(|h| h.as_deref())
+        self.slots().into_iter().filter_map(|h| h.as_deref())
+    }
+
+    /// The header named for configuration field `field` (`"subject"`, …).
+    pub fn field(&self, field: &str) -> Option<&str> {
+        let i = IDENTITY_FIELDS.iter().position(|f| *f == field)?;
+        self.slots().get(i).and_then(|h| h.as_deref())
+    }
+
+    pub fn field_mut(&mut self, field: &str) -> Option<&mut Option<String>> {
+        Some(match field {
+            "deployment" => &mut self.deployment,
+            "subject" => &mut self.subject,
+            "issuer" => &mut self.issuer,
+            "scope" => &mut self.scope,
+            "role" => &mut self.role,
+            "permissions" => &mut self.permissions,
+            "token_id" => &mut self.token_id,
+            "unauthenticated" => &mut self.unauthenticated,
+            _ => return None,
+        })
     }
 }
 
@@ -154,6 +199,7 @@ pub struct Config {
     /// The identity headers alone (every spelling): Gatehouse owns them, so they are removed in every rollout
     /// mode, also when the legacy path decides (it sets its own after us).
     pub owned_headers: Vec<String>,
+    pub method_override: MethodOverride,
     pub roles: HashMap<String, Vec<String>>,
     pub issuers: Vec<Issuer>,
     pub routes: Vec<Route>,

@@ -210,6 +210,7 @@ pub(super) fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env:
         kind: IssuerKind::AccessToken,
         keys,
         require_exp: true,
+        max_lifetime_seconds: None,
         leeway_seconds: leeway,
         role_claim: None,
         permissions_claim: None,

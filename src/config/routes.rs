@@ -8,12 +8,14 @@ use super::fields;
 use super::reader::{array, Obj};
 use super::ConfigErrors;
 use crate::policy::host::{route_host, HostMatching};
-use crate::policy::{normalize_path, HostMatch, PathMatch, Requirement, ResponseFormat, Route};
+use crate::policy::{
+    normalize_path, HostMatch, OnUnavailable, Optional, PathMatch, Requirement, ResponseFormat, Route,
+};
 
 const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
 const MAX_REGEX_LEN: usize = 1024;
 
-pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
+pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, issuer_names: &[&str]) -> Vec<Route> {
     let Some(v) = top.required(errs, "routes") else {
         return Vec::new();
     };
@@ -76,11 +78,94 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<Route> {
         let redirect_browsers =
             o.choice(errs, "on_unauthenticated", &[("redirect", true), ("deny", false)]).unwrap_or(true);
         let path_match = o.required(errs, "path").and_then(|v| path_match(errs, &o.at("path"), v));
+        let issuers = o.string_list(errs, "issuers");
+        for (j, name) in issuers.iter().enumerate() {
+            if !issuer_names.contains(&name.as_str()) {
+                errs.push(
+                    format!("{}[{j}]", o.at("issuers")),
+                    format!("unknown issuer {name:?}; expected one of {:?}", issuer_names),
+                );
+            }
+        }
+        let audiences = o.string_list(errs, "audiences");
+        let optional = match (o.flag(errs, "allow_missing"), o.flag(errs, "allow_missing_or_failed")) {
+            (true, true) => {
+                errs.push(
+                    o.at("allow_missing_or_failed"),
+                    "give one of \"allow_missing\" and \"allow_missing_or_failed\"",
+                );
+                Optional::MissingOrFailed
+            }
+            (true, false) => Optional::Missing,
+            (false, true) => Optional::MissingOrFailed,
+            (false, false) => Optional::No,
+        };
+        let on_unavailable = o
+            .choice(
+                errs,
+                "on_unavailable",
+                &[("deny", OnUnavailable::Deny), ("pass_unauthenticated", OnUnavailable::PassUnauthenticated)],
+            )
+            .unwrap_or(OnUnavailable::Deny);
+        check_requirement_options(errs, &o, require, &permissions, optional);
         if let (Some(require), Some(path)) = (require, path_match) {
-            out.push(Route { name, class, hosts, path, methods, require, permissions, response, redirect_browsers });
+            out.push(Route {
+                name,
+                class,
+                hosts,
+                path,
+                methods,
+                require,
+                permissions,
+                response,
+                redirect_browsers,
+                issuers,
+                audiences,
+                optional,
+                on_unavailable,
+            });
         }
     }
     out
+}
+
+/// Options that mean nothing, or contradict each other, for the route's requirement.
+fn check_requirement_options(
+    errs: &mut ConfigErrors,
+    o: &Obj<'_>,
+    require: Option<Requirement>,
+    permissions: &[String],
+    optional: Optional,
+) {
+    let checks_bearer = matches!(require, Some(Requirement::Bearer | Requirement::BearerOrSession));
+    for key in ["issuers", "audiences"] {
+        if o.has(key) && !checks_bearer {
+            errs.push(
+                o.at(key),
+                "only routes that take bearer tokens (\"bearer\", \"bearer_or_session\") check issuers and audiences",
+            );
+        }
+        if o.get(key).and_then(|v| v.as_array()).is_some_and(Vec::is_empty) {
+            errs.push(o.at(key), "an empty list accepts no token; leave the field out to accept any");
+        }
+    }
+    if require == Some(Requirement::Public) {
+        for key in ["allow_missing", "allow_missing_or_failed", "on_unavailable"] {
+            if o.has(key) {
+                errs.push(o.at(key), "a public route checks no credential");
+            }
+        }
+    }
+    let key = if optional == Optional::Missing { "allow_missing" } else { "allow_missing_or_failed" };
+    if optional != Optional::No && !permissions.is_empty() {
+        errs.push(
+            o.at(key),
+            "a request without a credential holds no permissions: drop \"permissions\" or make the credential required",
+        );
+    }
+    if optional != Optional::No && require == Some(Requirement::Session) {
+        errs.push(o.at(key), "session routes: use \"on_unauthenticated\" to choose between sign-in and 401");
+    }
 }
 
 pub(super) fn host(errs: &mut ConfigErrors, path: &str, h: &str) -> Option<HostMatch> {

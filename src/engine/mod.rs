@@ -126,7 +126,23 @@ impl Engine {
     /// reply gets one log line with a stable reason code (never a token, cookie or header value).
     fn finish(&mut self, d: &mut Decision, meta: &RequestMeta) {
         match d {
-            Decision::Allow(a) => a.remove_headers.retain(|h| meta.present.iter().any(|p| **p == **h)),
+            Decision::Allow(a) => {
+                a.remove_headers.retain(|h| meta.present.iter().any(|p| **p == **h));
+                // Passing without identity is a choice a route made; each one is seen in the log.
+                if let Reason::Passed(how, cause) = &a.verdict.reason {
+                    self.out.log(
+                        Level::Info,
+                        format!(
+                            "pass_unauthenticated reason={} cause={} route={} class={} method={}",
+                            how.code(),
+                            cause.code(),
+                            a.verdict.route.as_deref().unwrap_or("-"),
+                            a.verdict.class,
+                            meta.method,
+                        ),
+                    );
+                }
+            }
             Decision::Reply(r) => {
                 if meta.method == "HEAD" {
                     r.body.clear();
@@ -164,6 +180,16 @@ impl Engine {
     pub fn on_request(&mut self, req: &Request<'_>, w: &mut World<'_>) -> Decision {
         let now = self.now(w);
         let cfg = &self.config;
+        // With `method_override_headers: "judge"`, the request is routed and judged as the method it overrides
+        // to (an unreadable override is refused in `evaluate`).
+        let judged;
+        let req = match crate::method_override::judged_method(cfg, req) {
+            Ok(Some(method)) => {
+                judged = Request { method, ..*req };
+                &judged
+            }
+            _ => req,
+        };
         let c = classify(cfg, req);
         let gate = match &cfg.rollout {
             Some(r) => match rollout::gate(r, &c, req, now) {
@@ -193,7 +219,7 @@ impl Engine {
                 deployment: c.deployment,
             };
             let d = crate::evaluate::evaluate(cfg, &c, req, &mut inp);
-            let stale = d.verdict().reason == Reason::Token(JwtError::KeysUnavailable);
+            let stale = d.verdict().reason.keys_stale();
             if picked_up || !stale || !keys::pick_up_now(cfg, w.store, &mut self.remote) {
                 break d;
             }

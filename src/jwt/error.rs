@@ -12,6 +12,8 @@ pub enum JwtError {
     UnsupportedAlg,
     CriticalHeader,
     UnknownIssuer,
+    /// A trusted issuer, but not one of those the route accepts.
+    IssuerNotAllowed,
     UnknownKid,
     AlgMismatch,
     BadSignature,
@@ -22,6 +24,8 @@ pub enum JwtError {
     NotYetValid,
     IssuedInFuture,
     Revoked,
+    /// Valid for longer than the issuer's `max_lifetime_seconds`.
+    LifetimeTooLong,
     /// The key set the token needs is missing or older than `max_stale_seconds`.
     KeysUnavailable,
 }
@@ -37,6 +41,7 @@ impl JwtError {
             JwtError::UnsupportedAlg => "unsupported_alg",
             JwtError::CriticalHeader => "unsupported_crit",
             JwtError::UnknownIssuer => "unknown_issuer",
+            JwtError::IssuerNotAllowed => "issuer_not_allowed",
             JwtError::UnknownKid => "unknown_kid",
             JwtError::AlgMismatch => "alg_mismatch",
             JwtError::BadSignature => "bad_signature",
@@ -47,6 +52,7 @@ impl JwtError {
             JwtError::NotYetValid => "not_yet_valid",
             JwtError::IssuedInFuture => "iat_in_future",
             JwtError::Revoked => "revoked",
+            JwtError::LifetimeTooLong => "lifetime_too_long",
             JwtError::KeysUnavailable => "keys_stale",
         }
     }

@@ -21,6 +21,8 @@ pub struct Issuer {
     pub kind: IssuerKind,
     pub keys: Vec<VerifyKey>,
     pub require_exp: bool,
+    /// jwt_authn's `max_lifetime`: a token valid for longer than this is refused whatever its signature.
+    pub max_lifetime_seconds: Option<u64>,
     pub leeway_seconds: u64,
     /// `None` for access-token issuers that do not map roles.
     pub role_claim: Option<String>,

@@ -38,6 +38,15 @@ pub fn verify_key_from_jwk(jwk: &Value) -> Result<VerifyKey, Vec<(String, String
             errors.push((".use".into(), "expected \"sig\"; this key is not for signatures".into()));
         }
     }
+    // RFC 7517 §4.3: `key_ops` says what the key may be used for; one that may not "verify" verifies nothing.
+    if let Some(ops) = obj.get("key_ops") {
+        match ops.as_array().filter(|list| list.iter().all(Value::is_string)) {
+            Some(list) if list.iter().any(|op| op == "verify") => {}
+            Some(_) => errors
+                .push((".key_ops".into(), "does not include \"verify\"; this key may not verify signatures".into())),
+            None => errors.push((".key_ops".into(), "expected an array of strings".into())),
+        }
+    }
     // RFC 8725 §3.1: one key, one algorithm. A JWK without `alg` would let the token choose.
     let alg = match obj.get("alg") {
         Some(Value::String(s)) => match Alg::parse(s) {
@@ -65,6 +74,8 @@ pub fn verify_key_from_jwk(jwk: &Value) -> Result<VerifyKey, Vec<(String, String
             use rsa::traits::PublicKeyParts;
             if k.size() * 8 < MIN_RSA_BITS {
                 Err((".n".into(), format!("RSA modulus too small; expected at least {MIN_RSA_BITS} bits")))
+            } else if super::roca::fingerprinted(&k.n().to_bytes_be()) {
+                Err((".n".into(), "an RSA key with the ROCA fingerprint (CVE-2017-15361): its private key can be computed from this public key".into()))
             } else {
                 VerifyKey::rsa(kid, alg, k).map_err(|e| (".alg".into(), e))
             }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod issuer;
 pub mod jwk;
 pub mod key;
+pub mod roca;
 pub mod sign;
 pub mod token;
 pub mod verify;

@@ -107,11 +107,22 @@ fn check_claims(issuer: &Issuer, claims: &Claims, now: u64) -> Result<(), JwtErr
         return Err(JwtError::AudienceMismatch);
     }
     // RFC 7519 §4.1.4: the token must not be accepted on or after `exp`.
-    match claims.numeric_date("exp")? {
+    let exp = claims.numeric_date("exp")?;
+    match exp {
         Some(exp) if now >= exp.saturating_add(leeway) => return Err(JwtError::Expired),
         Some(_) => {}
         None if issuer.require_exp => return Err(JwtError::MissingClaim("exp".into())),
         None => {}
+    }
+    if let Some(max) = issuer.max_lifetime_seconds {
+        // jwt_authn's `max_lifetime`: a bound on how long a stolen token stays useful, so it needs `exp`;
+        // measured from `iat` when the token says when it was issued, and from now in any case (a token
+        // "issued" long ago but valid for centuries ahead is refused too).
+        let Some(exp) = exp else { return Err(JwtError::MissingClaim("exp".into())) };
+        let from_iat = claims.numeric_date("iat")?.map(|iat| exp.saturating_sub(iat));
+        if from_iat.is_some_and(|l| l > max) || exp.saturating_sub(now) > max.saturating_add(leeway) {
+            return Err(JwtError::LifetimeTooLong);
+        }
     }
     if let Some(nbf) = claims.numeric_date("nbf")? {
         if now.saturating_add(leeway) < nbf {

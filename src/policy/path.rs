@@ -16,6 +16,9 @@ pub enum PathError {
     ControlCharacter,
     Fragment,
     DotSegmentParameter,
+    /// Escapes that decode to bytes that are not UTF-8 (overlong forms like `%c0%ae`, lone continuation
+    /// bytes): servers decode them differently (RFC 3629 §10), some into `.` or `/`.
+    InvalidUtf8,
 }
 
 impl PathError {
@@ -30,6 +33,7 @@ impl PathError {
             PathError::ControlCharacter => "path_control_character",
             PathError::Fragment => "path_fragment",
             PathError::DotSegmentParameter => "path_dot_segment_parameter",
+            PathError::InvalidUtf8 => "path_invalid_utf8",
         }
     }
 }
@@ -74,6 +78,7 @@ fn hex(b: u8) -> Option<u8> {
 fn decode_unreserved(path: &str) -> Result<String, PathError> {
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
+    let mut non_ascii_escape = false;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         match b {
@@ -90,6 +95,7 @@ fn decode_unreserved(path: &str) -> Result<String, PathError> {
                     0 => return Err(PathError::Nul),
                     v if is_unreserved(v) => out.push(char::from(v)),
                     v => {
+                        non_ascii_escape |= !v.is_ascii();
                         out.push_str(&format!("%{v:02X}"));
                     }
                 }
@@ -110,7 +116,30 @@ fn decode_unreserved(path: &str) -> Result<String, PathError> {
             }
         }
     }
+    if non_ascii_escape && !escapes_decode_to_utf8(&out) {
+        return Err(PathError::InvalidUtf8);
+    }
     Ok(out)
+}
+
+/// Whether the path, with every escape decoded, is UTF-8 (escapes are well-formed by now).
+fn escapes_decode_to_utf8(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match (b, bytes.get(i + 1).and_then(|c| hex(*c)), bytes.get(i + 2).and_then(|c| hex(*c))) {
+            (b'%', Some(h), Some(l)) => {
+                decoded.push(h * 16 + l);
+                i += 3;
+            }
+            _ => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 fn remove_dot_segments(path: &str) -> String {

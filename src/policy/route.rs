@@ -21,6 +21,27 @@ impl Requirement {
     }
 }
 
+/// jwt_authn's optional authentication: which failures still let the request through, unauthenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Optional {
+    /// A credential is required and every one present must verify.
+    No,
+    /// `allow_missing`: no credential passes unauthenticated; a credential that fails is refused.
+    Missing,
+    /// `allow_missing_or_failed`: a missing or failing credential passes unauthenticated; what verified
+    /// still reaches the upstream as identity.
+    MissingOrFailed,
+}
+
+/// What a route does when the keys to check a token are too old or the provider is down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnUnavailable {
+    /// 503 with `Retry-After` (fail closed).
+    Deny,
+    /// The request goes on without identity, marked unauthenticated; counted and logged.
+    PassUnauthenticated,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResponseFormat {
     Json,
@@ -79,6 +100,12 @@ pub struct Route {
     /// On a `session` route without a session: send browser navigations to sign in (`true`), or answer
     /// 401 to everyone (`false`, for API-only paths).
     pub redirect_browsers: bool,
+    /// Issuer names whose tokens this route accepts; empty: every configured issuer.
+    pub issuers: Vec<String>,
+    /// `aud` values of which a token must carry one here, besides its issuer's; empty: the issuer's alone.
+    pub audiences: Vec<String>,
+    pub optional: Optional,
+    pub on_unavailable: OnUnavailable,
 }
 
 impl Route {

@@ -10,6 +10,7 @@ mod known_answers;
 mod path;
 mod properties;
 mod remote_jwks;
+mod requirements;
 mod rollout;
 mod schema;
 mod session;

@@ -33,6 +33,12 @@ fn the_query_never_takes_part_in_matching_and_is_kept_verbatim() {
 }
 
 #[test]
+fn escapes_of_well_formed_utf8_stay_escaped_and_are_accepted() {
+    assert_eq!(normalize_path("/caf%c3%a9/%E2%82%AC"), Ok(("/caf%C3%A9/%E2%82%AC".to_owned(), None)));
+    assert_eq!(normalize_path("/caf\u{e9}"), Ok(("/caf\u{e9}".to_owned(), None)));
+}
+
+#[test]
 fn ambiguous_paths_are_refused_instead_of_guessed() {
     let cases = [
         ("/api%2Fadmin", PathError::EncodedSlash),
@@ -49,6 +55,12 @@ fn ambiguous_paths_are_refused_instead_of_guessed() {
         ("api", PathError::NotAbsolute),
         ("*", PathError::NotAbsolute),
         ("", PathError::NotAbsolute),
+        // Overlong `.` (some decoders read `..`), a lone continuation byte, a truncated sequence, a surrogate.
+        ("/public/%c0%ae%c0%ae/admin/x", PathError::InvalidUtf8),
+        ("/public/%80", PathError::InvalidUtf8),
+        ("/public/%e2%82", PathError::InvalidUtf8),
+        ("/public/%ed%a0%80", PathError::InvalidUtf8),
+        ("/public/\u{e9}%a9", PathError::InvalidUtf8),
     ];
     for (raw, want) in cases {
         assert_eq!(normalize_path(raw), Err(want), "{raw:?}");

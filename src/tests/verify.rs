@@ -313,3 +313,94 @@ fn an_ed25519_signature_with_a_small_order_r_is_refused_as_verify_strict_refused
     let ordinary = ed25519_dalek::SigningKey::from_bytes(&seed).sign(message);
     assert_eq!(key.verify(Alg::EdDSA, message, &ordinary.to_bytes()), Ok(()));
 }
+
+#[test]
+fn a_jwk_whose_key_ops_do_not_include_verify_is_refused_and_one_that_does_is_loaded() {
+    use crate::jwt::jwk::verify_key_from_jwk;
+    let mut jwk = public_jwk("rsa", Alg::RS256, "k1");
+    jwk["key_ops"] = serde_json::json!(["encrypt"]);
+    let errs = verify_key_from_jwk(&jwk).err().unwrap_or_default();
+    assert!(errs.iter().any(|(at, why)| at == ".key_ops" && why.contains("verify")), "{errs:?}");
+    jwk["key_ops"] = serde_json::json!("verify");
+    assert!(verify_key_from_jwk(&jwk).is_err(), "key_ops is an array (RFC 7517 §4.3)");
+    jwk["key_ops"] = serde_json::json!(["verify"]);
+    assert!(verify_key_from_jwk(&jwk).is_ok());
+}
+
+/// A 2048-bit modulus built the way the flawed library built its keys: a product of two numbers of the form
+/// `k·M + 65537^a mod M`, M the product of the first primes (only the form matters to the fingerprint).
+fn roca_modulus(k1: u64, a: u32, k2: u64, b: u32) -> Vec<u8> {
+    use rsa::BigUint;
+    let m = [
+        2u32, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103,
+        107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
+    ]
+    .iter()
+    .fold(BigUint::from(1u32), |acc, p| acc * BigUint::from(*p));
+    let g = BigUint::from(65537u32);
+    let shift = BigUint::from(1u32) << 830;
+    let prime_like = |k: u64, e: u32| (BigUint::from(k) * &shift + 1u32) * &m + g.modpow(&BigUint::from(e), &m);
+    (prime_like(k1, a) * prime_like(k2, b)).to_bytes_be()
+}
+
+#[test]
+fn rsa_moduli_with_the_roca_fingerprint_are_recognized_and_ordinary_ones_are_not() {
+    use crate::jwt::roca::fingerprinted;
+    for (k1, a, k2, b) in [(3, 17, 5, 1234), (99, 4, 12345, 77), (1, 0, 1, 1)] {
+        assert!(fingerprinted(&roca_modulus(k1, a, k2, b)), "{k1} {a} {k2} {b}");
+    }
+    let ordinary = public_jwk("rsa", Alg::RS256, "k1");
+    let n = crate::b64::decode_strict(ordinary["n"].as_str().unwrap_or_default()).unwrap_or_default();
+    assert!(!fingerprinted(&n));
+    // One residue off the subgroup is enough to clear a modulus.
+    let mut almost = roca_modulus(3, 17, 5, 1234);
+    if let Some(last) = almost.last_mut() {
+        *last ^= 1;
+    }
+    assert!(!fingerprinted(&almost));
+}
+
+#[test]
+fn an_rsa_jwk_with_the_roca_fingerprint_is_refused_with_the_reason() {
+    use crate::jwt::jwk::verify_key_from_jwk;
+    let mut jwk = public_jwk("rsa", Alg::RS256, "k1");
+    jwk["n"] = serde_json::json!(crate::b64::encode(&roca_modulus(3, 17, 5, 1234)));
+    let errs = verify_key_from_jwk(&jwk).err().unwrap_or_default();
+    assert!(errs.iter().any(|(at, why)| at == ".n" && why.contains("ROCA")), "{errs:?}");
+}
+
+fn verify_with_max_lifetime(claims: &serde_json::Map<String, Value>, max: u64) -> Result<String, JwtError> {
+    let mut cfg = config_json();
+    cfg["issuers"][0]["max_lifetime_seconds"] = json!(max);
+    let cfg = config_from(&cfg);
+    verify_token(&sign(claims, Alg::ES256), &cfg.issuers, cfg.max_token_bytes, now()).map(|v| v.issuer.name.clone())
+}
+
+#[test]
+fn a_token_valid_for_longer_than_the_issuers_max_lifetime_is_refused() {
+    let mut claims = dat();
+    assert_eq!(verify_with_max_lifetime(&claims, 600), Ok("platform".into()), "exactly the maximum passes");
+    claims.insert("exp".into(), json!(now() + 601));
+    assert_eq!(verify_with_max_lifetime(&claims, 600), Err(JwtError::LifetimeTooLong));
+    // Year 2286: without a maximum it passes (control), with one it does not.
+    claims.insert("exp".into(), json!(9_999_999_999u64));
+    assert_eq!(verify(&sign(&claims, Alg::ES256)), Ok("platform".into()));
+    assert_eq!(verify_with_max_lifetime(&claims, 86_400), Err(JwtError::LifetimeTooLong));
+}
+
+#[test]
+fn max_lifetime_counts_from_iat_and_from_now_and_needs_exp() {
+    let mut claims = dat();
+    // Issued an hour ago for 70 minutes: 10 minutes left, but a lifetime of 70 minutes.
+    claims.insert("iat".into(), json!(now() - 3600));
+    claims.insert("nbf".into(), json!(now() - 3600));
+    claims.insert("exp".into(), json!(now() + 600));
+    assert_eq!(verify_with_max_lifetime(&claims, 3600), Err(JwtError::LifetimeTooLong));
+    assert_eq!(verify_with_max_lifetime(&claims, 4200), Ok("platform".into()));
+    // Without iat, the time left counts.
+    claims.remove("iat");
+    assert_eq!(verify_with_max_lifetime(&claims, 600), Ok("platform".into()));
+    assert_eq!(verify_with_max_lifetime(&claims, 500), Err(JwtError::LifetimeTooLong));
+    claims.remove("exp");
+    assert_eq!(verify_with_max_lifetime(&claims, 600), Err(JwtError::MissingClaim("exp".into())));
+}

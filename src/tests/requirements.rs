@@ -1,0 +1,203 @@
+//! What a route can require of a bearer token beyond "valid": its issuers and audiences, optional
+//! authentication (jwt_authn's `allow_missing` and `allow_missing_or_failed`) and passing unauthenticated
+//! while keys are stale.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::config::{load_config, Config};
+use crate::decision::Decision;
+use crate::jwt::Alg;
+use crate::testing::*;
+
+fn with_route(route: Value) -> Value {
+    let mut v = config_json();
+    v["routes"].as_array_mut().unwrap().insert(0, route);
+    v
+}
+
+fn get(cfg: &Arc<Config>, path: &str, token: Option<&str>) -> Decision {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let h: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    Vm::new(cfg).request("GET", path, "gatehouse.test", &h)
+}
+
+fn outcome(d: &Decision) -> (u16, &'static str) {
+    (d.status().unwrap_or(200), d.verdict().reason.code())
+}
+
+fn set_header<'a>(d: &'a Decision, name: &str) -> Option<&'a str> {
+    match d {
+        Decision::Allow(a) => a.set_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()),
+        _ => None,
+    }
+}
+
+fn auth0_token(aud: &str) -> String {
+    let mut key = signing_key(Alg::RS256);
+    key.kid = Some("auth0-1".into());
+    let now = now();
+    let claims = json!({"iss": AUTH0, "aud": aud, "sub": "auth0|bob", "iat": now, "exp": now + 600,
+                        "permissions": ["read"]});
+    key.sign(&claims, &mut rand_core::OsRng).unwrap()
+}
+
+fn config_errors(v: &Value) -> Vec<String> {
+    match load_config(v.to_string().as_bytes(), &env) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_route_that_names_its_issuers_refuses_tokens_of_the_others() {
+    let cfg = config_from(&with_route(
+        json!({"name": "auth0-only", "path": {"prefix": "/partner"}, "require": "bearer", "issuers": ["auth0"]}),
+    ));
+    assert_eq!(outcome(&get(&cfg, "/partner/x", Some(&auth0_token("https://api.test")))), (200, "verified"));
+    let platform = sign(&dat(), Alg::ES256);
+    assert_eq!(outcome(&get(&cfg, "/partner/x", Some(&platform))), (401, "issuer_not_allowed"));
+    assert_eq!(outcome(&get(&cfg, "/api/dags", Some(&platform))), (200, "verified"), "other routes take any issuer");
+}
+
+#[test]
+fn a_route_that_names_audiences_needs_one_of_them_beside_the_issuers_own() {
+    let mut v = with_route(json!({"name": "reports", "path": {"prefix": "/reports"}, "require": "bearer",
+                                  "audiences": ["https://reports.test"]}));
+    v["issuers"][1]["audiences"] = json!(["https://api.test", "https://reports.test"]);
+    let cfg = config_from(&v);
+    assert_eq!(outcome(&get(&cfg, "/reports/1", Some(&auth0_token("https://reports.test")))), (200, "verified"));
+    assert_eq!(outcome(&get(&cfg, "/reports/1", Some(&auth0_token("https://api.test")))), (401, "aud_mismatch"));
+    assert_eq!(outcome(&get(&cfg, "/api/x", Some(&auth0_token("https://api.test")))), (200, "verified"));
+}
+
+#[test]
+fn allow_missing_passes_a_request_without_a_token_but_refuses_a_bad_one() {
+    let cfg = config_from(&with_route(
+        json!({"name": "maybe", "path": {"prefix": "/maybe"}, "require": "bearer", "allow_missing": true}),
+    ));
+    let d = get(&cfg, "/maybe/x", None);
+    assert_eq!(outcome(&d), (200, "passed_missing"));
+    assert_eq!(set_header(&d, "x-gatehouse-unauthenticated"), Some("missing_credential"));
+    assert_eq!(set_header(&d, "x-gatehouse-subject"), None);
+    let mut expired = dat();
+    expired.insert("exp".into(), json!(now() - 3600));
+    assert_eq!(outcome(&get(&cfg, "/maybe/x", Some(&sign(&expired, Alg::ES256)))), (401, "expired"));
+    let d = get(&cfg, "/maybe/x", Some(&sign(&dat(), Alg::ES256)));
+    assert_eq!(outcome(&d), (200, "verified"));
+    assert_eq!(set_header(&d, "x-gatehouse-subject"), Some("robot-1"));
+    assert_eq!(set_header(&d, "x-gatehouse-unauthenticated"), None);
+}
+
+#[test]
+fn allow_missing_or_failed_passes_a_bad_token_without_its_identity_and_keeps_what_verified() {
+    let cfg = config_from(&with_route(
+        json!({"name": "maybe", "path": {"prefix": "/maybe"}, "require": "bearer", "allow_missing_or_failed": true}),
+    ));
+    assert_eq!(outcome(&get(&cfg, "/maybe/x", None)), (200, "passed_missing"));
+    let mut expired = dat();
+    expired.insert("exp".into(), json!(now() - 3600));
+    let d = get(&cfg, "/maybe/x", Some(&sign(&expired, Alg::ES256)));
+    assert_eq!(outcome(&d), (200, "passed_failed"));
+    assert_eq!(set_header(&d, "x-gatehouse-unauthenticated"), Some("expired"));
+    assert_eq!(set_header(&d, "x-gatehouse-subject"), None);
+    let Decision::Allow(a) = &d else { panic!("{d:?}") };
+    assert!(a.removes("authorization"), "the failed token never reaches the upstream");
+    // A good token beside a bad one (two sources): the good one's identity goes on.
+    let mut v = with_route(
+        json!({"name": "maybe", "path": {"prefix": "/maybe"}, "require": "bearer", "allow_missing_or_failed": true}),
+    );
+    v["token_sources"] = json!([{"header": "authorization", "scheme": "Bearer"}, {"header": "x-token"}]);
+    let cfg = config_from(&v);
+    let good = sign(&dat(), Alg::ES256);
+    let bad = format!("Bearer {}", sign(&expired, Alg::ES256));
+    let d = Vm::new(&cfg).request("GET", "/maybe/x", "gatehouse.test", &[("authorization", &bad), ("x-token", &good)]);
+    assert_eq!(outcome(&d), (200, "verified"));
+    assert_eq!(set_header(&d, "x-gatehouse-subject"), Some("robot-1"));
+}
+
+#[test]
+fn on_unavailable_pass_unauthenticated_lets_requests_through_while_keys_are_stale_and_deny_does_not() {
+    let mut v = with_route(json!({"name": "status", "path": {"prefix": "/status"}, "require": "bearer",
+                                  "issuers": ["auth0"], "on_unavailable": "pass_unauthenticated"}));
+    v["issuers"][1].as_object_mut().unwrap().remove("jwks");
+    v["issuers"][1]["remote_jwks"] = json!({"cluster": "idp", "authority": "tenant.auth0.test", "path": "/jwks"});
+    let cfg = config_from(&v);
+    let token = auth0_token("https://api.test");
+    let d = get(&cfg, "/status/x", Some(&token));
+    assert_eq!(outcome(&d), (200, "passed_unavailable"));
+    assert_eq!(set_header(&d, "x-gatehouse-unauthenticated"), Some("keys_stale"));
+    assert_eq!(outcome(&get(&cfg, "/api/x", Some(&token))), (503, "keys_stale"), "the default fails closed");
+    // Only outages pass: a token that is bad whatever the keys say is still refused.
+    assert_eq!(outcome(&get(&cfg, "/status/x", Some("not-a-jwt"))), (401, "malformed"));
+    assert_eq!(outcome(&get(&cfg, "/status/x", Some(&sign(&dat(), Alg::ES256)))), (401, "issuer_not_allowed"));
+}
+
+#[test]
+fn a_pass_without_identity_is_logged_with_its_cause() {
+    let cfg = config_from(&with_route(
+        json!({"name": "maybe", "path": {"prefix": "/maybe"}, "require": "bearer", "allow_missing": true}),
+    ));
+    let mut vm = Vm::new(&cfg);
+    let pairs = [(":method", "GET"), (":path", "/maybe/x"), (":authority", "gatehouse.test")]
+        .map(|(n, v)| (n.to_owned(), v.as_bytes().to_vec()))
+        .to_vec();
+    let mut rng = rand_core::OsRng;
+    let mut w = crate::engine::World { now: vm.now, rng: &mut rng, store: &mut vm.store };
+    assert_eq!(outcome(&vm.engine.on_request_headers(pairs, &mut w)), (200, "passed_missing"));
+    let logs: Vec<String> = vm
+        .engine
+        .drain_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            crate::engine::Effect::Log(_, line) => Some(line),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.starts_with("pass_unauthenticated reason=passed_missing cause=missing_credential route=maybe")),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn bad_combinations_of_route_requirements_are_reported_with_their_paths() {
+    let v = with_route(json!({"name": "x", "path": {"prefix": "/x"}, "require": "public", "issuers": ["auth0"],
+                              "allow_missing": true}));
+    let e = config_errors(&v);
+    assert!(e.iter().any(|l| l.starts_with("$.routes[0].issuers: only routes that take bearer tokens")), "{e:?}");
+    assert!(e.iter().any(|l| l.starts_with("$.routes[0].allow_missing: a public route")), "{e:?}");
+    let v = with_route(json!({"name": "x", "path": {"prefix": "/x"}, "require": "bearer", "issuers": ["okta"],
+                              "allow_missing": true, "allow_missing_or_failed": true, "permissions": ["read"],
+                              "audiences": []}));
+    let e = config_errors(&v);
+    for want in [
+        "$.routes[0].issuers[0]: unknown issuer \"okta\"",
+        "$.routes[0].allow_missing_or_failed: give one of",
+        "$.routes[0].allow_missing_or_failed: a request without a credential holds no permissions",
+        "$.routes[0].audiences: an empty list accepts no token",
+    ] {
+        assert!(e.iter().any(|l| l.starts_with(want)), "{want} not in {e:?}");
+    }
+    let mut v = config_json();
+    v["issuers"][0]["max_lifetime_seconds"] = json!(600);
+    v["issuers"][0]["require_exp"] = json!(false);
+    let e = config_errors(&v);
+    assert!(e.iter().any(|l| l.starts_with("$.issuers[0].max_lifetime_seconds: a maximum lifetime needs")), "{e:?}");
+}
+
+#[test]
+fn a_deployments_own_routes_name_issuers_checked_against_the_configuration() {
+    let mut v = config_json();
+    let o = v.as_object_mut().unwrap();
+    o.remove("dataplane");
+    o.insert(
+        "deployments".into(),
+        json!([{"organization_id": ORG, "workspace_id": WS, "deployment_id": DEP, "hosts": ["a.test"],
+                "routes": [{"name": "own", "path": {"prefix": "/own"}, "require": "bearer", "issuers": ["nope"]}]}]),
+    );
+    let e = config_errors(&v);
+    assert!(e.iter().any(|l| l.starts_with("$.deployments[0].routes[0].issuers[0]: unknown issuer \"nope\"")), "{e:?}");
+}
