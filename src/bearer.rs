@@ -2,12 +2,13 @@
 //! dataplane, checked against the route's permissions, and turned into identity headers and, when
 //! configured, the upstream's own token.
 
+use crate::claim_forward::{forward, Forwarded};
 use crate::config::deployments::Deployment;
 use crate::config::Config;
 use crate::context::Inputs;
 use crate::dat::{identify, Identity, IdentityError};
 use crate::decision::{Decision, Verdict};
-use crate::forward::{allow, unauthenticated, Forward};
+use crate::forward::{allow, identity_properties, unauthenticated, Forward};
 use crate::jwt::IssuerKind;
 use crate::jwt::{verify_token_with, JwtError};
 use crate::policy::{OnUnavailable, Optional, Route};
@@ -46,7 +47,9 @@ pub fn bearer(
     // Every credential must verify: otherwise a good token could carry a bad one past us to an upstream that
     // reads the other header. Routes that make credentials optional (jwt_authn's `allow_missing_or_failed`) or
     // pass during outages let failures through instead, without their identity.
-    let mut first: Option<(Identity, IssuerKind)> = None;
+    let mut first: Option<Found> = None;
+    // The credential headers go upstream only when every credential present came from an issuer that says so.
+    let mut keep = !credentials.is_empty();
     let mut passed: Option<Failure> = None;
     for credential in &credentials {
         let checked = match credential {
@@ -55,6 +58,7 @@ pub fn bearer(
         };
         match checked {
             Ok(found) => {
+                keep &= found.keep;
                 if first.is_none() {
                     first = Some(found);
                 }
@@ -65,11 +69,12 @@ pub fn bearer(
                 if !unavailable && route.optional != Optional::MissingOrFailed {
                     return deny(cfg, Some(route), route.response, f.deny, f.reason, f.issuer);
                 }
+                keep = false;
                 passed.get_or_insert(f);
             }
         }
     }
-    let Some((identity, kind)) = first else {
+    let Some(Found { identity, kind, forwarded, .. }) = first else {
         return match passed {
             Some(f) if f.deny == Deny::Unavailable => {
                 unauthenticated(cfg, route, req, inp, set, Passed::Unavailable, f.reason)
@@ -82,6 +87,9 @@ pub fn bearer(
         };
     };
     set.extend(upstream::identity_headers(&cfg.identity_headers, &identity));
+    set.extend(forwarded.headers);
+    let mut properties = forwarded.properties;
+    properties.extend(identity_properties(cfg, &identity));
     // With an upstream token configured, the upstream gets a token it accepts instead of nothing.
     if let Some(minter) = cfg.minter_for(dep) {
         let table = match kind {
@@ -105,7 +113,8 @@ pub fn bearer(
     }
     let v =
         Verdict { subject: Some(identity.subject), ..verdict(Some(route), Reason::Verified, Some(identity.issuer)) };
-    allow(cfg, inp.strip, Some(req), Forward::new(set), v)
+    let fwd = Forward { properties, keep_credentials: keep, ..Forward::new(set) };
+    allow(cfg, inp.strip, Some(req), fwd, v)
 }
 
 /// Why one credential did not give an identity, and how that is answered when the route requires it.
@@ -123,7 +132,7 @@ fn check(
     dep: &Deployment,
     credential: &Credential,
     inp: &mut Inputs<'_>,
-) -> Result<(Identity, IssuerKind), Failure> {
+) -> Result<Found, Failure> {
     let verified = verify_token_with(
         credential.expose(),
         &cfg.issuers,
@@ -168,7 +177,19 @@ fn check(
             issuer: Some(identity.issuer),
         });
     }
-    Ok((identity, v.issuer.kind))
+    let forwarded =
+        forward(&v.issuer.forward_claims, v.issuer.forward_payload_header.as_deref(), credential.expose(), &v.claims)
+            .map_err(|e| invalid(e, Some(identity.issuer.clone())))?;
+    Ok(Found { identity, kind: v.issuer.kind, forwarded, keep: v.issuer.forward })
+}
+
+/// A credential that gave an identity, with what its issuer passes on.
+struct Found {
+    identity: Identity,
+    kind: IssuerKind,
+    forwarded: Forwarded,
+    /// Its issuer keeps the credential for the upstream.
+    keep: bool,
 }
 
 enum Extracted<'a> {

@@ -26,6 +26,9 @@ pub struct Allow {
     /// Cookies the upstream may not set in the browser: on session routes Airflow's own `_token` would
     /// otherwise outlive our session and fight it.
     pub drop_set_cookies: &'static [&'static str],
+    /// Envoy filter state to publish (`proxy_set_property`; Envoy stores `wasm.<name>`), for filters after
+    /// ours (RBAC) and access logs.
+    pub properties: Vec<(String, Vec<u8>)>,
     pub verdict: Verdict,
 }
 

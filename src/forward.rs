@@ -21,11 +21,21 @@ pub struct Forward {
     pub response_headers: Vec<(String, String)>,
     /// Whether the `Cookie` header was already rewritten (a refresh that waited carries its decision).
     pub cookie_done: Option<bool>,
+    /// Filter state to publish with the request.
+    pub properties: Vec<(String, Vec<u8>)>,
+    /// The verified credential goes on to the upstream (issuers with `forward: true`).
+    pub keep_credentials: bool,
 }
 
 impl Forward {
     pub fn new(set_headers: Vec<(String, String)>) -> Self {
-        Forward { set_headers, response_headers: Vec::new(), cookie_done: None }
+        Forward {
+            set_headers,
+            response_headers: Vec::new(),
+            cookie_done: None,
+            properties: Vec::new(),
+            keep_credentials: false,
+        }
     }
 }
 
@@ -35,6 +45,9 @@ impl Forward {
 /// client's `Authorization`, our cookies and the upstream's own `_token` never pass, on any route.
 pub fn allow(cfg: &Config, strip: &Strip, req: Option<&Request<'_>>, mut fwd: Forward, verdict: Verdict) -> Decision {
     let mut remove_headers: Vec<Arc<str>> = strip.always.clone();
+    if fwd.keep_credentials {
+        remove_headers.retain(|h| !cfg.token_sources.iter().any(|s| *s.header == **h));
+    }
     let mut drop_set_cookies: &'static [&'static str] = &[];
     if cfg.gives_credentials() {
         let sets_authorization = fwd.set_headers.iter().any(|(n, _)| n == "authorization");
@@ -61,8 +74,25 @@ pub fn allow(cfg: &Config, strip: &Strip, req: Option<&Request<'_>>, mut fwd: Fo
         set_headers: fwd.set_headers,
         response_headers: fwd.response_headers,
         drop_set_cookies,
+        properties: fwd.properties,
         verdict,
     })
+}
+
+/// The verified identity as filter state (`identity_filter_state`), under the names the docs give.
+pub fn identity_properties(cfg: &Config, identity: &crate::dat::Identity) -> Vec<(String, Vec<u8>)> {
+    if !cfg.identity_filter_state {
+        return Vec::new();
+    }
+    let p = crate::claim_forward::PROPERTY_PREFIX;
+    let values = [
+        ("subject", Some(identity.subject.clone())),
+        ("issuer", Some(identity.issuer.clone())),
+        ("deployment", identity.deployment.clone()),
+        ("scope", identity.scope.clone()),
+        ("roles", Some(identity.roles.join(","))),
+    ];
+    values.into_iter().filter_map(|(k, v)| Some((format!("{p}{k}"), v?.into_bytes()))).collect()
 }
 
 /// A request the route lets through without identity: the identity headers stay stripped, and the

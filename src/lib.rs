@@ -15,6 +15,7 @@ mod bearer;
 mod browser;
 pub mod cache;
 pub mod call;
+pub mod claim_forward;
 pub mod classify;
 pub mod config;
 mod context;

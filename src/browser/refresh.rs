@@ -92,7 +92,7 @@ pub fn refreshed(
             Reason::Provider(fault)
         }
     };
-    let fwd = Forward { set_headers, response_headers, cookie_done: Some(remove_cookie) };
+    let fwd = Forward { response_headers, cookie_done: Some(remove_cookie), ..Forward::new(set_headers) };
     let v = Verdict { subject: Some(session.sub.clone()), ..verdict(route, reason, Some("oidc".into())) };
     allow(cfg, inp.strip, None, fwd, v)
 }

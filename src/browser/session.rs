@@ -9,7 +9,7 @@ use crate::config::{Config, SessionConfig};
 use crate::context::Inputs;
 use crate::dat::Identity;
 use crate::decision::{Decision, Pending, PendingState, RefreshWait, Verdict};
-use crate::forward::{allow, unauthenticated, upstream_cookie, Forward};
+use crate::forward::{allow, identity_properties, unauthenticated, upstream_cookie, Forward};
 use crate::oidc::return_path;
 use crate::policy::{OnUnavailable, ResponseFormat, Route};
 use crate::reason::{Passed, Reason, SessionError};
@@ -207,7 +207,11 @@ pub fn session_route(
     }
     // Sliding idle timeout: re-seal at most every tenth of it, and whenever an older key opened the cookie
     // (so key rotation completes without logging anyone out).
-    let mut fwd = Forward { set_headers: set, response_headers: Vec::new(), cookie_done: Some(cookie_removed) };
+    let mut fwd = Forward {
+        cookie_done: Some(cookie_removed),
+        properties: identity_properties(cfg, &identity),
+        ..Forward::new(set)
+    };
     if stale_key || inp.now >= session.seen.saturating_add(sc.idle_timeout_seconds / 10) {
         session.seen = inp.now;
         if let Ok(cs) = seal_session(sc, jar, &session, &present, inp) {

@@ -23,6 +23,7 @@ pub const TOP: Spec = Spec {
         doc: "the deployments of this dataplane, each matched by host, path prefix or both (or give \"dataplane\")",
     },
     Field { key: "realm", kind: Kind::Schema(r#"{"type": "string", "minLength": 1, "pattern": "^[^\"\\\\\\u0000-\\u001f\\u007f-\\u009f]*$", "default": "gatehouse"}"#), required: false, doc: "the realm in WWW-Authenticate (no quotes, backslashes or control characters)" },
+    Field { key: "identity_filter_state", kind: Kind::Bool { default: Some(false) }, required: false, doc: "publish the verified identity as Envoy filter state (wasm.gatehouse.subject, .issuer, .deployment, .roles, .scope) for RBAC and access logs" },
     Field { key: "unmatched", kind: Kind::Enum { options: &["deny", "allow"], default: Some("deny") }, required: false, doc: "requests no route matches: 403, or pass" },
     Field { key: "cors_preflight", kind: Kind::Enum { options: &["pass", "enforce"], default: Some("pass") }, required: false, doc: "" },
     Field { key: "method_override_headers", kind: Kind::Enum { options: &["strip", "judge"], default: Some("strip") }, required: false, doc: "X-HTTP-Method-Override and kin: removed before the upstream, or kept and the request judged by the method they name" },
@@ -331,6 +332,50 @@ pub const ISSUER: Spec = Spec {
             doc: "subject -> unix time; tokens issued earlier (or without iat) are revoked",
         },
         Field { key: "remote_jwks", kind: Kind::Obj(&REMOTE_JWKS), required: false, doc: "" },
+        Field { key: "forward_claims", kind: Kind::List(&FORWARD_CLAIM), required: false, doc: "verified claims to request headers and filter state" },
+        Field { key: "forward_payload_header", kind: Kind::Def("unreservedHeader"), required: false, doc: "a header with the verified payload, base64url (jwt_authn forward_payload_header)" },
+        Field { key: "forward", kind: Kind::Bool { default: Some(false) }, required: false, doc: "keep the credential header for the upstream (jwt_authn forward)" },
+    ],
+};
+
+pub const FORWARD_CLAIM: Spec = Spec {
+    def: "forwardClaim",
+    doc:
+        "A verified claim passed on: as a request header, as Envoy filter state (wasm.gatehouse.claim.<key>), or both.",
+    extra: Some(
+        r#"{"oneOf": [{"required": ["claim"]}, {"required": ["claim_path"]}], "anyOf": [{"required": ["header"]}, {"required": ["filter_state"]}]}"#,
+    ),
+    fields: &[
+        Field {
+            key: "claim",
+            kind: Kind::Text,
+            required: false,
+            doc: "the claim's name; dots step into nested objects (\"org.id\")",
+        },
+        Field {
+            key: "claim_path",
+            kind: Kind::Schema(r##"{"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/nonEmptyString"}}"##),
+            required: false,
+            doc: "the same as a list of member names, for names that contain dots (\"https://example.com/roles\")",
+        },
+        Field {
+            key: "header",
+            kind: Kind::Def("unreservedHeader"),
+            required: false,
+            doc: "the request header that carries the value (clients' copies are stripped)",
+        },
+        Field {
+            key: "filter_state",
+            kind: Kind::Schema(r#"{"type": "string", "pattern": "^[a-z0-9_.-]+$"}"#),
+            required: false,
+            doc: "publish as Envoy filter state wasm.gatehouse.claim.<this>, for RBAC and access logs",
+        },
+        Field {
+            key: "separator",
+            kind: Kind::Schema(r#"{"type": "string", "minLength": 1, "default": ","}"#),
+            required: false,
+            doc: "joins an array's items",
+        },
     ],
 };
 
@@ -833,6 +878,7 @@ pub const ALL: &[&Spec] = &[
     &HMAC_KEY,
     &REMOTE_JWKS,
     &ISSUER,
+    &FORWARD_CLAIM,
     &PATH_MATCH,
     &ROUTE,
     &TOKEN_ENDPOINT,

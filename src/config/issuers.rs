@@ -7,6 +7,7 @@ use super::fields;
 use super::reader::{array, kind, Obj};
 use super::{ConfigErrors, Env};
 use crate::b64;
+use crate::claim_forward::ForwardClaim;
 use crate::jwks::RemoteJwks;
 use crate::jwt::jwk::verify_key_from_jwk;
 use crate::jwt::{Alg, Issuer, IssuerKind, VerifyKey};
@@ -106,7 +107,55 @@ pub(super) fn load(
             revoked_token_ids,
             subject_not_before,
             remote_jwks,
+            forward_claims: load_forward_claims(errs, &o),
+            forward_payload_header: o.opt_string(errs, "forward_payload_header").map(str::to_owned),
+            forward: o.flag(errs, "forward"),
         });
+    }
+    out
+}
+
+fn load_forward_claims(errs: &mut ConfigErrors, o: &Obj<'_>) -> Vec<ForwardClaim> {
+    let Some(v) = o.get("forward_claims") else {
+        return Vec::new();
+    };
+    let path = o.at("forward_claims");
+    let mut out = Vec::new();
+    for (i, item) in array(errs, &path, v).iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let Some(c) = Obj::open(errs, &p, item, &fields::FORWARD_CLAIM) else {
+            continue;
+        };
+        let claim_path: Vec<String> = match (c.opt_string(errs, "claim"), c.has("claim_path")) {
+            (Some(name), false) => name.split('.').map(str::to_owned).collect(),
+            (None, true) => c.string_list(errs, "claim_path"),
+            _ => {
+                errs.push(&p, "give exactly one of \"claim\" (dots step into objects) and \"claim_path\"");
+                continue;
+            }
+        };
+        if claim_path.iter().any(String::is_empty) {
+            errs.push(&p, "a claim name has an empty member (two dots, or a dot at an end): use \"claim_path\"");
+        }
+        let header = c.opt_string(errs, "header").map(str::to_owned);
+        if let Some(h) = &header {
+            super::load::check_header_name(errs, &c.at("header"), h);
+        }
+        let filter_state = c.opt_string(errs, "filter_state").map(str::to_owned);
+        if filter_state
+            .as_deref()
+            .is_some_and(|k| !k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b)))
+        {
+            errs.push(c.at("filter_state"), "expected lower-case letters, digits, '_', '.' and '-'");
+        }
+        if header.is_none() && filter_state.is_none() {
+            errs.push(&p, "give \"header\", \"filter_state\" or both: where the claim goes");
+        }
+        let separator = c.opt_string(errs, "separator").unwrap_or(",").to_owned();
+        if separator.chars().any(char::is_control) {
+            errs.push(c.at("separator"), "must not contain control characters");
+        }
+        out.push(ForwardClaim { path: claim_path, header, filter_state, separator, index: i });
     }
     out
 }

@@ -124,6 +124,33 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
             errs.push(format!("$.deployments[{i}].redirect_uri"), "only with browser sessions (\"session\")");
         }
     }
+    // Headers that carry claims are ours like the identity headers: stripped from every client request.
+    let mut claim_headers: Vec<String> = Vec::new();
+    for (i, issuer) in issuers.iter().enumerate() {
+        let mapped = issuer.forward_claims.iter().filter_map(|c| {
+            c.header.as_deref().map(|h| (format!("$.issuers[{i}].forward_claims[{}].header", c.index), h))
+        });
+        let payload =
+            issuer.forward_payload_header.as_deref().map(|h| (format!("$.issuers[{i}].forward_payload_header"), h));
+        for (at, h) in mapped.chain(payload) {
+            let taken = identity_headers.names().chain(IdentityHeaders::defaults().names()).any(|n| n == h)
+                || token_sources.iter().any(|s| s.header == h);
+            if taken {
+                errs.push(at, format!("{h:?} is already an identity header or a token source"));
+            } else if !claim_headers.iter().any(|c| c == h) {
+                claim_headers.push(h.to_owned());
+            }
+        }
+        if issuer.forward
+            && (minter.is_some() || session.is_some() || deployments.list.iter().any(|d| d.minter.is_some()))
+        {
+            errs.push(
+                format!("$.issuers[{i}].forward"),
+                "the upstream gets its own token here (upstream_token or browser sessions), which replaces the credential",
+            );
+        }
+    }
+    let identity_filter_state = top.flag(&mut errs, "identity_filter_state");
     if issuers.is_empty() {
         for (i, r) in routes.iter().enumerate() {
             if matches!(r.require, Requirement::Bearer | Requirement::BearerOrSession) {
@@ -143,7 +170,8 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     // Default names stay stripped even when configured away or switched off: an upstream may still read them.
     let defaults = IdentityHeaders::defaults();
     let mut identity_variants = 0;
-    for (i, name) in identity_headers.names().chain(defaults.names()).map(str::to_owned).chain(strip).enumerate() {
+    let extra = strip.into_iter().chain(claim_headers);
+    for (i, name) in identity_headers.names().chain(defaults.names()).map(str::to_owned).chain(extra).enumerate() {
         for variant in separator_variants(&name) {
             if !forged_headers.contains(&variant) {
                 forged_headers.push(variant);
@@ -197,6 +225,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         forged_headers,
         owned_headers,
         method_override,
+        identity_filter_state,
         roles,
         issuers,
         routes,

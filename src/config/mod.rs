@@ -200,6 +200,8 @@ pub struct Config {
     /// mode, also when the legacy path decides (it sets its own after us).
     pub owned_headers: Vec<String>,
     pub method_override: MethodOverride,
+    /// Publish the verified identity as Envoy filter state (`wasm.gatehouse.*`).
+    pub identity_filter_state: bool,
     pub roles: HashMap<String, Vec<String>>,
     pub issuers: Vec<Issuer>,
     pub routes: Vec<Route>,

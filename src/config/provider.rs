@@ -217,6 +217,9 @@ pub(super) fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env:
         revoked_token_ids: Default::default(),
         subject_not_before: Default::default(),
         remote_jwks,
+        forward_claims: Vec::new(),
+        forward_payload_header: None,
+        forward: false,
     };
     Some(Provider {
         issuer,

@@ -30,4 +30,9 @@ pub struct Issuer {
     pub revoked_token_ids: HashSet<String>,
     pub subject_not_before: HashMap<String, u64>,
     pub remote_jwks: Option<crate::jwks::RemoteJwks>,
+    /// Claims passed on to the upstream and later filters.
+    pub forward_claims: Vec<crate::claim_forward::ForwardClaim>,
+    pub forward_payload_header: Option<String>,
+    /// Keep the credential header for the upstream (jwt_authn's `forward`).
+    pub forward: bool,
 }

@@ -2,6 +2,7 @@
 
 mod browser;
 mod cache;
+mod claims;
 mod config;
 mod decide;
 mod deployments;

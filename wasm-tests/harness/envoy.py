@@ -98,9 +98,10 @@ def ecds_resource(plugin_config, env_keys=()):
 
 
 def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=(), hcm_extra=None, clusters=None,
-              ecds_path=None):
-    """An Envoy bootstrap (as a dict) with the Gatehouse filter before the router. With `ecds_path`, the filter's
-    configuration is discovered from that file (ECDS over Envoy's filesystem config source) instead of inline."""
+              ecds_path=None, filters_after=()):
+    """An Envoy bootstrap (as a dict) with the Gatehouse filter before the router (and `filters_after` between
+    them). With `ecds_path`, the filter's configuration is discovered from that file (ECDS over Envoy's
+    filesystem config source) instead of inline."""
     if ecds_path:
         gatehouse = {"name": "gatehouse", "config_discovery": {
             "config_source": {"path_config_source": {"path": ecds_path,
@@ -119,6 +120,7 @@ def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=()
         },
         "http_filters": [
             gatehouse,
+            *filters_after,
             {"name": "envoy.filters.http.router",
              "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
         ],
@@ -165,7 +167,7 @@ class Envoy:
     puts it inline in the bootstrap instead."""
 
     def __init__(self, plugin_config, upstream_port, env=None, hcm_extra=None, concurrency=2, clusters=None,
-                 port=None, ecds=True):
+                 port=None, ecds=True, filters_after=()):
         self.dir = tempfile.mkdtemp(prefix="gatehouse-envoy-")
         self.port = port or free_port()
         self.admin_port = free_port()
@@ -178,7 +180,7 @@ class Envoy:
             os.makedirs(os.path.dirname(self.ecds_path))
             self.push(plugin_config)
         cfg = bootstrap(self.port, self.admin_port, upstream_port, plugin_config, env.keys(), hcm_extra, clusters,
-                        self.ecds_path)
+                        self.ecds_path, filters_after)
         self.config_path = os.path.join(self.dir, "envoy.json")
         with open(self.config_path, "w") as f:
             json.dump(cfg, f)

@@ -8,7 +8,17 @@ use crate::host::{self, ERROR, REQUEST_HEADERS};
 /// Removes and sets the request headers the decision names. `Err` when a change failed and the request must
 /// not go on (a header we could not strip might reach the upstream forged): a 500 has been sent.
 pub fn allow(a: &Allow) -> Result<(), ()> {
-    change(&a.remove_headers, &a.set_headers)
+    change(&a.remove_headers, &a.set_headers)?;
+    // Filter state is for filters after ours (RBAC may decide on it): one that cannot be published must not
+    // let the request go on without it.
+    for (name, value) in &a.properties {
+        if let Err(status) = host::set_property(name, value) {
+            host::log(ERROR, &format!("cannot publish filter state {name}: host status {status}"));
+            local_error(500, "internal");
+            return Err(());
+        }
+    }
+    Ok(())
 }
 
 /// The identity headers a request passed to the legacy path must not carry (see `Pass`).

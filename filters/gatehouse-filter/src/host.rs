@@ -49,6 +49,7 @@ extern "C" {
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+    fn proxy_set_property(path_data: *const u8, path_size: usize, value_data: *const u8, value_size: usize) -> u32;
 }
 
 /// Takes ownership of a buffer the host allocated through the SDK's `proxy_on_memory_allocate`.
@@ -109,6 +110,13 @@ pub fn header_pairs(map: u32) -> Result<Vec<(String, Vec<u8>)>, u32> {
     // SAFETY: as in `buffer`.
     check(unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) })?;
     Ok(deserialize_pairs(&take(data, size)))
+}
+
+/// Envoy stores the value as filter state `wasm.<path>` (a one-segment path: no NUL separators), readable by
+/// the filters after this one and by access logs for the rest of the stream.
+pub fn set_property(path: &str, value: &[u8]) -> Result<(), u32> {
+    // SAFETY: pointers and lengths of a live &str and slice.
+    check(unsafe { proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) })
 }
 
 pub fn replace_header(map: u32, name: &str, value: &str) -> Result<(), u32> {
