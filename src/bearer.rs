@@ -4,7 +4,7 @@
 
 use crate::claim_forward::{forward, Forwarded};
 use crate::config::deployments::Deployment;
-use crate::config::Config;
+use crate::config::{Config, TokenSource};
 use crate::context::Inputs;
 use crate::dat::{identify, Identity, IdentityError};
 use crate::decision::{Decision, Verdict};
@@ -16,34 +16,63 @@ use crate::reason::{Passed, Reason};
 use crate::request::Request;
 use crate::respond::{deny, verdict, Deny};
 use crate::secret::Credential;
+use crate::session::cookies;
 use crate::upstream;
 
-pub fn has_bearer(cfg: &Config, req: &Request<'_>) -> bool {
-    cfg.token_sources.iter().any(|s| {
-        req.headers_named(&s.header).any(|v| !matches!(extract(v, s.scheme.as_deref()), Extracted::OtherScheme))
-    })
+pub fn has_bearer(cfg: &Config, req: &Request<'_>, query: Option<&str>) -> bool {
+    !sourced(cfg, req, query).is_empty()
+}
+
+/// Every credential the configured sources carry, in source order: `None` for one that is present but empty
+/// (refused as malformed).
+fn sourced(cfg: &Config, req: &Request<'_>, query: Option<&str>) -> Vec<Option<Credential>> {
+    let mut out = Vec::new();
+    let token = |t: &str| (!t.is_empty()).then(|| Credential::new(t.to_owned()));
+    for source in &cfg.token_sources {
+        match source {
+            TokenSource::Header { header, scheme } => {
+                for value in req.headers_named(header) {
+                    match extract(value, scheme.as_deref()) {
+                        Extracted::Token(t) => out.push(Some(Credential::new(t.to_owned()))),
+                        Extracted::Empty => out.push(None),
+                        Extracted::OtherScheme => {}
+                    }
+                }
+            }
+            TokenSource::Cookie(name) => {
+                for line in req.headers_named("cookie") {
+                    for (n, v) in cookies::parse(line) {
+                        if n == name {
+                            out.push(token(v.trim()));
+                        }
+                    }
+                }
+            }
+            TokenSource::Query(name) => {
+                let q = query.unwrap_or_default();
+                for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+                    if k == name.as_str() {
+                        out.push(token(&v));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 pub fn bearer(
     cfg: &Config,
     route: &Route,
     req: &Request<'_>,
+    query: Option<&str>,
     inp: &mut Inputs<'_>,
     mut set: Vec<(String, String)>,
 ) -> Decision {
     let Some((dep_index, dep)) = inp.deployment else {
         return deny(cfg, Some(route), route.response, Deny::Forbidden, Reason::NoDeployment, None);
     };
-    let mut credentials: Vec<Option<Credential>> = Vec::new();
-    for source in &cfg.token_sources {
-        for value in req.headers_named(&source.header) {
-            match extract(value, source.scheme.as_deref()) {
-                Extracted::Token(t) => credentials.push(Some(Credential::new(t.to_owned()))),
-                Extracted::Empty => credentials.push(None),
-                Extracted::OtherScheme => {}
-            }
-        }
-    }
+    let credentials = sourced(cfg, req, query);
     // Every credential must verify: otherwise a good token could carry a bad one past us to an upstream that
     // reads the other header. Routes that make credentials optional (jwt_authn's `allow_missing_or_failed`) or
     // pass during outages let failures through instead, without their identity.

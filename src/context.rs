@@ -8,7 +8,7 @@ use rand_core::RngCore;
 
 use crate::cache::Caches;
 use crate::config::deployments::Deployment;
-use crate::config::Config;
+use crate::config::{Config, TokenSource};
 use crate::jwks::RemoteKeys;
 
 pub struct Inputs<'a> {
@@ -42,7 +42,7 @@ pub struct Strip {
 impl Strip {
     pub fn new(cfg: &Config) -> Self {
         let mut always: Vec<Arc<str>> = Vec::new();
-        let sources = cfg.token_sources.iter().map(|s| s.header.as_str());
+        let sources = cfg.token_sources.iter().filter_map(TokenSource::header);
         let canary = cfg.rollout.as_ref().and_then(|r| r.canary.as_ref()).map(|c| c.header.as_str());
         for name in sources.chain(cfg.forged_headers.iter().map(String::as_str)).chain(canary) {
             always.push(Arc::from(name));

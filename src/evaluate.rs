@@ -32,13 +32,19 @@ pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &m
     // RFC 6750 §2.3 and §2: a token in the URL is logged by every hop and would reach the upstream in its path,
     // and a request must not carry its credential in more than one place. Tokens come from the configured
     // headers only, so an `access_token` parameter is refused, alone or beside a header.
-    if c.query.is_some_and(|q| crate::oidc::query_param(q, "access_token").is_some()) {
+    // A query parameter configured as a token source is the exception the configuration states; it is taken
+    // out of the path the upstream sees either way.
+    let configured = |name: &str| cfg.token_params().any(|p| p == name);
+    if !configured("access_token") && c.query.is_some_and(|q| crate::oidc::query_param(q, "access_token").is_some()) {
         let format = route.map_or(ResponseFormat::Json, |r| r.response);
         return deny(cfg, route, format, Deny::InvalidRequest, Reason::TokenInQuery, None);
     }
+    let query = c.query.filter(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| configured(&k)));
     let mut set_headers = Vec::new();
     // The upstream must see the path the rules matched, not a spelling it might resolve differently.
-    if Some(c.path.as_str()) != req.path.split('?').next() {
+    if let Some(q) = query {
+        set_headers.push((":path".to_owned(), without_params(&c.path, q, &configured)));
+    } else if Some(c.path.as_str()) != req.path.split('?').next() {
         set_headers.push((":path".to_owned(), c.return_to()));
     }
     let pass = |route, reason, set_headers, inp: &mut Inputs<'_>| {
@@ -58,10 +64,26 @@ pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &m
     match route.require {
         Requirement::Public => pass(Some(route), Reason::Public, set_headers, inp),
         Requirement::Session => browser::session_route(cfg, route, req, &c.return_to(), inp, set_headers),
-        Requirement::BearerOrSession if cfg.session.is_some() && !has_bearer(cfg, req) => {
+        Requirement::BearerOrSession if cfg.session.is_some() && !has_bearer(cfg, req, c.query) => {
             browser::session_route(cfg, route, req, &c.return_to(), inp, set_headers)
         }
-        Requirement::Bearer | Requirement::BearerOrSession => bearer(cfg, route, req, inp, set_headers),
+        Requirement::Bearer | Requirement::BearerOrSession => bearer(cfg, route, req, c.query, inp, set_headers),
+    }
+}
+
+/// `path` with the query minus the parameters `drop` names, each other parameter kept byte for byte.
+fn without_params(path: &str, query: &str, drop: &dyn Fn(&str) -> bool) -> String {
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            !form_urlencoded::parse(name.as_bytes()).any(|(k, _)| drop(&k))
+        })
+        .collect();
+    if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
     }
 }
 

@@ -46,12 +46,13 @@ impl Forward {
 pub fn allow(cfg: &Config, strip: &Strip, req: Option<&Request<'_>>, mut fwd: Forward, verdict: Verdict) -> Decision {
     let mut remove_headers: Vec<Arc<str>> = strip.always.clone();
     if fwd.keep_credentials {
-        remove_headers.retain(|h| !cfg.token_sources.iter().any(|s| *s.header == **h));
+        remove_headers.retain(|h| !cfg.token_sources.iter().any(|s| s.header() == Some(&**h)));
     }
     let mut drop_set_cookies: &'static [&'static str] = &[];
-    if cfg.gives_credentials() {
+    let token_cookies = cfg.token_sources.iter().any(|s| matches!(s, crate::config::TokenSource::Cookie(_)));
+    if cfg.gives_credentials() || token_cookies {
         let sets_authorization = fwd.set_headers.iter().any(|(n, _)| n == "authorization");
-        if !sets_authorization && !remove_headers.iter().any(|h| &**h == "authorization") {
+        if cfg.gives_credentials() && !sets_authorization && !remove_headers.iter().any(|h| &**h == "authorization") {
             remove_headers.push(Arc::clone(&strip.authorization));
         }
         let rewrite = match (fwd.cookie_done, req) {
@@ -67,7 +68,9 @@ pub fn allow(cfg: &Config, strip: &Strip, req: Option<&Request<'_>>, mut fwd: Fo
             Some(None) => remove_headers.push(Arc::clone(&strip.cookie)),
             None => {}
         }
-        drop_set_cookies = UPSTREAM_SESSION_COOKIES;
+        if cfg.gives_credentials() {
+            drop_set_cookies = UPSTREAM_SESSION_COOKIES;
+        }
     }
     Decision::Allow(Allow {
         remove_headers,
@@ -125,8 +128,10 @@ pub fn upstream_cookie(cfg: &Config, req: &Request<'_>) -> Option<Option<String>
     let header = lines.join("; ");
     // Ours: the session cookie's family, every deployment's own (`<name>-<deployment>`) and flow cookies
     // (`<name>-flow-…`), all of which start with the configured name and a `-`.
+    // Ours too: cookies configured as token sources (a credential the upstream must not see).
     let ours = |n: &str| {
-        UPSTREAM_SESSION_COOKIES.contains(&n)
+        (cfg.gives_credentials() && UPSTREAM_SESSION_COOKIES.contains(&n))
+            || cfg.is_token_cookie(n)
             || cfg.session.as_ref().is_some_and(|sc| {
                 chunks::is_family(n, &sc.cookie_name)
                     || n.strip_prefix(sc.cookie_name.as_str()).is_some_and(|rest| rest.starts_with('-'))

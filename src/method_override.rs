@@ -3,11 +3,8 @@
 //! request Gatehouse lets through; with `method_override_headers: "judge"` they stay, and the request is
 //! judged by the method they name.
 
-use crate::config::{Config, MethodOverride};
+use crate::config::{Config, MethodOverride, METHOD_OVERRIDE_HEADERS as HEADERS};
 use crate::request::Request;
-
-/// The names frameworks read (Rails, Express `method-override`, Symfony, ASP.NET, Google APIs).
-pub const HEADERS: [&str; 3] = ["x-http-method-override", "x-method-override", "x-http-method"];
 
 /// Override headers that name something other than one method (RFC 9110 §9.1: a token), or disagree.
 #[derive(Debug, PartialEq, Eq)]

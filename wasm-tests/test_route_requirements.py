@@ -153,3 +153,37 @@ def test_bad_route_requirements_are_refused_at_load_with_their_paths(keys, route
     code, out = validate(cfg, env=keys.env())
     assert code != 0
     assert where in out and what in out, out[-3000:]
+
+
+@pytest.fixture(scope="module")
+def sourced(keys, upstream):
+    cfg = plugin_config(keys)
+    cfg["token_sources"] = [{"header": "authorization", "scheme": "Bearer"}, {"cookie": "gh_token"},
+                            {"query": "access_token"}]
+    e = Envoy(cfg, upstream.port, env=keys.env())
+    yield e
+    e.stop()
+
+
+def test_a_token_in_a_configured_cookie_opens_the_route_and_the_cookie_stays_with_us(sourced, upstream, keys):
+    token = keys.sign(dat_claims(role=VIEWER), "ES256")
+    r = sourced.get("/api/v2/dags", headers={"cookie": f"theme=dark; gh_token={token}"})
+    assert r.status == 200, r.body
+    (seen,) = upstream.take()
+    assert seen.header("cookie") == "theme=dark"
+    assert seen.header("x-gatehouse-subject") == f"dat-deployment-{VIEWER.lower()}"
+    r = sourced.get("/api/v2/monitor/health", headers={"cookie": f"gh_token={token}"})
+    (seen,) = upstream.take()
+    assert seen.header("cookie") is None, "public routes never pass the token cookie either"
+
+
+def test_a_token_in_a_configured_query_parameter_opens_the_route_and_leaves_the_url(sourced, upstream, keys):
+    token = keys.sign(dat_claims(role=VIEWER), "ES256")
+    r = sourced.get(f"/api/v2/dags?limit=5&access_token={token}&order_by=dag_id")
+    assert r.status == 200, r.body
+    (seen,) = upstream.take()
+    assert seen.path == "/api/v2/dags?limit=5&order_by=dag_id"
+    expired = keys.sign(dat_claims(role=VIEWER, exp=int(time.time()) - 600), "ES256")
+    r = sourced.get(f"/api/v2/dags?access_token={expired}", token)
+    assert r.status == 401, "every credential present must verify, whichever its source"
+    assert upstream.take() == []

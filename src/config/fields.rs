@@ -57,15 +57,27 @@ pub const DATAPLANE: Spec = Spec {
 pub const TOKEN_SOURCE: Spec = Spec {
     def: "tokenSource",
     doc: "",
-    extra: None,
+    extra: Some(r#"{"oneOf": [{"required": ["header"]}, {"required": ["cookie"]}, {"required": ["query"]}]}"#),
     fields: &[
         Field {
             key: "header",
             kind: Kind::Schema(
                 r##"{"allOf": [{"$ref": "#/$defs/headerName"}, {"not": {"enum": ["cookie", "host", "content-length", "transfer-encoding", "te", "connection"]}}]}"##,
             ),
-            required: true,
+            required: false,
             doc: "the header carrying the token; not an identity header",
+        },
+        Field {
+            key: "cookie",
+            kind: Kind::Schema(r#"{"type": "string", "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"}"#),
+            required: false,
+            doc: "a cookie carrying the token (removed before the upstream)",
+        },
+        Field {
+            key: "query",
+            kind: Kind::Schema(r#"{"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9._~-]+$"}"#),
+            required: false,
+            doc: "a query parameter carrying the token (removed from the path the upstream sees)",
         },
         Field {
             key: "scheme",

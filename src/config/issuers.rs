@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::fields;
-use super::reader::{array, kind, Obj};
+use super::reader::{array, check_header_name, kind, Obj};
 use super::{ConfigErrors, Env};
 use crate::b64;
 use crate::claim_forward::ForwardClaim;
@@ -139,7 +139,7 @@ fn load_forward_claims(errs: &mut ConfigErrors, o: &Obj<'_>) -> Vec<ForwardClaim
         }
         let header = c.opt_string(errs, "header").map(str::to_owned);
         if let Some(h) = &header {
-            super::load::check_header_name(errs, &c.at("header"), h);
+            check_header_name(errs, &c.at("header"), h);
         }
         let filter_state = c.opt_string(errs, "filter_state").map(str::to_owned);
         if filter_state

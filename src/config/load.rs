@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::policy::{Requirement, Route};
 
 use super::fields;
-use super::reader::{array, kind, Obj};
+use super::reader::{array, check_header_name, kind, Obj};
 use super::{
     issuers, routes, Config, ConfigErrors, CorsPreflight, Dataplane, IdentityHeaders, MethodOverride, TokenSource,
     Unmatched,
@@ -80,11 +80,9 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         }
     }
     for (i, s) in token_sources.iter().enumerate() {
-        if identity_headers.names().chain(IdentityHeaders::defaults().names()).any(|n| n == s.header) {
-            errs.push(
-                format!("{}[{i}].header", top.at("token_sources")),
-                format!("{:?} is also an identity header", s.header),
-            );
+        let Some(h) = s.header() else { continue };
+        if identity_headers.names().chain(IdentityHeaders::defaults().names()).any(|n| n == h) {
+            errs.push(format!("{}[{i}].header", top.at("token_sources")), format!("{h:?} is also an identity header"));
         }
     }
     let faults = load_faults(&mut errs, &top);
@@ -134,7 +132,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
             issuer.forward_payload_header.as_deref().map(|h| (format!("$.issuers[{i}].forward_payload_header"), h));
         for (at, h) in mapped.chain(payload) {
             let taken = identity_headers.names().chain(IdentityHeaders::defaults().names()).any(|n| n == h)
-                || token_sources.iter().any(|s| s.header == h);
+                || token_sources.iter().any(|s| s.header() == Some(h));
             if taken {
                 errs.push(at, format!("{h:?} is already an identity header or a token source"));
             } else if !claim_headers.iter().any(|c| c == h) {
@@ -183,7 +181,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     }
     let owned_headers = forged_headers.get(..identity_variants).unwrap_or_default().to_vec();
     if method_override == MethodOverride::Strip {
-        for name in crate::method_override::HEADERS {
+        for name in super::METHOD_OVERRIDE_HEADERS {
             for variant in separator_variants(name) {
                 if !forged_headers.contains(&variant) {
                     forged_headers.push(variant);
@@ -195,7 +193,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         session.is_some() || minter.is_some() || deployments.list.iter().any(|d| d.minter.is_some());
     let mut request_headers: Vec<String> = BASE_HEADERS.iter().map(|s| (*s).to_owned()).collect();
     if method_override == MethodOverride::Judge {
-        request_headers.extend(crate::method_override::HEADERS.map(str::to_owned));
+        request_headers.extend(super::METHOD_OVERRIDE_HEADERS.map(str::to_owned));
     }
     if gives_credentials {
         request_headers.push("cookie".to_owned());
@@ -204,9 +202,11 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         request_headers.extend(["accept", "x-requested-with", "sec-fetch-mode"].map(str::to_owned));
     }
     for s in &token_sources {
-        if !request_headers.contains(&s.header) {
-            request_headers.push(s.header.clone());
+        let h = s.header().unwrap_or("cookie");
+        if matches!(s, TokenSource::Query(_)) || request_headers.iter().any(|r| r == h) {
+            continue;
         }
+        request_headers.push(h.to_owned());
     }
     if let Some(c) = rollout.as_ref().and_then(|r| r.canary.as_ref()) {
         if !request_headers.contains(&c.header) {
@@ -277,18 +277,9 @@ fn load_dataplane(errs: &mut ConfigErrors, top: &Obj<'_>) -> Dataplane {
     }
 }
 
-pub(super) fn check_header_name(errs: &mut ConfigErrors, path: &str, name: &str) {
-    // RFC 9110 §5.1 token characters, lower-case because Envoy presents header names lower-cased.
-    let ok = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !ok {
-        errs.push(path, format!("{name:?} is not a lower-case HTTP header name"));
-    }
-}
-
 fn load_token_sources(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<TokenSource> {
     let Some(v) = top.get("token_sources") else {
-        return vec![TokenSource { header: "authorization".into(), scheme: Some("Bearer".into()) }];
+        return vec![TokenSource::Header { header: "authorization".into(), scheme: Some("Bearer".into()) }];
     };
     let path = top.at("token_sources");
     let items = array(errs, &path, v);
@@ -302,6 +293,37 @@ fn load_token_sources(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<TokenSource
         .filter_map(|(i, item)| {
             let p = format!("{path}[{i}]");
             let o = Obj::open(errs, &p, item, &fields::TOKEN_SOURCE)?;
+            let given: Vec<&str> = ["header", "cookie", "query"].into_iter().filter(|k| o.has(k)).collect();
+            match given.as_slice() {
+                ["cookie"] => {
+                    let name = o.string(errs, "cookie")?.to_owned();
+                    let token = !name.is_empty()
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                    if !token {
+                        errs.push(o.at("cookie"), format!("{name:?} is not a cookie name (RFC 6265 §4.1.1)"));
+                    }
+                    let key = format!("cookie {name}");
+                    if seen.contains(&key) {
+                        errs.push(o.at("cookie"), format!("cookie {name:?} is already a token source"));
+                    }
+                    seen.push(key);
+                    return Some(TokenSource::Cookie(name));
+                }
+                ["query"] => {
+                    let name = o.string(errs, "query")?.to_owned();
+                    let key = format!("query {name}");
+                    if seen.contains(&key) {
+                        errs.push(o.at("query"), format!("query parameter {name:?} is already a token source"));
+                    }
+                    seen.push(key);
+                    return Some(TokenSource::Query(name));
+                }
+                ["header"] => {}
+                _ => {
+                    errs.push(&p, "give exactly one of \"header\", \"cookie\" and \"query\"");
+                    return None;
+                }
+            }
             let header = o.string(errs, "header")?.to_owned();
             check_header_name(errs, &o.at("header"), &header);
             if RESERVED.contains(&header.as_str()) && header != "authorization" {
@@ -312,7 +334,7 @@ fn load_token_sources(errs: &mut ConfigErrors, top: &Obj<'_>) -> Vec<TokenSource
             }
             seen.push(header.clone());
             let scheme = o.opt_string(errs, "scheme").map(str::to_owned);
-            Some(TokenSource { header, scheme })
+            Some(TokenSource::Header { header, scheme })
         })
         .collect()
 }

@@ -36,6 +36,10 @@ pub struct Dataplane {
     pub deployment_id: String,
 }
 
+/// The method-override headers frameworks read (Rails, Express `method-override`, Symfony, ASP.NET, Google
+/// APIs): an upstream that honours them runs the method they name.
+pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = ["x-http-method-override", "x-method-override", "x-http-method"];
+
 /// What happens to method-override headers (see `method_override`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MethodOverride {
@@ -61,9 +65,22 @@ pub enum CorsPreflight {
 /// Where a bearer credential may be found. `scheme` (e.g. `Bearer`) is compared case-insensitively
 /// (RFC 7235 §2.1); without a scheme the whole header value is the token.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenSource {
-    pub header: String,
-    pub scheme: Option<String>,
+pub enum TokenSource {
+    /// A request header; with a scheme (`Bearer`), the value after it.
+    Header { header: String, scheme: Option<String> },
+    /// A cookie's value (removed from the `Cookie` header the upstream sees).
+    Cookie(String),
+    /// A query parameter (removed from the path the upstream sees: a URL is logged by every hop).
+    Query(String),
+}
+
+impl TokenSource {
+    pub fn header(&self) -> Option<&str> {
+        match self {
+            TokenSource::Header { header, .. } => Some(header),
+            TokenSource::Cookie(_) | TokenSource::Query(_) => None,
+        }
+    }
 }
 
 /// Header names for the verified identity given to the upstream. `None` means "do not send".
@@ -86,6 +103,19 @@ impl Config {
     /// any deployment): then the client's `Authorization` and our cookies never reach it.
     pub fn gives_credentials(&self) -> bool {
         self.gives_credentials
+    }
+
+    /// Whether cookie `name` carries a token (and so never reaches the upstream).
+    pub fn is_token_cookie(&self, name: &str) -> bool {
+        self.token_sources.iter().any(|s| matches!(s, TokenSource::Cookie(c) if c == name))
+    }
+
+    /// The query parameters that carry tokens.
+    pub fn token_params(&self) -> impl Iterator<Item = &str> {
+        self.token_sources.iter().filter_map(|s| match s {
+            TokenSource::Query(q) => Some(q.as_str()),
+            _ => None,
+        })
     }
 
     /// The upstream token for deployment `d`: its own, else the shared one.

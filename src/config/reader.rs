@@ -223,3 +223,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
     }
     prev.last().copied().unwrap_or(0)
 }
+
+pub fn check_header_name(errs: &mut ConfigErrors, path: &str, name: &str) {
+    // RFC 9110 §5.1 token characters, lower-case because Envoy presents header names lower-cased.
+    let ok = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !ok {
+        errs.push(path, format!("{name:?} is not a lower-case HTTP header name"));
+    }
+}

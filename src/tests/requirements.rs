@@ -201,3 +201,65 @@ fn a_deployments_own_routes_name_issuers_checked_against_the_configuration() {
     let e = config_errors(&v);
     assert!(e.iter().any(|l| l.starts_with("$.deployments[0].routes[0].issuers[0]: unknown issuer \"nope\"")), "{e:?}");
 }
+
+fn sourced_config() -> Arc<Config> {
+    let mut v = config_json();
+    v["token_sources"] = json!([{"header": "authorization", "scheme": "Bearer"}, {"cookie": "gh_token"},
+                                {"query": "access_token"}]);
+    config_from(&v)
+}
+
+#[test]
+fn a_token_in_a_configured_cookie_verifies_and_the_cookie_never_reaches_the_upstream() {
+    let cfg = sourced_config();
+    let cookie = format!("theme=dark; gh_token={}; lang=en", sign(&dat(), Alg::ES256));
+    let d = Vm::new(&cfg).request("GET", "/api/dags", "gatehouse.test", &[("cookie", &cookie)]);
+    assert_eq!(outcome(&d), (200, "verified"));
+    assert_eq!(set_header(&d, "cookie"), Some("theme=dark; lang=en"));
+    let bad = format!("gh_token={}", "x.y.z");
+    let d = Vm::new(&cfg).request("GET", "/api/dags", "gatehouse.test", &[("cookie", &bad)]);
+    assert_eq!(d.status(), Some(401));
+    // Without the source, the same cookie is nobody's credential and passes as it is (control).
+    let d = Vm::new(&config()).request("GET", "/health", "gatehouse.test", &[("cookie", &cookie)]);
+    assert_eq!(set_header(&d, "cookie"), None);
+}
+
+#[test]
+fn a_token_in_a_configured_query_parameter_verifies_and_leaves_the_path_the_upstream_sees() {
+    let cfg = sourced_config();
+    let path = format!("/api/dags?limit=5&access_token={}&order=a%20b", sign(&dat(), Alg::ES256));
+    let d = Vm::new(&cfg).request("GET", &path, "gatehouse.test", &[]);
+    assert_eq!(outcome(&d), (200, "verified"));
+    assert_eq!(set_header(&d, ":path"), Some("/api/dags?limit=5&order=a%20b"));
+    let path = format!("/api/dags?access_token={}", sign(&dat(), Alg::ES256));
+    assert_eq!(set_header(&Vm::new(&cfg).request("GET", &path, "gatehouse.test", &[]), ":path"), Some("/api/dags"));
+    // Not configured: refused as before (RFC 6750 §2.3).
+    assert_eq!(outcome(&Vm::new(&config()).request("GET", &path, "gatehouse.test", &[])), (400, "token_in_query"));
+}
+
+#[test]
+fn every_credential_of_every_source_must_verify() {
+    let cfg = sourced_config();
+    let good = sign(&dat(), Alg::ES256);
+    let mut expired = dat();
+    expired.insert("exp".into(), json!(now() - 3600));
+    let path = format!("/api/dags?access_token={}", sign(&expired, Alg::ES256));
+    let auth = format!("Bearer {good}");
+    let d = Vm::new(&cfg).request("GET", &path, "gatehouse.test", &[("authorization", &auth)]);
+    assert_eq!(outcome(&d), (401, "expired"), "a bad query token beside a good header one");
+}
+
+#[test]
+fn a_token_source_names_exactly_one_place() {
+    let mut v = config_json();
+    v["token_sources"] =
+        json!([{"header": "x-t", "cookie": "t"}, {"cookie": "bad name"}, {"query": "q"}, {"query": "q"}]);
+    let e = config_errors(&v);
+    for want in [
+        "$.token_sources[0]: give exactly one of \"header\", \"cookie\" and \"query\"",
+        "$.token_sources[1].cookie: \"bad name\" is not a cookie name",
+        "$.token_sources[3].query: query parameter \"q\" is already a token source",
+    ] {
+        assert!(e.iter().any(|l| l.starts_with(want)), "{want} not in {e:?}");
+    }
+}
