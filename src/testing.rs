@@ -17,7 +17,7 @@ pub const AUD: &str = "gatehouse-dataplane";
 pub const ORG: &str = "org-1";
 pub const WS: &str = "ws-1";
 pub const DEP: &str = "dep-1";
-pub const ALL_ALGS: [Alg; 10] = crate::jwt::alg::ALL;
+pub const ALL_ALGS: [Alg; 13] = crate::jwt::alg::ALL;
 
 pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -32,6 +32,7 @@ fn fixture_for(alg: Alg) -> &'static str {
         Alg::EdDSA => "ed25519",
         Alg::ES256 => "p256",
         Alg::ES384 => "p384",
+        Alg::ES512 => "p521",
         _ => "rsa",
     }
 }

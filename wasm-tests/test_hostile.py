@@ -230,8 +230,10 @@ KEY_ALG_MISMATCH = {
     "hs256-kid-with-hs512": ("k-hs256", "HS512", "HS256", "alg_mismatch"),
     "hs512-kid-with-hs256": ("k-hs512", "HS256", "HS512", "alg_mismatch"),
     "hs256-kid-with-hs384": ("k-hs256", "HS384", "HS256", "alg_mismatch"),
-    "rs256-kid-with-unsupported-ps384": ("k-rs256", "PS384", "RS256", "unsupported_alg"),
-    "rs256-kid-with-unsupported-ps512": ("k-rs256", "PS512", "RS256", "unsupported_alg"),
+    "rs256-kid-with-ps384": ("k-rs256", "PS384", "RS256", "alg_mismatch"),
+    "rs256-kid-with-ps512": ("k-rs256", "PS512", "RS256", "alg_mismatch"),
+    "ps384-kid-with-ps512": ("k-ps384", "PS512", "RS256", "alg_mismatch"),
+    "es512-kid-with-es384": ("k-es512", "ES384", "ES384", "alg_mismatch"),
     "es256-kid-with-unsupported-es256k": ("k-es256", "ES256K", "secp256k1", "unsupported_alg"),
 }
 

@@ -11,12 +11,15 @@ pub enum Alg {
     RS384,
     RS512,
     PS256,
+    PS384,
+    PS512,
     ES256,
     ES384,
+    ES512,
     EdDSA,
 }
 
-pub const ALL: [Alg; 10] = [
+pub const ALL: [Alg; 13] = [
     Alg::HS256,
     Alg::HS384,
     Alg::HS512,
@@ -24,8 +27,11 @@ pub const ALL: [Alg; 10] = [
     Alg::RS384,
     Alg::RS512,
     Alg::PS256,
+    Alg::PS384,
+    Alg::PS512,
     Alg::ES256,
     Alg::ES384,
+    Alg::ES512,
     Alg::EdDSA,
 ];
 
@@ -45,8 +51,11 @@ impl Alg {
             Alg::RS384 => "RS384",
             Alg::RS512 => "RS512",
             Alg::PS256 => "PS256",
+            Alg::PS384 => "PS384",
+            Alg::PS512 => "PS512",
             Alg::ES256 => "ES256",
             Alg::ES384 => "ES384",
+            Alg::ES512 => "ES512",
             Alg::EdDSA => "EdDSA",
         }
     }

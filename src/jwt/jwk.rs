@@ -70,7 +70,7 @@ pub fn verify_key_from_jwk(jwk: &Value) -> Result<VerifyKey, Vec<(String, String
         return Err(errors);
     };
     let built = match (kty, alg) {
-        ("RSA", Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256) => rsa_key(obj).and_then(|k| {
+        ("RSA", Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512) => rsa_key(obj).and_then(|k| {
             use rsa::traits::PublicKeyParts;
             if k.size() * 8 < MIN_RSA_BITS {
                 Err((".n".into(), format!("RSA modulus too small; expected at least {MIN_RSA_BITS} bits")))
@@ -89,6 +89,11 @@ pub fn verify_key_from_jwk(jwk: &Value) -> Result<VerifyKey, Vec<(String, String
             p384::ecdsa::VerifyingKey::from_sec1_bytes(&pt)
                 .map(|k| VerifyKey::es384(kid, k))
                 .map_err(|_| (".x".into(), "not a point on P-384".into()))
+        }),
+        ("EC", Alg::ES512) => ec_point(obj, "P-521", 66).and_then(|pt| {
+            p521::ecdsa::VerifyingKey::from_sec1_bytes(&pt)
+                .map(|k| VerifyKey::es512(kid, k))
+                .map_err(|_| (".x".into(), "not a point on P-521".into()))
         }),
         ("OKP", Alg::EdDSA) => ed25519_key(obj).map(|k| VerifyKey::ed25519(kid, k)),
         (kty, alg) => Err((".kty".into(), format!("key type {kty:?} cannot be used with {alg}"))),

@@ -37,6 +37,8 @@ enum Material {
         params: &'static ring_sig::EcdsaVerificationAlgorithm,
         point: Vec<u8>,
     },
+    /// ECDSA P-521 with SHA-512 (`ring` has no P-521): RustCrypto's verifier, fixed-width R||S.
+    P521(Box<p521::ecdsa::VerifyingKey>),
     /// Ed25519: the 32-byte public key as configured (RFC 8032 §5.1.5).
     Ed25519([u8; 32]),
     /// A small-order Ed25519 public key. Signatures that verify under it can be made without any private
@@ -82,6 +84,8 @@ impl VerifyKey {
             // RFC 7518 §3.5: MGF1 with the same hash and a salt as long as the hash, which is what `ring`'s
             // PSS verification requires.
             Alg::PS256 => &ring_sig::RSA_PSS_2048_8192_SHA256,
+            Alg::PS384 => &ring_sig::RSA_PSS_2048_8192_SHA384,
+            Alg::PS512 => &ring_sig::RSA_PSS_2048_8192_SHA512,
             other => return Err(format!("an RSA key cannot be used with {other}")),
         };
         Ok(VerifyKey { kid, alg, material: Material::Rsa { params, n, e, size }, fingerprint })
@@ -99,6 +103,12 @@ impl VerifyKey {
         let fingerprint = fingerprint(Alg::ES384, kid.as_deref(), &point);
         let material = Material::Ecdsa { params: &ring_sig::ECDSA_P384_SHA384_FIXED, point };
         VerifyKey { kid, alg: Alg::ES384, material, fingerprint }
+    }
+
+    pub fn es512(kid: Option<String>, key: p521::ecdsa::VerifyingKey) -> Self {
+        let point = key.to_encoded_point(false).as_bytes().to_vec();
+        let fingerprint = fingerprint(Alg::ES512, kid.as_deref(), &point);
+        VerifyKey { kid, alg: Alg::ES512, material: Material::P521(Box::new(key)), fingerprint }
     }
 
     pub fn ed25519(kid: Option<String>, key: ed25519_dalek::VerifyingKey) -> Self {
@@ -143,6 +153,12 @@ impl VerifyKey {
                     && UnparsedPublicKey::new(&ring_sig::ED25519, public).verify(message, signature).is_ok()
             }
             Material::Ed25519SmallOrder => false,
+            // RFC 7518 §3.4 again: 66-byte R and S; `from_slice` refuses other lengths and R or S outside
+            // [1, n-1].
+            Material::P521(key) => {
+                use p521::ecdsa::signature::Verifier;
+                p521::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| key.verify(message, &sig).is_ok())
+            }
         };
         if ok {
             Ok(())

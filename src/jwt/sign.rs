@@ -21,6 +21,7 @@ enum Material {
     Rsa(Box<rsa::RsaPrivateKey>),
     Es256(p256::ecdsa::SigningKey),
     Es384(p384::ecdsa::SigningKey),
+    Es512(Box<p521::ecdsa::SigningKey>),
     Ed25519(ed25519_dalek::SigningKey),
 }
 
@@ -57,7 +58,7 @@ impl SigningKey {
         let alg = alg.or(jwk_alg).ok_or("the key has no usable \"alg\"; pass one")?;
         let kty = obj.get("kty").and_then(Value::as_str).unwrap_or("");
         let material = match (kty, alg) {
-            ("RSA", Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256) => {
+            ("RSA", Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512) => {
                 let n = rsa::BigUint::from_bytes_be(&member(obj, "n")?);
                 let e = rsa::BigUint::from_bytes_be(&member(obj, "e")?);
                 let d = rsa::BigUint::from_bytes_be(&member(obj, "d")?);
@@ -72,6 +73,9 @@ impl SigningKey {
             ("EC", Alg::ES384) => Material::Es384(
                 p384::ecdsa::SigningKey::from_slice(&member(obj, "d")?).map_err(|_| "bad P-384 private key")?,
             ),
+            ("EC", Alg::ES512) => Material::Es512(Box::new(
+                p521::ecdsa::SigningKey::from_slice(&member(obj, "d")?).map_err(|_| "bad P-521 private key")?,
+            )),
             ("OKP", Alg::EdDSA) => {
                 let d: [u8; 32] = member(obj, "d")?.try_into().map_err(|_| "Ed25519 \"d\" must be 32 bytes")?;
                 Material::Ed25519(ed25519_dalek::SigningKey::from_bytes(&d))
@@ -81,7 +85,8 @@ impl SigningKey {
         Ok(SigningKey { kid, alg, material })
     }
 
-    /// Signs `claims` as a compact JWS with header `{alg, typ: "JWT", kid}`. `rng` is used only by PS256.
+    /// Signs `claims` as a compact JWS with header `{alg, typ: "JWT", kid}`. `rng` is used by PS* (the salt)
+    /// and ES512 (its nonce: `p521` 0.13 has no RFC 6979 signer).
     pub fn sign(&self, claims: &Value, rng: &mut impl CryptoRngCore) -> Result<String, String> {
         let mut header = json!({"alg": self.alg.name(), "typ": "JWT"});
         if let Some(kid) = &self.kid {
@@ -124,6 +129,20 @@ impl SigningKey {
                 .try_sign_with_rng(rng, msg)
                 .map_err(|e| e.to_string())?
                 .to_vec(),
+            (Material::Rsa(k), Alg::PS384) => rsa::pss::BlindedSigningKey::<Sha384>::new((**k).clone())
+                .try_sign_with_rng(rng, msg)
+                .map_err(|e| e.to_string())?
+                .to_vec(),
+            (Material::Rsa(k), Alg::PS512) => rsa::pss::BlindedSigningKey::<Sha512>::new((**k).clone())
+                .try_sign_with_rng(rng, msg)
+                .map_err(|e| e.to_string())?
+                .to_vec(),
+            (Material::Es512(k), _) => {
+                let sig: p521::ecdsa::Signature =
+                    p521::ecdsa::signature::RandomizedSigner::try_sign_with_rng(&**k, rng, msg)
+                        .map_err(|e| e.to_string())?;
+                sig.to_bytes().to_vec()
+            }
             (Material::Es256(k), _) => {
                 let sig: p256::ecdsa::Signature = k.try_sign(msg).map_err(|e| e.to_string())?;
                 sig.to_bytes().to_vec()

@@ -111,8 +111,10 @@ fn access_token_hash(alg: Alg, token: &str) -> String {
     use sha2::Digest;
     let digest: Vec<u8> = match alg {
         Alg::HS256 | Alg::RS256 | Alg::PS256 | Alg::ES256 => sha2::Sha256::digest(token.as_bytes()).to_vec(),
-        Alg::HS384 | Alg::RS384 | Alg::ES384 => sha2::Sha384::digest(token.as_bytes()).to_vec(),
-        Alg::HS512 | Alg::RS512 | Alg::EdDSA => sha2::Sha512::digest(token.as_bytes()).to_vec(),
+        Alg::HS384 | Alg::RS384 | Alg::PS384 | Alg::ES384 => sha2::Sha384::digest(token.as_bytes()).to_vec(),
+        Alg::HS512 | Alg::RS512 | Alg::PS512 | Alg::ES512 | Alg::EdDSA => {
+            sha2::Sha512::digest(token.as_bytes()).to_vec()
+        }
     };
     crate::b64::encode(digest.get(..digest.len() / 2).unwrap_or_default())
 }

@@ -19,7 +19,7 @@ fn the_fixture_configuration_loads() {
     let cfg = config();
     assert_eq!(cfg.routes.len(), 7);
     assert_eq!(cfg.issuers.len(), 2);
-    assert_eq!(cfg.issuers[0].keys.len(), 10);
+    assert_eq!(cfg.issuers[0].keys.len(), 13);
 }
 
 #[test]

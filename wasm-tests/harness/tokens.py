@@ -16,7 +16,7 @@ AUTH0_ISS = "https://tenant.auth0.test/"
 AUDIENCE = "gatehouse-dataplane"
 ORG, WORKSPACE, DEPLOYMENT = "org-acme", "ws-data", "dep-airflow-1"
 
-ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 HMAC = ["HS256", "HS384", "HS512"]
 HMAC_ENV = {alg: f"GATEHOUSE_TEST_{alg}" for alg in HMAC}
 
@@ -37,9 +37,11 @@ class Keys:
     def __init__(self):
         rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.private = {
-            "RS256": rsa_key, "RS384": rsa_key, "RS512": rsa_key, "PS256": rsa_key,
+            "RS256": rsa_key, "RS384": rsa_key, "RS512": rsa_key, "PS256": rsa_key, "PS384": rsa_key,
+            "PS512": rsa_key,
             "ES256": ec.generate_private_key(ec.SECP256R1()),
             "ES384": ec.generate_private_key(ec.SECP384R1()),
+            "ES512": ec.generate_private_key(ec.SECP521R1()),
             "EdDSA": ed25519.Ed25519PrivateKey.generate(),
         }
         self.hmac = {alg: secrets.token_urlsafe(64) for alg in HMAC}
