@@ -112,6 +112,7 @@ fn session_cookie(cfg: &Config, size: usize) -> String {
         name: None,
         email: None,
         roles: vec!["admin".into()],
+        sid: None,
         iat: n,
         seen: n,
         abs: n + 86400,

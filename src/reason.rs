@@ -46,6 +46,8 @@ pub enum Reason {
     Cookie(SealError),
     SessionExpired,
     SessionIdle,
+    /// The session's `sid` or subject was revoked since sign-in.
+    SessionRevoked,
     SessionUnavailable,
     UpstreamTokenExpired,
     SessionRefresh,
@@ -120,6 +122,7 @@ impl Reason {
             Reason::Cookie(e) => e.code(),
             Reason::SessionExpired => "session_expired",
             Reason::SessionIdle => "session_idle",
+            Reason::SessionRevoked => "session_revoked",
             Reason::SessionUnavailable => "session_unavailable",
             Reason::UpstreamTokenExpired => "upstream_token_expired",
             Reason::SessionRefresh => "session_refresh",

@@ -210,7 +210,7 @@ pub fn id_token(nonce: &str, roles: &[&str], now: u64) -> String {
     key.kid = Some("idp-1".into());
     key.sign(
         &json!({"iss": IDP, "aud": CLIENT_ID, "sub": "auth0|alice", "email": "alice@test", "name": "Alice",
-                "iat": now, "exp": now + 300, "nonce": nonce, "https://test/roles": roles}),
+                "iat": now, "exp": now + 300, "nonce": nonce, "https://test/roles": roles, "sid": "sid-alice"}),
         &mut OsRng,
     )
     .unwrap()

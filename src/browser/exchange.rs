@@ -55,6 +55,7 @@ pub fn code_answered(
         name: claims.name,
         email: claims.email,
         roles: claims.roles,
+        sid: claims.sid,
         iat: inp.now,
         seen: inp.now,
         abs: inp.now.saturating_add(sc.lifetime_seconds),

@@ -135,6 +135,14 @@ pub fn session_route(
                 return deny(cfg, Some(route), route.response, Deny::MissingCredential, e.into(), None);
             }
         };
+    // Revoked since sign-in: by the provider's session id, or everything the subject signed in before a time.
+    let revoked = session.sid.as_ref().is_some_and(|sid| sc.revoked_session_ids.contains(sid))
+        || sc.subject_not_before.get(&session.sub).is_some_and(|cutoff| session.iat < *cutoff);
+    if revoked {
+        let present = family(&cookies, jar.name);
+        let redirect = route.redirect_browsers && wants_redirect(req);
+        return end_session(cfg, sc, Some(route), &present, redirect, return_to, inp, Reason::SessionRevoked);
+    }
     let mut permissions = std::collections::BTreeSet::new();
     for r in &session.roles {
         if let Some(p) = dep.permissions(&cfg.roles, r) {
@@ -179,6 +187,13 @@ pub fn session_route(
         permissions,
     };
     set.extend(upstream::identity_headers(&cfg.identity_headers, &identity));
+    let h = &sc.claim_headers;
+    let groups = (!session.roles.is_empty()).then(|| session.roles.join(","));
+    for (name, value) in [(&h.email, &session.email), (&h.name, &session.name), (&h.groups, &groups)] {
+        if let (Some(name), Some(value)) = (name, value) {
+            set.push((name.clone(), value.clone()));
+        }
+    }
     set.push(("authorization".to_owned(), format!("Bearer {token}")));
     // Our cookies and the upstream's own `_token` never reach it: the minted header is the only credential.
     let cookie = upstream_cookie(cfg, req);

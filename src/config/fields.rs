@@ -616,6 +616,35 @@ pub const SESSION: Spec = Spec {
             required: false,
             doc: "",
         },
+        Field { key: "claim_headers", kind: Kind::Obj(&SESSION_CLAIM_HEADERS), required: false, doc: "" },
+        Field {
+            key: "revoked_session_ids",
+            kind: Kind::Def("stringList"),
+            required: false,
+            doc: "the provider's sid values whose sessions are over (OIDC Front/Back-Channel Logout's sid)",
+        },
+        Field {
+            key: "subject_not_before",
+            kind: Kind::Schema(r#"{"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}"#),
+            required: false,
+            doc: "subject -> unix time; sessions signed in earlier are over",
+        },
+    ],
+};
+
+pub const SESSION_CLAIM_HEADERS: Spec = Spec {
+    def: "sessionClaimHeaders",
+    doc: "Request headers for what the ID token said at sign-in (stripped from every client request).",
+    extra: None,
+    fields: &[
+        Field { key: "email", kind: Kind::Def("unreservedHeader"), required: false, doc: "" },
+        Field { key: "name", kind: Kind::Def("unreservedHeader"), required: false, doc: "" },
+        Field {
+            key: "groups",
+            kind: Kind::Def("unreservedHeader"),
+            required: false,
+            doc: "the provider's roles or groups claim (provider.roles_claim), comma-joined",
+        },
     ],
 };
 
@@ -896,6 +925,7 @@ pub const ALL: &[&Spec] = &[
     &TOKEN_ENDPOINT,
     &PROVIDER,
     &SESSION,
+    &SESSION_CLAIM_HEADERS,
     &SIGNING,
     &EXCHANGE,
     &UPSTREAM_TOKEN,

@@ -148,6 +148,15 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
             );
         }
     }
+    if let Some(sc) = &session {
+        for h in sc.claim_headers.names() {
+            if identity_headers.names().chain(IdentityHeaders::defaults().names()).any(|n| n == h) {
+                errs.push(top.at("session") + ".claim_headers", format!("{h:?} is already an identity header"));
+            } else if !claim_headers.iter().any(|c| c == h) {
+                claim_headers.push(h.to_owned());
+            }
+        }
+    }
     let identity_filter_state = top.flag(&mut errs, "identity_filter_state");
     if issuers.is_empty() {
         for (i, r) in routes.iter().enumerate() {

@@ -3,7 +3,7 @@
 
 use super::fields;
 use super::provider::{load_provider, url, Provider};
-use super::reader::Obj;
+use super::reader::{check_header_name, Obj};
 use super::{ConfigErrors, Env};
 use crate::policy::normalize_path;
 use crate::session::cookies::{CookieAttributes, SameSite};
@@ -24,6 +24,25 @@ pub struct SessionConfig {
     pub post_logout_redirect_uri: Option<String>,
     pub login_paths: Vec<String>,
     pub logout_paths: Vec<String>,
+    pub claim_headers: ClaimHeaders,
+    /// Sessions with these provider `sid`s are over.
+    pub revoked_session_ids: std::collections::HashSet<String>,
+    /// Sessions of a subject signed in before its time are over.
+    pub subject_not_before: std::collections::HashMap<String, u64>,
+}
+
+/// Header names for the session's claims; `None` sends none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimHeaders {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Option<String>,
+}
+
+impl ClaimHeaders {
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        [&self.email, &self.name, &self.groups].into_iter().filter_map(|h| h.as_deref())
+    }
 }
 
 impl SessionConfig {
@@ -101,6 +120,27 @@ pub(super) fn load_session(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>)
     let login_paths = paths(errs, &o, "login_paths", &["/api/v2/auth/login", "/auth/login"]);
     let logout_paths = paths(errs, &o, "logout_paths", &["/api/v2/auth/logout"]);
     let provider = o.required(errs, "provider").and_then(|p| load_provider(errs, &o.at("provider"), p, env));
+    let claim_headers = load_claim_headers(errs, &o);
+    let revoked_session_ids = o.string_list(errs, "revoked_session_ids").into_iter().collect();
+    let mut subject_not_before = std::collections::HashMap::new();
+    if let Some(map) = o.get("subject_not_before") {
+        match map.as_object() {
+            Some(m) => {
+                for (sub, t) in m {
+                    match t.as_u64() {
+                        Some(t) => {
+                            subject_not_before.insert(sub.clone(), t);
+                        }
+                        None => errs.push(
+                            format!("{}.{sub}", o.at("subject_not_before")),
+                            "expected unix seconds (a non-negative integer)",
+                        ),
+                    }
+                }
+            }
+            None => errs.push(o.at("subject_not_before"), "expected an object of subject -> unix seconds"),
+        }
+    }
     let (Some(keys), Some((redirect_uri, callback_path)), Some(provider)) = (keys, redirect, provider) else {
         return None;
     };
@@ -118,5 +158,21 @@ pub(super) fn load_session(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>)
         post_logout_redirect_uri: post_logout,
         login_paths,
         logout_paths,
+        claim_headers,
+        revoked_session_ids,
+        subject_not_before,
     })
+}
+
+fn load_claim_headers(errs: &mut ConfigErrors, o: &Obj<'_>) -> ClaimHeaders {
+    let mut h = ClaimHeaders::default();
+    let Some(v) = o.get("claim_headers") else { return h };
+    let Some(c) = Obj::open(errs, o.at("claim_headers"), v, &fields::SESSION_CLAIM_HEADERS) else { return h };
+    for (key, slot) in [("email", &mut h.email), ("name", &mut h.name), ("groups", &mut h.groups)] {
+        if let Some(name) = c.opt_string(errs, key) {
+            check_header_name(errs, &c.at(key), name);
+            *slot = Some(name.to_owned());
+        }
+    }
+    h
 }

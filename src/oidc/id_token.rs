@@ -13,6 +13,8 @@ pub struct IdClaims {
     pub email: Option<String>,
     pub roles: Vec<String>,
     pub exp: Option<u64>,
+    /// The provider's session id (OIDC Front-/Back-Channel Logout §2), for revocation.
+    pub sid: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,7 +98,14 @@ pub fn validate(
     if roles.iter().any(|r: &String| bad(r) || r.contains(',')) {
         return Err(JwtError::ClaimType(roles_claim.unwrap_or("roles").into()).into());
     }
+    // Name and email may become header values too (`claim_headers`).
+    for claim in ["name", "email", "sid"] {
+        if c.string(claim)?.is_some_and(|v| v.chars().any(char::is_control)) {
+            return Err(JwtError::ClaimType(claim.into()).into());
+        }
+    }
     Ok(IdClaims {
+        sid: c.string("sid")?.map(str::to_owned),
         sub: sub.to_owned(),
         name: c.string("name")?.map(str::to_owned),
         email: c.string("email")?.map(str::to_owned),

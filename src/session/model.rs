@@ -14,6 +14,9 @@ pub struct Session {
     /// Roles as the provider states them; mapped to upstream roles when a token is minted.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The provider's session id from the ID token, for revocation (`revoked_session_ids`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     /// Signed in at.
     pub iat: u64,
     /// Last activity written into the cookie; with the idle timeout it bounds inactivity.

@@ -832,3 +832,56 @@ fn id_tokens_whose_claims_would_smuggle_header_values_are_refused() {
     let d = b.answer(&cfg, pending, ok_response(body));
     assert_eq!((d.status(), d.verdict().reason.code()), (Some(401), "claim_type"));
 }
+
+fn allowed_header<'a>(d: &'a Decision, name: &str) -> Option<&'a str> {
+    match d {
+        Decision::Allow(a) => a.set_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()),
+        _ => None,
+    }
+}
+
+#[test]
+fn session_claims_reach_the_upstream_under_the_configured_headers() {
+    let mut v = session_config_json();
+    v["session"]["claim_headers"] = json!({"email": "x-user-email", "name": "x-user-name", "groups": "x-user-groups"});
+    let cfg = session_config_from(&v, &session_env);
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin", "data-eng"]);
+    let d = b.go(&cfg, "GET", "/ui/dags", &[("x-user-email", "forged@evil.test")]);
+    assert_eq!(allowed_header(&d, "x-user-email"), Some("alice@test"));
+    assert_eq!(allowed_header(&d, "x-user-name"), Some("Alice"));
+    assert_eq!(allowed_header(&d, "x-user-groups"), Some("admin,data-eng"));
+    let Decision::Allow(a) = &d else { panic!("{d:?}") };
+    assert!(a.removes("x-user-email"), "the client's copy is stripped");
+}
+
+#[test]
+fn a_session_whose_sid_is_revoked_ends_and_the_browser_signs_in_again() {
+    let cfg = session_config();
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin"]);
+    assert!(matches!(b.navigate(&cfg, "/ui/dags"), Decision::Allow(_)), "control: the session works");
+    let mut v = session_config_json();
+    v["session"]["revoked_session_ids"] = json!(["sid-alice"]);
+    let revoked = session_config_from(&v, &session_env);
+    let d = b.navigate(&revoked, "/ui/dags");
+    assert_eq!(d.verdict().reason.code(), "session_revoked");
+    assert!(location(&d).starts_with("https://idp.test/authorize?"), "sent to sign in again");
+    let d = b.go(&revoked, "GET", "/ui/dags", &[("accept", "application/json")]);
+    assert_eq!(d.status(), Some(401), "the cookie was cleared: no session at all now");
+}
+
+#[test]
+fn subject_not_before_ends_sessions_signed_in_before_it_and_spares_later_ones() {
+    let mut b = Browser::new();
+    let cfg = session_config();
+    signed_in(&mut b, &cfg, &["admin"]);
+    let mut v = session_config_json();
+    v["session"]["subject_not_before"] = json!({"auth0|alice": b.now + 1});
+    let cut = session_config_from(&v, &session_env);
+    let d = b.go(&cut, "GET", "/ui/dags", &[("accept", "application/json")]);
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(401), "session_revoked"));
+    b.now += 5;
+    signed_in(&mut b, &cut, &["admin"]);
+    assert!(matches!(b.navigate(&cut, "/ui/dags"), Decision::Allow(_)), "signed in after the cut-off");
+}

@@ -136,6 +136,7 @@ fn session(now: u64) -> Session {
         name: None,
         email: None,
         roles: vec!["admin".into()],
+        sid: None,
         iat: now,
         seen: now,
         abs: now + 30 * 24 * 3600,
