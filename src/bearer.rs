@@ -11,7 +11,7 @@ use crate::decision::{Decision, Verdict};
 use crate::forward::{allow, identity_properties, unauthenticated, Forward};
 use crate::jwt::IssuerKind;
 use crate::jwt::{verify_token_with, JwtError};
-use crate::policy::{OnUnavailable, Optional, Route};
+use crate::policy::{OnUnavailable, Optional, Requirement, Route};
 use crate::reason::{Passed, Reason};
 use crate::request::Request;
 use crate::respond::{deny, verdict, Deny};
@@ -61,6 +61,10 @@ fn sourced(cfg: &Config, req: &Request<'_>, query: Option<&str>) -> Vec<Option<C
     out
 }
 
+/// With `all_of` and a session among its requirements: once the tokens check out, the session decides and
+/// speaks for the request upstream (its identity, its upstream token).
+pub type SessionStep<'r> = &'r dyn Fn(&mut Inputs<'_>, Vec<(String, String)>) -> Decision;
+
 pub fn bearer(
     cfg: &Config,
     route: &Route,
@@ -68,6 +72,7 @@ pub fn bearer(
     query: Option<&str>,
     inp: &mut Inputs<'_>,
     mut set: Vec<(String, String)>,
+    then_session: Option<SessionStep<'_>>,
 ) -> Decision {
     let Some((dep_index, dep)) = inp.deployment else {
         return deny(cfg, Some(route), route.response, Deny::Forbidden, Reason::NoDeployment, None);
@@ -80,14 +85,20 @@ pub fn bearer(
     // The credential headers go upstream only when every credential present came from an issuer that says so.
     let mut keep = !credentials.is_empty();
     let mut passed: Option<Failure> = None;
+    // all_of: which of the route's bearer requirements some credential met.
+    let mut met = vec![false; route.rules.len()];
+    let permissions = then_session.is_none();
     for credential in &credentials {
         let checked = match credential {
-            Some(c) => check(cfg, route, dep, c, inp),
+            Some(c) => check(cfg, route, dep, c, inp, permissions),
             None => Err(Failure { deny: Deny::InvalidToken, reason: Reason::Token(JwtError::Malformed), issuer: None }),
         };
         match checked {
             Ok(found) => {
                 keep &= found.keep;
+                for (i, m) in met.iter_mut().enumerate() {
+                    *m |= found.rules.contains(&i);
+                }
                 if first.is_none() {
                     first = Some(found);
                 }
@@ -102,6 +113,18 @@ pub fn bearer(
                 passed.get_or_insert(f);
             }
         }
+    }
+    // jwt_authn's `requires_all`: every listed requirement, each met by one of the credentials.
+    if route.require == Requirement::AllOf && met.iter().any(|m| !m) {
+        let (d, reason) = if first.is_none() {
+            (Deny::MissingCredential, Reason::MissingCredential)
+        } else {
+            (Deny::InvalidToken, Reason::RequirementUnmet)
+        };
+        return deny(cfg, Some(route), route.response, d, reason, None);
+    }
+    if let Some(session) = then_session {
+        return session(inp, set);
     }
     let Some(Found { identity, kind, forwarded, .. }) = first else {
         return match passed {
@@ -161,6 +184,7 @@ fn check(
     dep: &Deployment,
     credential: &Credential,
     inp: &mut Inputs<'_>,
+    permissions: bool,
 ) -> Result<Found, Failure> {
     let verified = verify_token_with(
         credential.expose(),
@@ -180,16 +204,24 @@ fn check(
     };
     let v = verified.map_err(|e| invalid(e, None))?;
     let issuer = Some(v.issuer.name.clone());
-    // A route's own issuers and audiences narrow what the configuration trusts (jwt_authn's requirement
-    // `provider_and_audiences`); a token outside them is as invalid here as an unknown issuer's.
-    if !route.issuers.is_empty() && !route.issuers.contains(&v.issuer.name) {
-        return Err(invalid(JwtError::IssuerNotAllowed, issuer));
-    }
-    if !route.audiences.is_empty() {
-        let auds = v.claims.audiences().map_err(|e| invalid(e, issuer.clone()))?;
-        if !auds.iter().any(|a| route.audiences.iter().any(|want| want == a)) {
-            return Err(invalid(JwtError::AudienceMismatch, issuer));
+    // A route's issuers and audiences narrow what the configuration trusts (jwt_authn's requirement
+    // `provider_and_audiences`); a token outside them is as invalid here as an unknown issuer's. With several
+    // bearer requirements (any_of / all_of), the token counts for each one it meets.
+    let auds = v.claims.audiences().map_err(|e| invalid(e, issuer.clone()))?;
+    let mut mismatch = JwtError::IssuerNotAllowed;
+    let mut rules = Vec::new();
+    for (i, rule) in route.rules.iter().enumerate() {
+        if !rule.issuers.is_empty() && !rule.issuers.contains(&v.issuer.name) {
+            continue;
         }
+        if !rule.audiences.is_empty() && !auds.iter().any(|a| rule.audiences.iter().any(|want| want == a)) {
+            mismatch = JwtError::AudienceMismatch;
+            continue;
+        }
+        rules.push(i);
+    }
+    if rules.is_empty() {
+        return Err(invalid(mismatch, issuer));
     }
     let identity = identify(cfg, dep, &v).map_err(|e| {
         let d = match e {
@@ -199,7 +231,7 @@ fn check(
         };
         Failure { deny: d, reason: e.into(), issuer: issuer.clone() }
     })?;
-    if !route.permissions.iter().all(|p| identity.permissions.contains(p)) {
+    if permissions && !route.permissions.iter().all(|p| identity.permissions.contains(p)) {
         return Err(Failure {
             deny: Deny::InsufficientScope,
             reason: Reason::InsufficientPermissions,
@@ -209,7 +241,7 @@ fn check(
     let forwarded =
         forward(&v.issuer.forward_claims, v.issuer.forward_payload_header.as_deref(), credential.expose(), &v.claims)
             .map_err(|e| invalid(e, Some(identity.issuer.clone())))?;
-    Ok(Found { identity, kind: v.issuer.kind, forwarded, keep: v.issuer.forward })
+    Ok(Found { identity, kind: v.issuer.kind, forwarded, keep: v.issuer.forward, rules })
 }
 
 /// A credential that gave an identity, with what its issuer passes on.
@@ -219,6 +251,8 @@ struct Found {
     forwarded: Forwarded,
     /// Its issuer keeps the credential for the upstream.
     keep: bool,
+    /// The route's bearer requirements it meets.
+    rules: Vec<usize>,
 }
 
 enum Extracted<'a> {

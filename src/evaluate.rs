@@ -61,13 +61,22 @@ pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &m
     if cfg.cors_preflight == CorsPreflight::Pass && is_preflight(req) {
         return pass(Some(route), Reason::CorsPreflight, set_headers, inp);
     }
+    let session = |inp: &mut Inputs<'_>, set: Vec<(String, String)>| {
+        browser::session_route(cfg, route, req, &c.return_to(), inp, set)
+    };
     match route.require {
         Requirement::Public => pass(Some(route), Reason::Public, set_headers, inp),
-        Requirement::Session => browser::session_route(cfg, route, req, &c.return_to(), inp, set_headers),
-        Requirement::BearerOrSession if cfg.session.is_some() && !has_bearer(cfg, req, c.query) => {
-            browser::session_route(cfg, route, req, &c.return_to(), inp, set_headers)
+        Requirement::Session => session(inp, set_headers),
+        // One of them: a request without a bearer token is the session's to decide.
+        Requirement::BearerOrSession | Requirement::AnyOf
+            if route.with_session && cfg.session.is_some() && !has_bearer(cfg, req, c.query) =>
+        {
+            session(inp, set_headers)
         }
-        Requirement::Bearer | Requirement::BearerOrSession => bearer(cfg, route, req, c.query, inp, set_headers),
+        Requirement::AllOf if route.with_session => bearer(cfg, route, req, c.query, inp, set_headers, Some(&session)),
+        Requirement::Bearer | Requirement::BearerOrSession | Requirement::AnyOf | Requirement::AllOf => {
+            bearer(cfg, route, req, c.query, inp, set_headers, None)
+        }
     }
 }
 

@@ -35,6 +35,8 @@ pub enum Reason {
     BadMethodOverride,
     // Bearer tokens.
     MissingCredential,
+    /// all_of: the credentials verified, but not every listed requirement was met.
+    RequirementUnmet,
     Token(JwtError),
     ScopeMismatch,
     UnknownRole,
@@ -112,6 +114,7 @@ impl Reason {
             Reason::TokenInQuery => "token_in_query",
             Reason::BadMethodOverride => "bad_method_override",
             Reason::MissingCredential => "missing_credential",
+            Reason::RequirementUnmet => "requirement_unmet",
             Reason::Token(e) => e.code(),
             Reason::ScopeMismatch => "scope_mismatch",
             Reason::UnknownRole => "unknown_role",

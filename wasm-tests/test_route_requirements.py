@@ -187,3 +187,42 @@ def test_a_token_in_a_configured_query_parameter_opens_the_route_and_leaves_the_
     r = sourced.get(f"/api/v2/dags?access_token={expired}", token)
     assert r.status == 401, "every credential present must verify, whichever its source"
     assert upstream.take() == []
+
+
+@pytest.fixture(scope="module")
+def combined(keys, upstream):
+    cfg = plugin_config(keys)
+    cfg["token_sources"] = [{"header": "authorization", "scheme": "Bearer"}, {"header": "x-user-token"}]
+    cfg["issuers"][1]["audiences"] = ["https://api.gatehouse.test", "https://reports.gatehouse.test"]
+    cfg["routes"][:0] = [
+        {"name": "one-of-two", "class": "api", "path": {"prefix": "/either"}, "require": {"any_of": [
+            {"bearer": {"issuers": ["auth0"], "audiences": ["https://reports.gatehouse.test"]}},
+            {"bearer": {"issuers": ["platform"]}}]}},
+        {"name": "both", "class": "api", "path": {"prefix": "/both"}, "require": {"all_of": [
+            {"bearer": {"issuers": ["platform"]}}, {"bearer": {"issuers": ["auth0"]}}]}},
+    ]
+    e = Envoy(cfg, upstream.port, env=keys.env())
+    yield e
+    e.stop()
+
+
+def test_any_of_lets_a_token_through_that_meets_one_of_its_requirements(combined, upstream, keys):
+    assert combined.get("/either/x", keys.sign(dat_claims(role=VIEWER), "ES256")).status == 200
+    assert combined.get("/either/x", auth0_token(keys, aud="https://reports.gatehouse.test")).status == 200
+    upstream.take()
+    assert combined.get("/either/x", auth0_token(keys)).status == 401, "auth0, but not for the reports audience"
+    assert upstream.take() == []
+
+
+def test_all_of_needs_both_tokens_and_neither_reaches_the_upstream(combined, upstream, keys):
+    platform = keys.sign(dat_claims(role=VIEWER), "ES256")
+    user = auth0_token(keys)
+    r = combined.get("/both/x", platform, headers={"x-user-token": user})
+    assert r.status == 200, r.body
+    (seen,) = upstream.take()
+    assert seen.header("x-gatehouse-issuer") == "platform"
+    assert seen.header("authorization") is None and seen.header("x-user-token") is None
+    assert combined.get("/both/x", platform).status == 401
+    assert combined.get("/both/x", headers={"x-user-token": user}).status == 401
+    assert upstream.take() == []
+    assert "reason=requirement_unmet route=both" in combined.logs()

@@ -391,6 +391,21 @@ pub const FORWARD_CLAIM: Spec = Spec {
     ],
 };
 
+pub const BEARER_ITEM: Spec = Spec {
+    def: "bearerItem",
+    doc: "A bearer token from these issuers, for these audiences (an item of any_of / all_of).",
+    extra: None,
+    fields: &[
+        Field { key: "issuers", kind: Kind::Def("stringList"), required: false, doc: "issuer names; absent: any" },
+        Field {
+            key: "audiences",
+            kind: Kind::Def("stringList"),
+            required: false,
+            doc: "the token's aud must hold one",
+        },
+    ],
+};
+
 pub const PATH_MATCH: Spec = Spec {
     def: "pathMatch",
     doc: "Exactly one of exact, prefix, regex.",
@@ -422,7 +437,7 @@ pub const ROUTE: Spec = Spec {
     Field { key: "hosts", kind: Kind::Schema(r#"{"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^(?:\\*\\.[a-z0-9-]+(?:\\.[a-z0-9-]+)*|[a-z0-9-]+(?:\\.[a-z0-9-]+)*(?::[0-9]+)?|\\[[0-9a-f:.]+\\](?::[0-9]+)?)$"}}"#), required: false, doc: "\"airflow.example.com\", \"airflow.example.com:8443\" or \"*.example.com\" (subdomains only); lower-case; IPv6 in brackets; absent: any" },
     Field { key: "path", kind: Kind::Obj(&PATH_MATCH), required: true, doc: "" },
     Field { key: "methods", kind: Kind::Schema(r#"{"type": "array", "minItems": 1, "items": {"enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]}}"#), required: false, doc: "absent: any" },
-    Field { key: "require", kind: Kind::Enum { options: &["public", "bearer", "session", "bearer_or_session"], default: None }, required: true, doc: "" },
+    Field { key: "require", kind: Kind::Schema(r##"{"anyOf": [{"enum": ["public", "bearer", "session", "bearer_or_session"]}, {"type": "object", "additionalProperties": false, "minProperties": 1, "maxProperties": 1, "properties": {"any_of": {"$ref": "#/$defs/requirementItems"}, "all_of": {"$ref": "#/$defs/requirementItems"}}}]}"##), required: true, doc: "a requirement, or any_of / all_of over several (jwt_authn requires_any / requires_all)" },
     Field { key: "permissions", kind: Kind::Def("stringList"), required: false, doc: "all must be held" },
     Field { key: "response", kind: Kind::Enum { options: &["json", "text"], default: Some("json") }, required: false, doc: "body format of refusals" },
     Field { key: "on_unauthenticated", kind: Kind::Enum { options: &["redirect", "deny"], default: Some("redirect") }, required: false, doc: "session routes: send browser navigations to sign in, or answer 401" },
@@ -920,6 +935,7 @@ pub const ALL: &[&Spec] = &[
     &REMOTE_JWKS,
     &ISSUER,
     &FORWARD_CLAIM,
+    &BEARER_ITEM,
     &PATH_MATCH,
     &ROUTE,
     &TOKEN_ENDPOINT,
@@ -942,6 +958,10 @@ pub const ALL: &[&Spec] = &[
 pub const SHARED: &[(&str, &str)] = &[
     ("nonEmptyString", r#"{"type": "string", "minLength": 1}"#),
     ("stringList", r##"{"type": "array", "items": {"$ref": "#/$defs/nonEmptyString"}}"##),
+    (
+        "requirementItems",
+        r##"{"type": "array", "minItems": 2, "items": {"anyOf": [{"enum": ["bearer", "session"]}, {"type": "object", "additionalProperties": false, "required": ["bearer"], "properties": {"bearer": {"$ref": "#/$defs/bearerItem"}}}]}}"##,
+    ),
     (
         "envVar",
         r#"{"type": "string", "minLength": 1, "description": "the name of a VM environment variable (Envoy vm_config.environment_variables; Istio vmConfig.env); the value never appears in the configuration"}"#,

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::policy::{Requirement, Route};
+use crate::policy::Route;
 
 use super::fields;
 use super::reader::{array, check_header_name, kind, Obj};
@@ -160,7 +160,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
     let identity_filter_state = top.flag(&mut errs, "identity_filter_state");
     if issuers.is_empty() {
         for (i, r) in routes.iter().enumerate() {
-            if matches!(r.require, Requirement::Bearer | Requirement::BearerOrSession) {
+            if r.require.takes_bearer() {
                 errs.push(
                     format!("$.routes[{i}].require"),
                     format!("route {:?} needs bearer tokens but no issuers are configured", r.name),

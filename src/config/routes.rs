@@ -9,7 +9,7 @@ use super::reader::{array, Obj};
 use super::ConfigErrors;
 use crate::policy::host::{route_host, HostMatching};
 use crate::policy::{
-    normalize_path, HostMatch, OnUnavailable, Optional, PathMatch, Requirement, ResponseFormat, Route,
+    normalize_path, BearerRule, HostMatch, OnUnavailable, Optional, PathMatch, Requirement, ResponseFormat, Route,
 };
 
 const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
@@ -47,22 +47,16 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, issuer_names: &[&str]
                 );
             }
         }
-        let require = o.choice(
-            errs,
-            "require",
-            &[
-                ("public", Requirement::Public),
-                ("bearer", Requirement::Bearer),
-                ("session", Requirement::Session),
-                ("bearer_or_session", Requirement::BearerOrSession),
-            ],
-        );
-        if !o.has("require") {
-            errs.push(
-                o.at("require"),
-                "required field is missing; expected \"public\", \"bearer\", \"session\" or \"bearer_or_session\"",
-            );
-        }
+        let (require, mut rules, with_session) = match o.get("require") {
+            Some(v) => requirement(errs, &o.at("require"), v, issuer_names).unzip3(),
+            None => {
+                errs.push(
+                    o.at("require"),
+                    "required field is missing; expected \"public\", \"bearer\", \"session\", \"bearer_or_session\", {\"any_of\": [...]} or {\"all_of\": [...]}",
+                );
+                (None, Vec::new(), false)
+            }
+        };
         for list in ["hosts", "methods"] {
             if o.get(list).and_then(|v| v.as_array()).is_some_and(Vec::is_empty) {
                 errs.push(o.at(list), "an empty list matches nothing; leave the field out to match any");
@@ -79,15 +73,17 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, issuer_names: &[&str]
             o.choice(errs, "on_unauthenticated", &[("redirect", true), ("deny", false)]).unwrap_or(true);
         let path_match = o.required(errs, "path").and_then(|v| path_match(errs, &o.at("path"), v));
         let issuers = o.string_list(errs, "issuers");
-        for (j, name) in issuers.iter().enumerate() {
-            if !issuer_names.contains(&name.as_str()) {
-                errs.push(
-                    format!("{}[{j}]", o.at("issuers")),
-                    format!("unknown issuer {name:?}; expected one of {:?}", issuer_names),
-                );
+        check_issuers(errs, &o.at("issuers"), &issuers, issuer_names);
+        let audiences = o.string_list(errs, "audiences");
+        let combined = matches!(require, Some(Requirement::AnyOf | Requirement::AllOf));
+        for key in ["issuers", "audiences"] {
+            if combined && o.has(key) {
+                errs.push(o.at(key), "with any_of / all_of, name issuers and audiences in each bearer item");
             }
         }
-        let audiences = o.string_list(errs, "audiences");
+        if let (Some(Requirement::Bearer | Requirement::BearerOrSession), [rule]) = (require, rules.as_mut_slice()) {
+            *rule = BearerRule { issuers, audiences };
+        }
         let optional = match (o.flag(errs, "allow_missing"), o.flag(errs, "allow_missing_or_failed")) {
             (true, true) => {
                 errs.push(
@@ -119,14 +115,109 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, issuer_names: &[&str]
                 permissions,
                 response,
                 redirect_browsers,
-                issuers,
-                audiences,
+                rules,
+                with_session,
                 optional,
                 on_unavailable,
             });
         }
     }
     out
+}
+
+trait Unzip3<A, B, C> {
+    fn unzip3(self) -> (Option<A>, B, C);
+}
+
+impl<A, B: Default, C: Default> Unzip3<A, B, C> for Option<(A, B, C)> {
+    fn unzip3(self) -> (Option<A>, B, C) {
+        match self {
+            Some((a, b, c)) => (Some(a), b, c),
+            None => (None, B::default(), C::default()),
+        }
+    }
+}
+
+fn check_issuers(errs: &mut ConfigErrors, path: &str, issuers: &[String], known: &[&str]) {
+    for (j, name) in issuers.iter().enumerate() {
+        if !known.contains(&name.as_str()) {
+            errs.push(format!("{path}[{j}]"), format!("unknown issuer {name:?}; expected one of {known:?}"));
+        }
+    }
+}
+
+const REQUIREMENTS: &str =
+    "\"public\", \"bearer\", \"session\", \"bearer_or_session\", {\"any_of\": [...]} or {\"all_of\": [...]}";
+
+/// `require`: a name, or a combinator over requirement items (`"bearer"`, `"session"`,
+/// `{"bearer": {"issuers": [...], "audiences": [...]}}`), as jwt_authn's `requires_any` / `requires_all`.
+/// Returns the requirement, its bearer rules, and whether a session is one of them.
+fn requirement(
+    errs: &mut ConfigErrors,
+    path: &str,
+    v: &serde_json::Value,
+    issuer_names: &[&str],
+) -> Option<(Requirement, Vec<BearerRule>, bool)> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => match s.as_str() {
+            "public" => Some((Requirement::Public, Vec::new(), false)),
+            "bearer" => Some((Requirement::Bearer, vec![BearerRule::default()], false)),
+            "session" => Some((Requirement::Session, Vec::new(), true)),
+            "bearer_or_session" => Some((Requirement::BearerOrSession, vec![BearerRule::default()], true)),
+            other => {
+                errs.push(path, format!("expected one of {REQUIREMENTS}; got {other:?}"));
+                None
+            }
+        },
+        Value::Object(m) if m.len() == 1 && (m.contains_key("any_of") || m.contains_key("all_of")) => {
+            let (key, kind) =
+                if m.contains_key("any_of") { ("any_of", Requirement::AnyOf) } else { ("all_of", Requirement::AllOf) };
+            let list_path = format!("{path}.{key}");
+            let items = array(errs, &list_path, m.get(key).unwrap_or(&Value::Null));
+            if items.len() < 2 {
+                errs.push(&list_path, "expected at least two requirements (one is the requirement itself)");
+            }
+            let (mut rules, mut sessions) = (Vec::new(), 0);
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("{list_path}[{i}]");
+                match item {
+                    Value::String(s) if s == "session" => sessions += 1,
+                    Value::String(s) if s == "bearer" => rules.push(BearerRule::default()),
+                    Value::Object(b) if b.len() == 1 && b.contains_key("bearer") => {
+                        let Some(r) = Obj::open(
+                            errs,
+                            format!("{at}.bearer"),
+                            b.get("bearer").unwrap_or(&Value::Null),
+                            &fields::BEARER_ITEM,
+                        ) else {
+                            continue;
+                        };
+                        let issuers = r.string_list(errs, "issuers");
+                        check_issuers(errs, &r.at("issuers"), &issuers, issuer_names);
+                        rules.push(BearerRule { issuers, audiences: r.string_list(errs, "audiences") });
+                    }
+                    _ => errs.push(
+                        at,
+                        "expected \"bearer\", \"session\" or {\"bearer\": {\"issuers\": [...], \"audiences\": [...]}}",
+                    ),
+                }
+            }
+            if sessions > 1 {
+                errs.push(&list_path, "\"session\" is listed more than once");
+            }
+            if kind == Requirement::AllOf
+                && rules.iter().filter(|r| r.issuers.is_empty() && r.audiences.is_empty()).count() > 1
+            {
+                errs.push(&list_path, "two plain \"bearer\" items are the same requirement");
+            }
+            Some((kind, rules, sessions > 0))
+        }
+        other => {
+            errs.push(path, format!("expected one of {REQUIREMENTS}; got {}", super::reader::kind(other)));
+            None
+        }
+    }
 }
 
 /// Options that mean nothing, or contradict each other, for the route's requirement.
@@ -138,6 +229,10 @@ fn check_requirement_options(
     optional: Optional,
 ) {
     let checks_bearer = matches!(require, Some(Requirement::Bearer | Requirement::BearerOrSession));
+    if require == Some(Requirement::AllOf) && optional != Optional::No {
+        let key = if optional == Optional::Missing { "allow_missing" } else { "allow_missing_or_failed" };
+        errs.push(o.at(key), "all_of needs every requirement met: optional authentication goes with any_of");
+    }
     for key in ["issuers", "audiences"] {
         if o.has(key) && !checks_bearer {
             errs.push(

@@ -7,4 +7,6 @@ pub mod path;
 pub mod route;
 
 pub use path::{normalize_path, PathError};
-pub use route::{find_route, HostMatch, OnUnavailable, Optional, PathMatch, Requirement, ResponseFormat, Route};
+pub use route::{
+    find_route, BearerRule, HostMatch, OnUnavailable, Optional, PathMatch, Requirement, ResponseFormat, Route,
+};

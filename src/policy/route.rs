@@ -8,6 +8,10 @@ pub enum Requirement {
     Bearer,
     Session,
     BearerOrSession,
+    /// `{"any_of": [...]}`: one of the listed requirements (`Route::rules`, `Route::with_session`).
+    AnyOf,
+    /// `{"all_of": [...]}`: every one of them.
+    AllOf,
 }
 
 impl Requirement {
@@ -17,8 +21,23 @@ impl Requirement {
             Requirement::Bearer => "bearer",
             Requirement::Session => "session",
             Requirement::BearerOrSession => "bearer_or_session",
+            Requirement::AnyOf => "any_of",
+            Requirement::AllOf => "all_of",
         }
     }
+
+    /// Whether bearer tokens can satisfy it.
+    pub fn takes_bearer(self) -> bool {
+        !matches!(self, Requirement::Public | Requirement::Session)
+    }
+}
+
+/// What a bearer token must be to satisfy one requirement: from one of `issuers` (names; empty: any) and,
+/// when `audiences` is not empty, for one of them besides its issuer's (jwt_authn's `provider_and_audiences`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BearerRule {
+    pub issuers: Vec<String>,
+    pub audiences: Vec<String>,
 }
 
 /// jwt_authn's optional authentication: which failures still let the request through, unauthenticated.
@@ -100,10 +119,11 @@ pub struct Route {
     /// On a `session` route without a session: send browser navigations to sign in (`true`), or answer
     /// 401 to everyone (`false`, for API-only paths).
     pub redirect_browsers: bool,
-    /// Issuer names whose tokens this route accepts; empty: every configured issuer.
-    pub issuers: Vec<String>,
-    /// `aud` values of which a token must carry one here, besides its issuer's; empty: the issuer's alone.
-    pub audiences: Vec<String>,
+    /// The bearer requirements: one for `bearer` and `bearer_or_session` (from the route's `issuers` and
+    /// `audiences`), one per bearer item of `any_of` / `all_of`; empty for `public` and `session`.
+    pub rules: Vec<BearerRule>,
+    /// A browser session is one of the requirements (`bearer_or_session`, or listed in `any_of` / `all_of`).
+    pub with_session: bool,
     pub optional: Optional,
     pub on_unavailable: OnUnavailable,
 }

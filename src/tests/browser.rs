@@ -885,3 +885,25 @@ fn subject_not_before_ends_sessions_signed_in_before_it_and_spares_later_ones() 
     signed_in(&mut b, &cut, &["admin"]);
     assert!(matches!(b.navigate(&cut, "/ui/dags"), Decision::Allow(_)), "signed in after the cut-off");
 }
+
+#[test]
+fn all_of_a_session_and_a_bearer_token_needs_both_and_the_session_speaks_upstream() {
+    let mut v = session_config_json();
+    v["routes"].as_array_mut().unwrap().insert(
+        0,
+        json!({"name": "both", "path": {"prefix": "/ui/secure"}, "on_unauthenticated": "deny",
+               "require": {"all_of": ["session", {"bearer": {"issuers": ["platform"]}}]}}),
+    );
+    let cfg = session_config_from(&v, &session_env);
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin"]);
+    let token = format!("Bearer {}", sign(&dat(), crate::jwt::Alg::ES256));
+    let d = b.go(&cfg, "GET", "/ui/secure/x", &[("authorization", &token)]);
+    assert_eq!(d.verdict().reason.code(), "session", "{d:?}");
+    assert_eq!(allowed_header(&d, "x-gatehouse-subject"), Some("auth0|alice"));
+    let d = b.go(&cfg, "GET", "/ui/secure/x", &[]);
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(401), "missing_credential"), "the session alone");
+    let mut fresh = Browser::new();
+    let d = fresh.go(&cfg, "GET", "/ui/secure/x", &[("authorization", &token), ("accept", "application/json")]);
+    assert_eq!(d.status(), Some(401), "the token alone");
+}

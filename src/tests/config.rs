@@ -35,7 +35,7 @@ fn every_problem_is_reported_at_once_each_with_its_json_path() {
     let want = [
         "$.dataplane.deployment_id: expected a string; got a number",
         "$.issuers[0].leeway_seconds: expected an integer from 0 to 300; got -1",
-        "$.routes[0].require: expected one of \"public\", \"bearer\", \"session\", \"bearer_or_session\"; got \"publik\"",
+        "$.routes[0].require: expected one of \"public\", \"bearer\", \"session\", \"bearer_or_session\", {\"any_of\": [...]} or {\"all_of\": [...]}; got \"publik\"",
         "$.routes[1].pathh: unknown field (did you mean \"path\"?); expected one of: name, class, hosts, path, methods, require, permissions, response, on_unauthenticated, issuers, audiences, allow_missing, allow_missing_or_failed, on_unavailable",
         "$.routes[2].methods[0]: expected an upper-case method, one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, TRACE; got \"get\"",
     ];

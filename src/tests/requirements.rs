@@ -263,3 +263,66 @@ fn a_token_source_names_exactly_one_place() {
         assert!(e.iter().any(|l| l.starts_with(want)), "{want} not in {e:?}");
     }
 }
+
+#[test]
+fn any_of_accepts_a_token_that_meets_one_of_its_bearer_requirements() {
+    let mut v = with_route(json!({"name": "one-of-two", "path": {"prefix": "/either"}, "require": {"any_of": [
+        {"bearer": {"issuers": ["auth0"], "audiences": ["https://reports.test"]}},
+        {"bearer": {"issuers": ["platform"]}}
+    ]}}));
+    v["issuers"][1]["audiences"] = json!(["https://api.test", "https://reports.test"]);
+    let cfg = config_from(&v);
+    assert_eq!(outcome(&get(&cfg, "/either/x", Some(&sign(&dat(), Alg::ES256)))), (200, "verified"));
+    assert_eq!(outcome(&get(&cfg, "/either/x", Some(&auth0_token("https://reports.test")))), (200, "verified"));
+    assert_eq!(outcome(&get(&cfg, "/either/x", Some(&auth0_token("https://api.test")))), (401, "aud_mismatch"));
+    assert_eq!(outcome(&get(&cfg, "/either/x", None)), (401, "missing_credential"));
+}
+
+#[test]
+fn all_of_needs_every_bearer_requirement_met_by_one_of_the_credentials() {
+    let mut v = with_route(json!({"name": "both", "path": {"prefix": "/both"}, "require": {"all_of": [
+        {"bearer": {"issuers": ["platform"]}},
+        {"bearer": {"issuers": ["auth0"]}}
+    ]}}));
+    v["token_sources"] = json!([{"header": "authorization", "scheme": "Bearer"}, {"header": "x-user-token"}]);
+    let cfg = config_from(&v);
+    let platform = format!("Bearer {}", sign(&dat(), Alg::ES256));
+    let user = auth0_token("https://api.test");
+    let req = |h: &[(&str, &str)]| Vm::new(&cfg).request("GET", "/both/x", "gatehouse.test", h);
+    let d = req(&[("authorization", &platform), ("x-user-token", &user)]);
+    assert_eq!(outcome(&d), (200, "verified"));
+    assert_eq!(set_header(&d, "x-gatehouse-issuer"), Some("platform"), "the first credential speaks upstream");
+    assert_eq!(outcome(&req(&[("authorization", &platform)])), (401, "requirement_unmet"));
+    assert_eq!(outcome(&req(&[])), (401, "missing_credential"));
+    let mut expired = dat();
+    expired.insert("exp".into(), json!(now() - 3600));
+    let bad = format!("Bearer {}", sign(&expired, Alg::ES256));
+    assert_eq!(outcome(&req(&[("authorization", &bad), ("x-user-token", &user)])), (401, "expired"));
+}
+
+#[test]
+fn combinators_that_say_nothing_or_contradict_themselves_are_reported_with_their_paths() {
+    let routes = [
+        (json!({"any_of": ["bearer"]}), "$.routes[0].require.any_of: expected at least two requirements"),
+        (json!({"all_of": ["session", "session"]}), "$.routes[0].require.all_of: \"session\" is listed more than once"),
+        (json!({"all_of": ["bearer", "bearer"]}), "$.routes[0].require.all_of: two plain \"bearer\" items"),
+        (json!({"any_of": ["public", "bearer"]}), "$.routes[0].require.any_of[0]: expected \"bearer\", \"session\""),
+        (
+            json!({"any_of": [{"bearer": {"issuers": ["okta"]}}, "session"]}),
+            "$.routes[0].require.any_of[0].bearer.issuers[0]: unknown issuer \"okta\"",
+        ),
+        (json!({"one_of": ["bearer", "session"]}), "$.routes[0].require: expected one of"),
+    ];
+    for (require, want) in routes {
+        let e = config_errors(&with_route(json!({"name": "x", "path": {"prefix": "/x"}, "require": require})));
+        assert!(e.iter().any(|l| l.starts_with(want)), "{want} not in {e:?}");
+    }
+    let v = with_route(json!({"name": "x", "path": {"prefix": "/x"}, "issuers": ["auth0"], "allow_missing": true,
+                              "require": {"all_of": ["bearer", "session"]}}));
+    let e = config_errors(&v);
+    for want in
+        ["$.routes[0].issuers: with any_of / all_of", "$.routes[0].allow_missing: all_of needs every requirement"]
+    {
+        assert!(e.iter().any(|l| l.starts_with(want)), "{want} not in {e:?}");
+    }
+}
