@@ -17,6 +17,8 @@ pub enum FlowPath {
     Callback,
     Logout,
     Login,
+    /// OIDC Back-Channel Logout: the provider's POST of a logout token.
+    BackchannelLogout,
 }
 
 #[derive(Debug)]
@@ -72,6 +74,10 @@ pub fn classify<'c, 'r>(cfg: &'c Config, req: &Request<'r>) -> Classified<'c, 'r
         let from_state = query.and_then(|q| query_param(q, "state")).and_then(|s| state_tag(&s));
         let deployment = from_state.and_then(|t| cfg.deployments.by_tag(&t)).or(deployment);
         return Classified { path, query, deployment, target: Target::Flow(FlowPath::Callback) };
+    }
+    // The provider's logout tokens end sessions on every deployment: one path, whatever the host.
+    if cfg.session.as_ref().and_then(|sc| sc.backchannel_logout_path.as_deref()) == Some(path.as_str()) {
+        return Classified { path, query, deployment, target: Target::Flow(FlowPath::BackchannelLogout) };
     }
     let Some((_, prefix_len)) = found else {
         return Classified { path, query, deployment: None, target: Target::NoDeployment };

@@ -9,6 +9,7 @@ use rand_core::RngCore;
 use crate::cache::Caches;
 use crate::config::deployments::Deployment;
 use crate::config::{Config, TokenSource};
+use crate::engine::shared::SharedStore;
 use crate::jwks::RemoteKeys;
 
 pub struct Inputs<'a> {
@@ -24,6 +25,8 @@ pub struct Inputs<'a> {
     /// The deployment the request is for, and its index (`None` only for a sign-in callback whose `state`
     /// names none of ours).
     pub deployment: Option<(usize, &'a Deployment)>,
+    /// The proxy-wide store, for what other VMs learned (sessions the provider logged out).
+    pub store: &'a mut dyn SharedStore,
 }
 
 /// Header names every allowed request has removed, computed once per configuration: a decision holds

@@ -182,6 +182,14 @@ pub struct Pass {
     pub authority: String,
 }
 
+/// The request's body is needed to decide (an OIDC back-channel logout POST): the filter buffers it, at most
+/// `max` bytes, and hands it to `Engine::on_request_body`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ReadBody {
+    pub max: usize,
+    pub verdict: Verdict,
+}
+
 #[derive(Debug)]
 pub enum Decision {
     Allow(Allow),
@@ -189,6 +197,7 @@ pub enum Decision {
     /// Boxed: rare, and larger than the others.
     Call(Box<Call>),
     Pass(Pass),
+    ReadBody(ReadBody),
 }
 
 impl Decision {
@@ -198,12 +207,13 @@ impl Decision {
             Decision::Reply(r) => &r.verdict,
             Decision::Call(c) => &c.verdict,
             Decision::Pass(p) => &p.verdict,
+            Decision::ReadBody(b) => &b.verdict,
         }
     }
 
     pub fn status(&self) -> Option<u16> {
         match self {
-            Decision::Allow(_) | Decision::Call(_) | Decision::Pass(_) => None,
+            Decision::Allow(_) | Decision::Call(_) | Decision::Pass(_) | Decision::ReadBody(_) => None,
             Decision::Reply(r) => Some(r.status),
         }
     }
@@ -218,6 +228,7 @@ impl Decision {
             Decision::Call(_) => "call",
             Decision::Pass(p) if p.shadow.is_some() => "shadow",
             Decision::Pass(_) => "off",
+            Decision::ReadBody(_) => "read_body",
         }
     }
 

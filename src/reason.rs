@@ -59,6 +59,11 @@ pub enum Reason {
     SessionEncode,
     SessionTooLarge,
     // The sign-in flow.
+    /// OIDC Back-Channel Logout: a logout token arrived and its sessions are over.
+    BackchannelLogout,
+    LogoutToken(crate::oidc::logout_token::LogoutTokenError),
+    /// The logout token's `jti` was seen before (§2.6 step 7).
+    LogoutReplayed,
     LoginRedirect,
     AlreadySignedIn,
     SignedIn,
@@ -134,6 +139,9 @@ impl Reason {
             Reason::RefreshGraceExceeded => "refresh_grace_exceeded",
             Reason::SessionEncode => "session_encode",
             Reason::SessionTooLarge => "session_too_large",
+            Reason::BackchannelLogout => "backchannel_logout",
+            Reason::LogoutToken(e) => e.code(),
+            Reason::LogoutReplayed => "logout_replayed",
             Reason::LoginRedirect => "login_redirect",
             Reason::AlreadySignedIn => "already_signed_in",
             Reason::SignedIn => "signed_in",

@@ -109,7 +109,7 @@ pub fn predict(d: &Decision) -> Predicted {
     match d {
         Decision::Allow(_) | Decision::Pass(_) => Predicted { outcome: Outcome::Allow, status: 200 },
         // A call is made only for a session that exists (refresh) or a sign-in in progress (callback).
-        Decision::Call(_) => Predicted { outcome: Outcome::Allow, status: 200 },
+        Decision::Call(_) | Decision::ReadBody(_) => Predicted { outcome: Outcome::Allow, status: 200 },
         Decision::Reply(r) if r.status >= 400 || r.verdict.reason == Reason::LoginRedirect => {
             Predicted { outcome: Outcome::Deny, status: r.status }
         }

@@ -9,7 +9,7 @@ import pytest
 
 from harness import report
 from harness.airflow import Airflow
-from harness.envoy import Envoy, free_port
+from harness.envoy import Envoy, buffered_path, free_port
 from harness.peers import Idp, browse
 from harness.tokens import ROLES, plugin_config
 
@@ -37,6 +37,7 @@ def stack(keys):
                                           f"http://127.0.0.1:{spare_port}/oauth2/callback",
                                           f"http://127.0.0.1:{exchange_port}/oauth2/callback"],
                         "post_logout_redirect_uris": [f"{base}/"],
+                        "backchannel_logout_uri": f"{base}/oauth2/backchannel-logout",
                         "token_endpoint_auth_method": "client_secret_basic"}],
               users=USERS, roles_claim=ROLES_CLAIM)
     key1 = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
@@ -53,6 +54,7 @@ def stack(keys):
         "keys_env": "GATEHOUSE_COOKIE_KEYS",
         "redirect_uri": f"{base}/oauth2/callback",
         "post_logout_redirect_uri": f"{base}/",
+        "backchannel_logout_path": "/oauth2/backchannel-logout",
         "provider": {
             "issuer": idp.issuer, "client_id": "gatehouse", "client_secret_env": "GATEHOUSE_CLIENT_SECRET",
             "authorization_endpoint": idp.info["authorization_endpoint"],
@@ -71,7 +73,9 @@ def stack(keys):
     }
     env = {**keys.env(), "GATEHOUSE_COOKIE_KEYS": cookie_keys, "GATEHOUSE_CLIENT_SECRET": client_secret,
            "AIRFLOW_JWT_SECRET": airflow.jwt_secret}
-    envoy = Envoy(cfg, airflow.port, env=env, clusters={"idp": idp.port}, port=port)
+    after, routes = buffered_path("/oauth2/backchannel-logout")
+    envoy = Envoy(cfg, airflow.port, env=env, clusters={"idp": idp.port}, port=port, filters_after=after,
+                  hcm_extra=routes)
     yield {"envoy": envoy, "idp": idp, "airflow": airflow, "base": base, "cfg": cfg, "env": env, "refresh_port": refresh_port, "spare_port": spare_port, "exchange_port": exchange_port,
            "rotated_keys": f"k2:{key2},k1:{key1}", "secrets": [client_secret, key1, key2, airflow.jwt_secret]}
     envoy.stop()
@@ -148,6 +152,38 @@ def test_logout_ends_the_session_at_gatehouse_and_at_the_provider(stack):
     assert not [c for c in cookies["cookies"] if c["name"] == "__Host-gatehouse" or c["name"].startswith("__Host-gatehouse.")]
     assert me["status"] == 401
     assert "127.0.0.1:%d" % stack["idp"].port in again["url"], "signing in again goes back to the provider"
+
+
+def test_signing_out_at_the_provider_ends_the_gatehouse_session_through_back_channel_logout(stack):
+    base, idp = stack["base"], stack["idp"]
+    before = idp.stats()["backchannel_logouts"]
+    signed_in = browse(login_steps(base, "alice") + [
+        {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
+        {"cookies": True},
+    ])
+    assert all("error" not in r for r in signed_in), signed_in
+    me, jar = signed_in[2], signed_in[3]["cookies"]
+    assert me["status"] == 200 and json.loads(me["body"])["id"] == "alice@example.test"
+    ours = [c for c in jar if c["name"].startswith("__Host-gatehouse")]
+    assert ours
+    # Straight to the provider, not through Gatehouse's sign-out. The provider and Gatehouse share the site
+    # 127.0.0.1 here, and the provider's sign-out clears the site's cookies (Clear-Site-Data), so the browser
+    # is given its Gatehouse cookie back: only the provider's logout token can end that session now.
+    results = browse([
+        {"goto": f"{base}/api/v2/monitor/health"}, {"add_cookies": jar},
+        {"goto": idp.info["end_session_endpoint"]},
+        {"goto": f"{base}/api/v2/monitor/health"}, {"add_cookies": ours},
+        {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
+    ])
+    assert all("error" not in r for r in results), results
+    assert idp.stats()["backchannel_logouts"] == before + 1, "the provider's POST was answered 200"
+    assert results[-1]["status"] == 401, results[-1]
+    logs = stack["envoy"].logs()
+    assert "reply status=200 reason=backchannel_logout" in logs and "reason=session_revoked" in logs
+    # A new sign-in is a new provider session (a new sid), which the logout does not touch.
+    again = browse(login_steps(base, "alice") + [{"fetch": {"url": "/ui/auth/me",
+                                                             "headers": {"accept": "application/json"}}}])
+    assert again[-1]["status"] == 200, "signing in again gives a new provider session"
 
 
 def test_tampered_and_foreign_cookies_behave_like_no_session(stack):

@@ -4,12 +4,14 @@ ended by the provider's `sid` or a subject's cut-off, revoked by a configuration
 provider is unreachable."""
 import copy
 import os
+import secrets
 import time
+import urllib.parse
 
 import pytest
 
 from harness.cookies import b64, seal
-from harness.envoy import Envoy, free_port
+from harness.envoy import Envoy, buffered_path, free_port
 from harness.tokens import DEPLOYMENT, plugin_config
 
 KEY = os.urandom(32)
@@ -23,6 +25,7 @@ def lifecycle_config(keys):
         "keys_env": "COOKIE_KEYS",
         "redirect_uri": "http://127.0.0.1/oauth2/callback",
         "claim_headers": {"email": "x-user-email", "name": "x-user-name", "groups": "x-user-groups"},
+        "backchannel_logout_path": "/oauth2/backchannel-logout",
         "provider": {
             "issuer": "http://127.0.0.1:1/", "client_id": "gatehouse", "client_secret_env": "CLIENT_SECRET",
             "authorization_endpoint": "http://127.0.0.1:1/auth",
@@ -91,3 +94,67 @@ def test_a_pushed_revocation_ends_sessions_by_sid_and_by_subject_while_the_provi
     assert "reason=session_revoked" in lifecycle.logs()
     later_frank = cookie(sub="frank@example.test", sid="sid-frank-2")
     assert get(lifecycle, later_frank).status == 200, "a sign-in after the cut-off works"
+
+
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def logout_token(keys, **over):
+    now = int(time.time())
+    claims = {"iss": "http://127.0.0.1:1/", "aud": "gatehouse", "sub": "gina@example.test", "iat": now,
+              "exp": now + 120, "jti": secrets.token_hex(8), "sid": "sid-gina", "events": {LOGOUT_EVENT: {}}}
+    claims.update(over)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return keys.sign(claims, "RS256", kid="idp", key=keys.auth0, headers={"typ": "logout+jwt"})
+
+
+def post_logout(envoy, token, host="gatehouse.test"):
+    body = urllib.parse.urlencode({"logout_token": token}).encode()
+    return envoy.request("POST", "/oauth2/backchannel-logout",
+                         {"content-type": "application/x-www-form-urlencoded"}, body=body, host=host)
+
+
+def test_a_back_channel_logout_posted_through_envoy_ends_the_session_with_that_sid(keys, upstream):
+    env = {**keys.env(), "COOKIE_KEYS": f"k:{b64(KEY)}", "CLIENT_SECRET": "x", "AIRFLOW_SECRET": "s" * 64}
+    # Envoy's buffer filter after Gatehouse on the logout path: the upstream never sees the POST.
+    after, routes = buffered_path("/oauth2/backchannel-logout")
+    e = Envoy(lifecycle_config(keys), upstream.port, env=env, clusters={"idp": free_port()}, concurrency=2,
+              filters_after=after, hcm_extra=routes)
+    try:
+        gina, other = cookie(sub="gina@example.test", sid="sid-gina"), cookie(sub="gina@example.test", sid="sid-2")
+        assert get(e, gina).status == 200 and get(e, other).status == 200
+        upstream.take()
+        assert e.request("POST", "/ui/upload", {"cookie": gina, "accept": "application/json"},
+                         body=b"x" * 40000).status == 200, "control: other routes stream bodies unbuffered"
+        upstream.take()
+        token = logout_token(keys)
+        r = post_logout(e, token)
+        assert r.status == 200, r.body
+        assert r.header("cache-control") == "no-store"
+        assert upstream.take() == [], "the logout is ours, never the upstream's"
+        # Every worker's VM sees it (two workers here): several requests, all refused.
+        for _ in range(6):
+            assert get(e, gina).status == 401
+        assert get(e, other).status == 200, "the same person's other provider session stays"
+        assert post_logout(e, token).status == 400, "a logout token is accepted once"
+        assert "reason=logout_replayed" in e.logs()
+    finally:
+        e.stop()
+
+
+@pytest.mark.parametrize("over, code", [
+    ({"nonce": "n"}, "logout_nonce"),
+    ({"events": {"something-else": {}}}, "logout_no_event"),
+    ({"aud": "another-client"}, "aud_mismatch"),
+    ({"iss": "https://evil.example/"}, "unknown_issuer"),
+])
+def test_a_logout_token_that_is_not_one_gets_400_and_ends_nothing(lifecycle, upstream, keys, over, code):
+    c = cookie(sub="hal@example.test", sid="sid-hal")
+    r = post_logout(lifecycle, logout_token(keys, sub="hal@example.test", sid="sid-hal", **over))
+    assert r.status == 400, r.body
+    assert f"reason={code}" in lifecycle.logs()
+    assert get(lifecycle, c).status == 200
+
+
+def test_the_back_channel_logout_path_takes_only_a_post(lifecycle):
+    assert lifecycle.request("GET", "/oauth2/backchannel-logout").status == 400

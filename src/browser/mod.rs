@@ -24,7 +24,7 @@ use crate::decision::{Decision, Pending, PendingState};
 use crate::oidc::{query_param, return_path};
 use crate::reason::Reason;
 use crate::request::Request;
-use crate::respond::redirect;
+use crate::respond::{deny, redirect, verdict, Deny};
 use crate::session::chunks;
 
 fn random_b64(rng: &mut dyn RngCore, n: usize) -> String {
@@ -82,6 +82,15 @@ pub fn flow(
     match step {
         FlowPath::Callback => callback::callback(sc, req, c.query.unwrap_or(""), inp),
         FlowPath::Logout => logout::logout(sc, jar(sc, inp), req, inp.now),
+        // §2.5: the provider POSTs the token as a form; anything else is not a logout.
+        FlowPath::BackchannelLogout if req.method == "POST" => Decision::ReadBody(crate::decision::ReadBody {
+            max: crate::oidc::logout_token::MAX_BODY,
+            verdict: verdict(None, Reason::BackchannelLogout, Some("oidc".into())),
+        }),
+        FlowPath::BackchannelLogout => {
+            let reason = Reason::LogoutToken(crate::oidc::logout_token::LogoutTokenError::NoToken);
+            deny(cfg, None, crate::policy::ResponseFormat::Json, Deny::BadRequest, reason, Some("oidc".into()))
+        }
         FlowPath::Login => {
             let next = c.query.and_then(|q| query_param(q, "next")).unwrap_or_else(|| "/".to_owned());
             let next = return_path::sanitize(&next);

@@ -137,7 +137,9 @@ pub fn session_route(
         };
     // Revoked since sign-in: by the provider's session id, or everything the subject signed in before a time.
     let revoked = session.sid.as_ref().is_some_and(|sid| sc.revoked_session_ids.contains(sid))
-        || sc.subject_not_before.get(&session.sub).is_some_and(|cutoff| session.iat < *cutoff);
+        || sc.subject_not_before.get(&session.sub).is_some_and(|cutoff| session.iat < *cutoff)
+        || (sc.backchannel_logout_path.is_some()
+            && crate::engine::logouts::ended(inp.store, session.sid.as_deref(), &session.sub, session.iat));
     if revoked {
         let present = family(&cookies, jar.name);
         let redirect = route.redirect_browsers && wants_redirect(req);

@@ -633,6 +633,12 @@ pub const SESSION: Spec = Spec {
         },
         Field { key: "claim_headers", kind: Kind::Obj(&SESSION_CLAIM_HEADERS), required: false, doc: "" },
         Field {
+            key: "backchannel_logout_path",
+            kind: Kind::Def("requestPath"),
+            required: false,
+            doc: "where the provider POSTs OIDC back-channel logout tokens (register it as the client's backchannel_logout_uri); absent: off",
+        },
+        Field {
             key: "revoked_session_ids",
             kind: Kind::Def("stringList"),
             required: false,

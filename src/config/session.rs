@@ -25,6 +25,8 @@ pub struct SessionConfig {
     pub login_paths: Vec<String>,
     pub logout_paths: Vec<String>,
     pub claim_headers: ClaimHeaders,
+    /// OIDC Back-Channel Logout: where the provider POSTs logout tokens.
+    pub backchannel_logout_path: Option<String>,
     /// Sessions with these provider `sid`s are over.
     pub revoked_session_ids: std::collections::HashSet<String>,
     /// Sessions of a subject signed in before its time are over.
@@ -121,6 +123,19 @@ pub(super) fn load_session(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>)
     let logout_paths = paths(errs, &o, "logout_paths", &["/api/v2/auth/logout"]);
     let provider = o.required(errs, "provider").and_then(|p| load_provider(errs, &o.at("provider"), p, env));
     let claim_headers = load_claim_headers(errs, &o);
+    let backchannel_logout_path = o.opt_string(errs, "backchannel_logout_path").map(str::to_owned);
+    if let Some(p) = &backchannel_logout_path {
+        if normalize_path(p).map(|(n, q)| n != *p || q.is_some()).unwrap_or(true) {
+            errs.push(o.at("backchannel_logout_path"), format!("{p:?} is not a normalized path"));
+        }
+        let taken = [logout_path.as_str()]
+            .into_iter()
+            .chain(login_paths.iter().map(String::as_str))
+            .chain(logout_paths.iter().map(String::as_str));
+        if taken.into_iter().any(|t| t == p) || redirect.as_ref().is_some_and(|(_, cb)| cb == p) {
+            errs.push(o.at("backchannel_logout_path"), "already one of the sign-in flow's paths");
+        }
+    }
     let revoked_session_ids = o.string_list(errs, "revoked_session_ids").into_iter().collect();
     let mut subject_not_before = std::collections::HashMap::new();
     if let Some(map) = o.get("subject_not_before") {
@@ -159,6 +174,7 @@ pub(super) fn load_session(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>)
         login_paths,
         logout_paths,
         claim_headers,
+        backchannel_logout_path,
         revoked_session_ids,
         subject_not_before,
     })

@@ -16,6 +16,7 @@ mod configure;
 pub mod effect;
 pub mod flight;
 pub mod keys;
+pub mod logouts;
 pub mod shadow;
 pub mod shared;
 pub mod states;
@@ -169,11 +170,54 @@ impl Engine {
                     p.authority.clone_from(&meta.authority);
                 }
             }
-            Decision::Call(_) => {}
+            Decision::Call(_) | Decision::ReadBody(_) => {}
         }
         self.out.count(format!("gatehouse.decision.{}.{}", d.outcome(), d.verdict().reason.code()));
         self.out.count(format!("gatehouse.class_decision.{}.{}", d.outcome(), d.verdict().class));
         self.out.count(format!("gatehouse.path.{}.{}", d.path(), d.verdict().class));
+    }
+
+    /// The body the last decision asked for (`Decision::ReadBody`): an OIDC back-channel logout POST.
+    /// `truncated`: the body was longer than asked for.
+    pub fn on_request_body(&mut self, body: &[u8], truncated: bool, w: &mut World<'_>) -> Decision {
+        let now = self.now(w);
+        let mut d = self.backchannel_logout(body, truncated, w, now);
+        self.finish(&mut d, &RequestMeta { method: "POST".to_owned(), ..RequestMeta::default() });
+        d
+    }
+
+    /// OIDC Back-Channel Logout §2.7–2.8: a verified, unspent logout token ends its sessions in every VM;
+    /// 200 once recorded, 400 for a token that is not one, 503 when the store could not record it (the
+    /// provider may retry).
+    fn backchannel_logout(&mut self, body: &[u8], truncated: bool, w: &mut World<'_>, now: u64) -> Decision {
+        use crate::oidc::logout_token::{verify, LogoutTokenError};
+        let cfg = &self.config;
+        let refuse =
+            |deny_as: Deny, reason: Reason| deny(cfg, None, ResponseFormat::Json, deny_as, reason, Some("oidc".into()));
+        let Some(sc) = &cfg.session else {
+            return refuse(Deny::BadRequest, Reason::NoSessionConfig);
+        };
+        if truncated {
+            return refuse(Deny::BadRequest, Reason::LogoutToken(LogoutTokenError::Jwt(JwtError::TooLarge)));
+        }
+        let claims = match verify(body, &sc.provider.issuer, Some(&self.remote), now) {
+            Ok(c) => c,
+            Err(e) => return refuse(Deny::BadRequest, Reason::LogoutToken(e)),
+        };
+        match states::spend(w.store, &format!("logout-jti:{}", claims.jti), claims.expires, now) {
+            states::Spend::Fresh => {}
+            states::Spend::Replayed => return refuse(Deny::BadRequest, Reason::LogoutReplayed),
+            states::Spend::Unavailable => return refuse(Deny::Unavailable, Reason::StateUnrecorded),
+        }
+        if logouts::record(w.store, claims.sid.as_deref(), &claims.sub, now).is_err() {
+            return refuse(Deny::Unavailable, Reason::StateUnrecorded);
+        }
+        Decision::Reply(crate::decision::Reply {
+            status: 200,
+            headers: vec![("cache-control".to_owned(), "no-store".to_owned())],
+            body: String::new(),
+            verdict: crate::respond::verdict(None, Reason::BackchannelLogout, Some("oidc".into())),
+        })
     }
 
     /// Decides a request given as data (tests, benchmarks and fuzzing drive the engine here).
@@ -217,6 +261,7 @@ impl Engine {
                 provider_down,
                 strip: &self.strip,
                 deployment: c.deployment,
+                store: &mut *w.store,
             };
             let d = crate::evaluate::evaluate(cfg, &c, req, &mut inp);
             let stale = d.verdict().reason.keys_stale();
@@ -269,6 +314,7 @@ impl Engine {
             provider_down,
             strip: &self.strip,
             deployment,
+            store: &mut *w.store,
         };
         crate::browser::resume(&self.config, pending, resp, &mut inp)
     }

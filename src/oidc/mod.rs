@@ -2,6 +2,7 @@
 //! form bodies and checks. The filter performs the one network call (the token request) out of band.
 
 pub mod id_token;
+pub mod logout_token;
 pub mod pkce;
 pub mod return_path;
 pub mod token_response;

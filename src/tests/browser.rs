@@ -65,7 +65,7 @@ impl Browser {
         match &d {
             Decision::Reply(r) => self.store(&r.headers.clone()),
             Decision::Allow(a) => self.store(&a.response_headers.clone()),
-            Decision::Call(_) | Decision::Pass(_) => {}
+            Decision::Call(_) | Decision::Pass(_) | Decision::ReadBody(_) => {}
         }
         d
     }
@@ -906,4 +906,114 @@ fn all_of_a_session_and_a_bearer_token_needs_both_and_the_session_speaks_upstrea
     let mut fresh = Browser::new();
     let d = fresh.go(&cfg, "GET", "/ui/secure/x", &[("authorization", &token), ("accept", "application/json")]);
     assert_eq!(d.status(), Some(401), "the token alone");
+}
+
+fn logout_token(claims: Value) -> String {
+    let mut key = signing_key(crate::jwt::Alg::RS256);
+    key.kid = Some("idp-1".into());
+    let now = now();
+    let mut body = json!({"iss": IDP, "aud": CLIENT_ID, "sub": "auth0|alice", "iat": now, "exp": now + 120,
+                          "jti": "logout-1", "sid": "sid-alice",
+                          "events": {"http://schemas.openid.net/event/backchannel-logout": {}}});
+    if let (Some(b), Value::Object(over)) = (body.as_object_mut(), claims) {
+        for (k, v) in over {
+            if v.is_null() {
+                b.remove(&k);
+            } else {
+                b.insert(k, v);
+            }
+        }
+    }
+    key.sign(&body, &mut rand_core::OsRng).unwrap()
+}
+
+fn backchannel_config() -> Arc<Config> {
+    let mut v = session_config_json();
+    v["session"]["backchannel_logout_path"] = json!("/oauth2/backchannel-logout");
+    session_config_from(&v, &session_env)
+}
+
+/// The provider's POST, as the filter hands it over: headers first (the engine asks for the body), then the body.
+fn post_logout(vm: &mut Vm, body: &str) -> Decision {
+    let d = vm.request("POST", "/oauth2/backchannel-logout", "airflow.test", &[]);
+    let Decision::ReadBody(r) = d else { panic!("expected the engine to ask for the body, got {d:?}") };
+    assert_eq!(r.max, crate::oidc::logout_token::MAX_BODY);
+    let mut rng = rand_core::OsRng;
+    let mut w = crate::engine::World { now: vm.now, rng: &mut rng, store: &mut vm.store };
+    vm.engine.on_request_body(body.as_bytes(), false, &mut w)
+}
+
+#[test]
+fn a_back_channel_logout_ends_the_session_with_that_sid_on_every_vm_and_only_that_one() {
+    let cfg = backchannel_config();
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin"]);
+    assert!(matches!(b.navigate(&cfg, "/ui/dags"), Decision::Allow(_)), "control");
+    // Another VM of the proxy receives the provider's POSTs: a second engine on the same store.
+    let mut other = Vm::new(&cfg);
+    std::mem::swap(&mut other.store, &mut b.vm.as_mut().unwrap().store);
+    let elsewhere = logout_token(json!({"sid": "sid-of-another-browser", "jti": "logout-0"}));
+    assert_eq!(post_logout(&mut other, &format!("logout_token={elsewhere}")).status(), Some(200));
+    std::mem::swap(&mut other.store, &mut b.vm.as_mut().unwrap().store);
+    assert!(matches!(b.navigate(&cfg, "/ui/dags"), Decision::Allow(_)), "another sid's logout leaves this one");
+    std::mem::swap(&mut other.store, &mut b.vm.as_mut().unwrap().store);
+    let d = post_logout(&mut other, &format!("logout_token={}", logout_token(json!({}))));
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(200), "backchannel_logout"));
+    let Decision::Reply(r) = &d else { panic!() };
+    assert!(r.headers.contains(&("cache-control".into(), "no-store".into())));
+    std::mem::swap(&mut other.store, &mut b.vm.as_mut().unwrap().store);
+    let d = b.go(&cfg, "GET", "/ui/dags", &[("accept", "application/json")]);
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(401), "session_revoked"));
+}
+
+#[test]
+fn a_logout_token_without_sid_ends_every_session_of_its_subject_signed_in_before_it() {
+    let cfg = backchannel_config();
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin"]);
+    let vm = b.vm.as_mut().unwrap();
+    let d = post_logout(vm, &format!("logout_token={}", logout_token(json!({"sid": null}))));
+    assert_eq!(d.status(), Some(200));
+    let d = b.go(&cfg, "GET", "/ui/dags", &[("accept", "application/json")]);
+    assert_eq!(d.verdict().reason.code(), "session_revoked");
+    b.now += 5;
+    signed_in(&mut b, &cfg, &["admin"]);
+    assert!(matches!(b.navigate(&cfg, "/ui/dags"), Decision::Allow(_)), "signing in again after it works");
+}
+
+#[test]
+fn logout_tokens_that_are_not_one_are_refused_with_400_and_change_nothing() {
+    let cfg = backchannel_config();
+    let mut b = Browser::new();
+    signed_in(&mut b, &cfg, &["admin"]);
+    let cases = [
+        (String::new(), "logout_no_token"),
+        (format!("logout_token={}", logout_token(json!({"events": null}))), "logout_no_event"),
+        (format!("logout_token={}", logout_token(json!({"events": {"other": {}}}))), "logout_no_event"),
+        (format!("logout_token={}", logout_token(json!({"nonce": "n"}))), "logout_nonce"),
+        (format!("logout_token={}", logout_token(json!({"jti": null}))), "missing_claim"),
+        (format!("logout_token={}", logout_token(json!({"aud": "someone-else"}))), "aud_mismatch"),
+        (format!("logout_token={}", logout_token(json!({"iat": null}))), "missing_claim"),
+        (format!("logout_token={0}&logout_token={0}", logout_token(json!({}))), "logout_no_token"),
+        (format!("logout_token={}", id_token("n", &["admin"], now())), "logout_no_event"),
+    ];
+    for (body, code) in cases {
+        let vm = b.vm.as_mut().unwrap();
+        let d = post_logout(vm, &body);
+        assert_eq!((d.status(), d.verdict().reason.code()), (Some(400), code), "{body}");
+    }
+    assert!(matches!(b.navigate(&cfg, "/ui/dags"), Decision::Allow(_)), "the session still works");
+    let vm = b.vm.as_mut().unwrap();
+    let d = vm.request("GET", "/oauth2/backchannel-logout", "airflow.test", &[]);
+    assert_eq!(d.status(), Some(400), "only POST");
+}
+
+#[test]
+fn a_logout_token_is_accepted_once() {
+    let cfg = backchannel_config();
+    let mut vm = Vm::new(&cfg);
+    let body = format!("logout_token={}", logout_token(json!({"jti": "once"})));
+    assert_eq!(post_logout(&mut vm, &body).status(), Some(200));
+    let d = post_logout(&mut vm, &body);
+    assert_eq!((d.status(), d.verdict().reason.code()), (Some(400), "logout_replayed"));
 }

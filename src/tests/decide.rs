@@ -26,7 +26,7 @@ fn header<'a>(d: &'a Decision, name: &str) -> Option<&'a str> {
     match d {
         Decision::Allow(a) => a.set_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()),
         Decision::Reply(r) => r.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()),
-        Decision::Call(_) | Decision::Pass(_) => None,
+        Decision::Call(_) | Decision::Pass(_) | Decision::ReadBody(_) => None,
     }
 }
 

@@ -84,7 +84,7 @@ function parseFailMode(value, what) {
 }
 let exchangeFail = parseFailMode(config.token_exchange_fail, 'token_exchange_fail');
 
-const stats = { token_exchanges: 0, token_exchange_attempts: 0, refreshes: 0 };
+const stats = { token_exchanges: 0, token_exchange_attempts: 0, refreshes: 0, backchannel_logouts: 0 };
 
 // ---- users --------------------------------------------------------------
 // Keyed by login name (what is typed into the form); the account id inside
@@ -120,6 +120,11 @@ const clients = (config.clients ?? []).map((c) => ({
   grant_types: ['authorization_code', 'refresh_token', ...(tokenExchange ? [TOKEN_EXCHANGE] : [])],
   response_types: ['code'],
   id_token_signed_response_alg: 'RS256',
+  // OIDC Back-Channel Logout: where logout tokens are POSTed, and whether they (and ID tokens) carry `sid`.
+  ...(c.backchannel_logout_uri ? {
+    backchannel_logout_uri: c.backchannel_logout_uri,
+    backchannel_logout_session_required: c.backchannel_logout_session_required ?? true,
+  } : {}),
 }));
 
 // ---- signing key (RS256, generated per run) ------------------------------
@@ -251,6 +256,14 @@ const provider = new Provider(issuer, {
       },
     },
     revocation: { enabled: true },
+    backchannelLogout: { enabled: true },
+  },
+  // The provider's own outgoing requests (back-channel logout tokens) go through this. Its default guards
+  // against SSRF by refusing special-use addresses, and every peer of this suite is on loopback: here the
+  // only target is the relying party under test, so the guard's dispatcher is dropped.
+  fetch(url, options) {
+    const { dispatcher: _guard, ...rest } = options;
+    return globalThis.fetch(url, rest);
   },
   ttl: {
     AccessToken: accessTokenTtl,
@@ -382,6 +395,10 @@ if (tokenExchange) {
 provider.on('grant.success', (ctx) => {
   if (ctx.oidc.params?.grant_type === 'refresh_token') stats.refreshes += 1;
 });
+
+// Back-channel logouts sent, and their failures, for tests to wait on and to see.
+provider.on('backchannel.success', () => { stats.backchannel_logouts += 1; });
+provider.on('backchannel.error', (ctx, err) => log(`backchannel.error: ${err?.message ?? ''}`));
 
 for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error',
   'userinfo.error', 'revocation.error', 'discovery.error', 'jwks.error']) {

@@ -97,6 +97,25 @@ def ecds_resource(plugin_config, env_keys=()):
     }]}
 
 
+BUFFER = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer"
+BUFFER_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute"
+
+
+def buffered_path(path, max_bytes=16384):
+    """Envoy's buffer filter after Gatehouse on `path` alone (the back-channel logout path): the router sees
+    that POST only once its body is whole, and by then Gatehouse has answered it. Returns the
+    (filters_after, hcm_extra) that `Envoy` takes."""
+    per_route = lambda **kw: {"envoy.filters.http.buffer": {"@type": BUFFER_PER_ROUTE, **kw}}
+    routes = {"route_config": {"virtual_hosts": [{
+        "name": "all", "domains": ["*"], "typed_per_filter_config": per_route(disabled=True),
+        "routes": [
+            {"match": {"path": path}, "route": {"cluster": "upstream"},
+             "typed_per_filter_config": per_route(buffer={"max_request_bytes": max_bytes})},
+            {"match": {"prefix": "/"}, "route": {"cluster": "upstream"}},
+        ]}]}}
+    return [{"name": "envoy.filters.http.buffer", "typed_config": {"@type": BUFFER, "max_request_bytes": max_bytes}}], routes
+
+
 def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=(), hcm_extra=None, clusters=None,
               ecds_path=None, filters_after=()):
     """An Envoy bootstrap (as a dict) with the Gatehouse filter before the router (and `filters_after` between

@@ -36,6 +36,13 @@ class Idp:
         self.port = self.info["port"]
         self.jwks = self.info["jwks"]
 
+    def stats(self):
+        """The provider's counters (token exchanges, refreshes, back-channel logouts sent)."""
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        c.request("GET", "/__test/stats")
+        return json.loads(c.getresponse().read())
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()

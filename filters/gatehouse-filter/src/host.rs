@@ -20,6 +20,7 @@ use std::time::Duration;
 pub const REQUEST_HEADERS: u32 = 0;
 pub const RESPONSE_HEADERS: u32 = 2;
 pub const CALL_RESPONSE_HEADERS: u32 = 6;
+const REQUEST_BODY: u32 = 0;
 const CALL_RESPONSE_BODY: u32 = 4;
 const PLUGIN_CONFIGURATION: u32 = 7;
 const OK: u32 = 0;
@@ -98,6 +99,11 @@ fn buffer(kind: u32, max: usize) -> Result<Vec<u8>, u32> {
 
 pub fn plugin_configuration() -> Result<Vec<u8>, u32> {
     buffer(PLUGIN_CONFIGURATION, usize::MAX)
+}
+
+/// The request body Envoy buffered so far, at most `max` bytes.
+pub fn request_body(max: usize) -> Result<Vec<u8>, u32> {
+    buffer(REQUEST_BODY, max)
 }
 
 pub fn call_response_body(max: usize) -> Result<Vec<u8>, u32> {

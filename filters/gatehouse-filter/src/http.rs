@@ -31,11 +31,22 @@ pub struct Http {
     /// The continuation of a request waiting for its call, with the call's token and start time.
     pending: Option<(u32, Pending, u64)>,
     on_response: OnResponse,
+    /// The decision needs the request body, at most this many bytes (`Decision::ReadBody`).
+    body_wanted: Option<usize>,
+    /// The request ended with its headers: a body that was asked for is empty.
+    headers_ended_stream: bool,
 }
 
 impl Http {
     pub fn new(engine: Option<Rc<RefCell<Engine>>>, metrics: Rc<RefCell<Metrics>>) -> Self {
-        Http { engine, metrics, pending: None, on_response: OnResponse::Nothing }
+        Http {
+            engine,
+            metrics,
+            pending: None,
+            on_response: OnResponse::Nothing,
+            body_wanted: None,
+            headers_ended_stream: false,
+        }
     }
 
     /// Carries out a decision (and writes out the engine's effects first).
@@ -78,6 +89,20 @@ impl Http {
                 apply::reply(&r);
                 Action::Pause
             }
+            // A request that ended with its headers has no body to wait for.
+            Decision::ReadBody(_) if self.headers_ended_stream => {
+                let mut w = World { now, rng: &mut OsRng, store: &mut HostStore };
+                let next = engine.borrow_mut().on_request_body(&[], false, &mut w);
+                self.act(engine, next, now)
+            }
+            // The body only reaches `on_http_request_body` once the headers go on: Envoy's proxy-wasm host
+            // turns a paused request's headers into StopAllIterationAndWatermark, which holds the body back
+            // too. So the headers continue (the router may open the upstream request), the body is held
+            // there (StopIterationAndBuffer) and never sent, and the local reply resets the upstream stream.
+            Decision::ReadBody(r) => {
+                self.body_wanted = Some(r.max);
+                Action::Continue
+            }
         }
     }
 }
@@ -108,7 +133,8 @@ impl Context for Http {
 }
 
 impl HttpContext for Http {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        self.headers_ended_stream = end_of_stream;
         let Some(engine) = self.engine.clone() else {
             // Without a valid configuration Envoy never accepted the plugin; refuse rather than pass through.
             host::log(ERROR, "no configuration; refusing request");
@@ -124,6 +150,22 @@ impl HttpContext for Http {
         let pairs = host::header_pairs(REQUEST_HEADERS).unwrap_or_default();
         let mut w = World { now, rng: &mut OsRng, store: &mut HostStore };
         let decision = engine.borrow_mut().on_request_headers(pairs, &mut w);
+        self.act(&engine, decision, now)
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(max) = self.body_wanted else { return Action::Continue };
+        // Past the limit there is no need to wait for the rest: it is refused either way.
+        if !end_of_stream && body_size <= max {
+            return Action::Pause;
+        }
+        self.body_wanted = None;
+        let Some(engine) = self.engine.clone() else { return local_error(503, "unavailable") };
+        let Ok(now) = host::now_seconds() else { return local_error(503, "unavailable") };
+        let body = host::request_body(max.saturating_add(1)).unwrap_or_default();
+        let truncated = body_size > max || body.len() > max;
+        let mut w = World { now, rng: &mut OsRng, store: &mut HostStore };
+        let decision = engine.borrow_mut().on_request_body(body.get(..max).unwrap_or(&body), truncated, &mut w);
         self.act(&engine, decision, now)
     }
 
