@@ -28,6 +28,8 @@ pub struct RemoteJwks {
     pub unknown_kid_refetch_seconds: u64,
     /// For JWKs that do not say their `alg` (common at real providers): the algorithm to pin them to.
     pub default_alg: Option<Alg>,
+    /// The sign-in provider takes its endpoints from the same discovery document (`discover_endpoints`).
+    pub endpoints: bool,
 }
 
 /// One fetched set, as the filter last stored it.
@@ -37,10 +39,20 @@ pub struct KeySet {
     pub fetched_at: u64,
 }
 
-/// Fetched sets by issuer name.
+/// A provider's endpoints from its discovery document (OIDC Discovery §3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub authorization: String,
+    /// The token endpoint's path on the issuer's host (the configured cluster reaches it).
+    pub token_path: String,
+    pub end_session: Option<String>,
+}
+
+/// Fetched sets, and discovered endpoints, by issuer name.
 #[derive(Debug, Default)]
 pub struct RemoteKeys {
     pub sets: HashMap<String, KeySet>,
+    pub endpoints: HashMap<String, Endpoints>,
 }
 
 impl RemoteKeys {
@@ -52,6 +64,31 @@ impl RemoteKeys {
 }
 
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// The provider's endpoints from its discovery document, after the same `issuer` check as the JWKS path:
+/// each must be on the issuer's own host with the issuer's scheme (https, or http on loopback as the
+/// configuration allows), so a document cannot send browsers, codes or client secrets anywhere else.
+pub fn endpoints_from_discovery(body: &[u8], issuer: &str) -> Result<Endpoints, String> {
+    let doc: Value = serde_json::from_slice(body).map_err(|_| "discovery_bad_json".to_owned())?;
+    if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
+        return Err("discovery_issuer_mismatch".into());
+    }
+    let issuer_host = split_url(issuer).map(|(h, _)| h).ok_or("discovery_bad_endpoint")?;
+    let on_issuer_host = |name: &str| -> Result<Option<(String, String)>, String> {
+        let Some(uri) = doc.get(name) else { return Ok(None) };
+        let uri = uri.as_str().ok_or("discovery_bad_endpoint")?;
+        let (host, path) = split_url(uri).ok_or("discovery_bad_endpoint")?;
+        let same_scheme = uri.split("://").next() == issuer.split("://").next();
+        if !host.eq_ignore_ascii_case(issuer_host) || !same_scheme || path.starts_with("//") {
+            return Err("discovery_endpoint_elsewhere".into());
+        }
+        Ok(Some((uri.to_owned(), path.to_owned())))
+    };
+    let (authorization, _) = on_issuer_host("authorization_endpoint")?.ok_or("discovery_no_authorization_endpoint")?;
+    let (_, token_path) = on_issuer_host("token_endpoint")?.ok_or("discovery_no_token_endpoint")?;
+    let end_session = on_issuer_host("end_session_endpoint")?.map(|(u, _)| u);
+    Ok(Endpoints { authorization, token_path, end_session })
+}
 
 /// The JWKS path from a discovery document, checked as OIDC Discovery §4.3 asks: the document's `issuer`
 /// must be exactly the configured one, or the keys could belong to someone else.

@@ -27,6 +27,7 @@ USERS = {
 @pytest.fixture(scope="module")
 def stack(keys):
     port, refresh_port, spare_port, exchange_port = free_port(), free_port(), free_port(), free_port()
+    discovery_port = free_port()
     base = f"http://127.0.0.1:{port}"
     client_secret = secrets.token_urlsafe(24)
     airflow = Airflow()
@@ -35,8 +36,9 @@ def stack(keys):
               clients=[{"client_id": "gatehouse", "client_secret": client_secret,
                         "redirect_uris": [f"{base}/oauth2/callback", f"http://127.0.0.1:{refresh_port}/oauth2/callback",
                                           f"http://127.0.0.1:{spare_port}/oauth2/callback",
-                                          f"http://127.0.0.1:{exchange_port}/oauth2/callback"],
-                        "post_logout_redirect_uris": [f"{base}/"],
+                                          f"http://127.0.0.1:{exchange_port}/oauth2/callback",
+                                          f"http://127.0.0.1:{discovery_port}/oauth2/callback"],
+                        "post_logout_redirect_uris": [f"{base}/", f"http://127.0.0.1:{discovery_port}/"],
                         "backchannel_logout_uri": f"{base}/oauth2/backchannel-logout",
                         "token_endpoint_auth_method": "client_secret_basic"}],
               users=USERS, roles_claim=ROLES_CLAIM)
@@ -76,7 +78,7 @@ def stack(keys):
     after, routes = buffered_path("/oauth2/backchannel-logout")
     envoy = Envoy(cfg, airflow.port, env=env, clusters={"idp": idp.port}, port=port, filters_after=after,
                   hcm_extra=routes)
-    yield {"envoy": envoy, "idp": idp, "airflow": airflow, "base": base, "cfg": cfg, "env": env, "refresh_port": refresh_port, "spare_port": spare_port, "exchange_port": exchange_port,
+    yield {"envoy": envoy, "idp": idp, "airflow": airflow, "base": base, "cfg": cfg, "env": env, "refresh_port": refresh_port, "spare_port": spare_port, "exchange_port": exchange_port, "discovery_port": discovery_port,
            "rotated_keys": f"k2:{key2},k1:{key1}", "secrets": [client_secret, key1, key2, airflow.jwt_secret]}
     envoy.stop()
     airflow.stop()
@@ -314,6 +316,40 @@ def test_sessions_are_refreshed_out_of_band_with_the_providers_refresh_token(sta
         assert count("decision.call.session_refresh") >= 1, stats
         assert count("decision.allow.session_refreshed") >= 1, stats
         assert count("idp.refresh.ok") >= 1, stats
+    finally:
+        envoy.stop()
+
+
+def test_the_providers_endpoints_and_keys_can_come_from_its_discovery_document(stack):
+    import copy
+    port, idp = stack["discovery_port"], stack["idp"]
+    base = f"http://127.0.0.1:{port}"
+    cfg = copy.deepcopy(stack["cfg"])
+    cfg["session"]["redirect_uri"] = f"{base}/oauth2/callback"
+    cfg["session"]["post_logout_redirect_uri"] = f"{base}/"
+    provider = cfg["session"]["provider"]
+    for key in ["jwks", "authorization_endpoint", "end_session_endpoint"]:
+        del provider[key]
+    del provider["token_endpoint"]["path"]
+    provider["discover_endpoints"] = True
+    provider["remote_jwks"] = {"cluster": "idp", "authority": f"127.0.0.1:{idp.port}",
+                               "discovery_path": "/.well-known/openid-configuration", "retry_seconds": 1}
+    envoy = Envoy(cfg, stack["airflow"].port, env=stack["env"], clusters={"idp": idp.port}, port=port)
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline and "jwks.oidc.fetch_ok" not in envoy.admin("/stats?filter=jwks"):
+            time.sleep(0.3)
+        results = browse(login_steps(base, "alice") + [
+            {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
+            {"goto": f"{base}/api/v2/auth/logout"},
+        ])
+        assert all("error" not in r for r in results), results
+        start, _, me, logout = results
+        assert f"127.0.0.1:{idp.port}" in start["url"], "sent to the discovered authorization endpoint"
+        assert me["status"] == 200 and json.loads(me["body"])["id"] == "alice@example.test"
+        # Signed out at the discovered end-session endpoint, back to "/", which starts a new sign-in there.
+        assert f"127.0.0.1:{idp.port}/interaction/" in logout["url"], logout["url"]
+        assert "discovery for issuer oidc failed" not in envoy.logs()
     finally:
         envoy.stop()
 

@@ -81,5 +81,8 @@ pub fn callback(sc: &SessionConfig, req: &Request<'_>, query: &str, inp: &mut In
     let state = PendingState::CodeExchange { flow, flow_cookie: flow_name.to_owned(), stale_cookies };
     let then = Pending::new(state, Some(j.index));
     let v = verdict(None, Reason::CodeExchange, None);
-    Decision::Call(Box::new(token_request::call(sc, &sc.provider.token_endpoint, &fields, then, v)))
+    let Some(endpoints) = sc.provider.endpoints(inp.remote) else {
+        return show(Page::ProviderNotAnswering, Reason::IdpDown, clear_flow());
+    };
+    Decision::Call(Box::new(token_request::call(sc, &endpoints.token, &fields, then, v)))
 }

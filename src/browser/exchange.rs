@@ -59,7 +59,7 @@ pub fn code_answered(
         iat: inp.now,
         seen: inp.now,
         abs: inp.now.saturating_add(sc.lifetime_seconds),
-        id_token: p.end_session_endpoint.as_ref().map(|_| id_token.expose().to_owned()),
+        id_token: p.may_end_session().then(|| id_token.expose().to_owned()),
         refresh_token: if p.keep_refresh_token { tokens.refresh_token.map(|r| r.expose().to_owned()) } else { None },
         provider_exp: claims.exp.or(tokens.expires_in.map(|e| inp.now.saturating_add(e))),
         upstream_token: None,

@@ -77,10 +77,12 @@ pub(super) fn start_login_with(
     route: Option<&Route>,
     inp: &mut Inputs<'_>,
 ) -> Decision {
-    if inp.provider_down || cfg.faults.provider_unavailable {
+    // Not yet discovered (the document has not been fetched) is an outage like any other for a sign-in.
+    let authorization = sc.provider.endpoints(inp.remote).map(|e| e.authorization.to_owned());
+    let Some(authorization) = authorization.filter(|_| !(inp.provider_down || cfg.faults.provider_unavailable)) else {
         let clear = present.iter().map(|n| sc.attributes.clear(n)).collect();
         return show(Page::ProviderDown, Reason::IdpDown, clear);
-    }
+    };
     let Some(j) = jar(sc, inp) else {
         return deny(cfg, route, ResponseFormat::Json, Deny::Forbidden, Reason::NoDeployment, None);
     };
@@ -119,8 +121,8 @@ pub(super) fn start_login_with(
         params.push(("audience", a));
     }
     params.extend(p.extra_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let sep = if p.authorization_endpoint.contains('?') { '&' } else { '?' };
-    let location = format!("{}{sep}{}", p.authorization_endpoint, form(&params));
+    let sep = if authorization.contains('?') { '&' } else { '?' };
+    let location = format!("{authorization}{sep}{}", form(&params));
     // The flow cookie must come back on the provider's cross-site redirect to the callback, which a Strict
     // cookie would not (RFC 6265bis §5.5.7.1): it is always Lax, whatever the session cookie is.
     let flow_attributes = CookieAttributes { same_site: SameSite::Lax, ..sc.attributes.clone() };

@@ -13,7 +13,13 @@ use crate::session::chunks;
 
 /// Ends the session of the deployment `jar` belongs to (other deployments' sessions in the same browser
 /// stay), and any sign-in in progress.
-pub fn logout(sc: &SessionConfig, jar: Option<Jar<'_>>, req: &Request<'_>, now: u64) -> Decision {
+pub fn logout(
+    sc: &SessionConfig,
+    jar: Option<Jar<'_>>,
+    req: &Request<'_>,
+    now: u64,
+    remote: &crate::jwks::RemoteKeys,
+) -> Decision {
     let cookies = request_cookies(req);
     let name = jar.map_or(sc.cookie_name.as_str(), |j| j.name);
     let mut clear: Vec<String> = cookies
@@ -24,7 +30,8 @@ pub fn logout(sc: &SessionConfig, jar: Option<Jar<'_>>, req: &Request<'_>, now: 
     clear.dedup();
     let id_token = jar.and_then(|j| open_session(sc, j, &cookies, now, None).ok()).and_then(|o| o.session.id_token);
     let after = sc.post_logout_redirect_uri.clone().unwrap_or_else(|| "/".to_owned());
-    let location = match (&sc.provider.end_session_endpoint, id_token) {
+    let end_session = sc.provider.endpoints(remote).and_then(|e| e.end_session.map(str::to_owned));
+    let location = match (&end_session, id_token) {
         // Auth0's /v2/logout takes the client and an allow-listed `returnTo`, no hint.
         (Some(end), _) if sc.provider.auth0_logout => {
             let mut params = vec![("client_id", sc.provider.client_id.as_str())];

@@ -81,7 +81,7 @@ pub fn flow(
 ) -> Decision {
     match step {
         FlowPath::Callback => callback::callback(sc, req, c.query.unwrap_or(""), inp),
-        FlowPath::Logout => logout::logout(sc, jar(sc, inp), req, inp.now),
+        FlowPath::Logout => logout::logout(sc, jar(sc, inp), req, inp.now, inp.remote),
         // §2.5: the provider POSTs the token as a form; anything else is not a logout.
         FlowPath::BackchannelLogout if req.method == "POST" => Decision::ReadBody(crate::decision::ReadBody {
             max: crate::oidc::logout_token::MAX_BODY,

@@ -49,7 +49,7 @@ pub fn refreshed(
                     Ok(c) if c.sub == session.sub => {
                         session.roles = c.roles;
                         session.provider_exp = c.exp;
-                        if p.end_session_endpoint.is_some() {
+                        if p.may_end_session() {
                             session.id_token = Some(id.expose().to_owned());
                         }
                     }

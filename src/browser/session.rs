@@ -206,7 +206,11 @@ pub fn session_route(
     let present = family(&cookies, jar.name);
     let refresh_due = session.refresh_token.is_some()
         && session.provider_exp.is_some_and(|exp| inp.now.saturating_add(sc.provider.refresh_before_seconds) >= exp);
-    if let (true, Some(refresh)) = (refresh_due, session.refresh_token.clone()) {
+    // Not discovered in this VM yet: the session goes on as it is, and a later request refreshes it.
+    let remote = inp.remote;
+    if let (true, Some(refresh), Some(endpoints)) =
+        (refresh_due, session.refresh_token.clone(), sc.provider.endpoints(remote))
+    {
         let route_index = cfg.routes.iter().position(|r| std::ptr::eq(r, route)).unwrap_or(usize::MAX);
         let wait = RefreshWait {
             session,
@@ -220,7 +224,7 @@ pub fn session_route(
         let grant = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
         let then = Pending::new(PendingState::Refresh(Box::new(wait)), Some(jar.index));
         let v = verdict(Some(route), Reason::SessionRefresh, Some("oidc".into()));
-        return Decision::Call(Box::new(token_request::call(sc, &sc.provider.token_endpoint, &grant, then, v)));
+        return Decision::Call(Box::new(token_request::call(sc, &endpoints.token, &grant, then, v)));
     }
     // Sliding idle timeout: re-seal at most every tenth of it, and whenever an older key opened the cookie
     // (so key rotation completes without logging anyone out).

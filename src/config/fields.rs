@@ -456,7 +456,12 @@ pub const TOKEN_ENDPOINT: Spec = Spec {
     fields: &[
         Field { key: "cluster", kind: Kind::Text, required: true, doc: "the Envoy cluster for the out-of-band call" },
         Field { key: "authority", kind: Kind::Text, required: true, doc: "" },
-        Field { key: "path", kind: Kind::Def("requestPath"), required: true, doc: "" },
+        Field {
+            key: "path",
+            kind: Kind::Def("requestPath"),
+            required: false,
+            doc: "required unless the provider discovers its endpoints",
+        },
         Field {
             key: "timeout_ms",
             kind: Kind::Int { min: 100, max: 60000, default: Some(5000) },
@@ -485,7 +490,13 @@ pub const PROVIDER: Spec = Spec {
             required: false,
             doc: "",
         },
-        Field { key: "authorization_endpoint", kind: Kind::Def("url"), required: true, doc: "" },
+        Field { key: "authorization_endpoint", kind: Kind::Def("url"), required: false, doc: "required unless discover_endpoints" },
+        Field {
+            key: "discover_endpoints",
+            kind: Kind::Bool { default: Some(false) },
+            required: false,
+            doc: "take the authorization, token (path) and end-session endpoints from the discovery document remote_jwks.discovery_path names (issuer checked; same host)",
+        },
         Field { key: "token_endpoint", kind: Kind::Obj(&TOKEN_ENDPOINT), required: true, doc: "" },
         Field { key: "end_session_endpoint", kind: Kind::Def("url"), required: false, doc: "" },
         Field {

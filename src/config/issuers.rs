@@ -329,5 +329,6 @@ pub(super) fn load_remote(errs: &mut ConfigErrors, path: &str, v: &serde_json::V
         max_stale_seconds,
         unknown_kid_refetch_seconds,
         default_alg,
+        endpoints: false,
     })
 }

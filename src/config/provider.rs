@@ -10,7 +10,7 @@ use crate::jwt::jwk::verify_key_from_jwk;
 use crate::jwt::{Issuer, IssuerKind};
 use crate::secret::Secret;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TokenEndpoint {
     pub cluster: String,
     pub authority: String,
@@ -33,9 +33,13 @@ pub struct Provider {
     pub client_id: String,
     pub client_secret: Secret,
     pub client_auth: ClientAuth,
+    /// Empty with `discover_endpoints` (see `Provider::endpoints`).
     pub authorization_endpoint: String,
+    /// Its `path` is empty with `discover_endpoints`.
     pub token_endpoint: TokenEndpoint,
     pub end_session_endpoint: Option<String>,
+    /// The endpoints come from the provider's discovery document.
+    pub discover_endpoints: bool,
     pub scopes: Vec<String>,
     pub audience: Option<String>,
     pub extra_params: Vec<(String, String)>,
@@ -55,6 +59,39 @@ pub struct Provider {
     /// RFC 9207 §2.4: the provider says it sends `iss` with every authorization response, so a callback
     /// without it is refused (with it, it must equal the issuer either way).
     pub iss_parameter_required: bool,
+}
+
+/// The endpoints a sign-in uses, configured or discovered.
+pub struct ProviderEndpoints<'a> {
+    pub authorization: &'a str,
+    pub token: TokenEndpoint,
+    pub end_session: Option<&'a str>,
+}
+
+impl Provider {
+    /// The configured endpoints, or with `discover_endpoints` the ones this VM last read from the discovery
+    /// document (`None` until the document has been fetched: sign-ins then get the outage answer).
+    pub fn endpoints<'a>(&'a self, remote: &'a crate::jwks::RemoteKeys) -> Option<ProviderEndpoints<'a>> {
+        if !self.discover_endpoints {
+            return Some(ProviderEndpoints {
+                authorization: &self.authorization_endpoint,
+                token: self.token_endpoint.clone(),
+                end_session: self.end_session_endpoint.as_deref(),
+            });
+        }
+        let found = remote.endpoints.get(&self.issuer.name)?;
+        Some(ProviderEndpoints {
+            authorization: &found.authorization,
+            token: TokenEndpoint { path: found.token_path.clone(), ..self.token_endpoint.clone() },
+            end_session: found.end_session.as_deref(),
+        })
+    }
+
+    /// Whether sign-out may send the browser to an end-session endpoint (so sessions keep the ID token
+    /// for its `id_token_hint`).
+    pub fn may_end_session(&self) -> bool {
+        self.end_session_endpoint.is_some() || self.discover_endpoints
+    }
 }
 
 /// An absolute URL we send browsers to or compare against. https only, except on loopback where tests and
@@ -99,8 +136,23 @@ pub(super) fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env:
             &[("client_secret_basic", ClientAuth::Basic), ("client_secret_post", ClientAuth::Post)],
         )
         .unwrap_or(ClientAuth::Basic);
+    // With discovery the endpoints come from the provider's document; without, they are configured.
+    let discover = o.flag(errs, "discover_endpoints");
+    if discover {
+        for key in ["authorization_endpoint", "end_session_endpoint"] {
+            if o.has(key) {
+                errs.push(o.at(key), "comes from the discovery document with discover_endpoints; remove it");
+            }
+        }
+        let discovery = o.get("remote_jwks").and_then(|r| r.get("discovery_path"));
+        if discovery.is_none() {
+            errs.push(o.at("discover_endpoints"), "needs remote_jwks.discovery_path: the document to read them from");
+        }
+    } else if !o.has("authorization_endpoint") {
+        errs.push(o.at("authorization_endpoint"), "required (or \"discover_endpoints\": true)");
+    }
     let authz = o
-        .string(errs, "authorization_endpoint")
+        .opt_string(errs, "authorization_endpoint")
         .and_then(|u| url(errs, &o.at("authorization_endpoint"), u))
         .map(|(u, _)| u);
     let end_session = o
@@ -112,15 +164,23 @@ pub(super) fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env:
         let t = Obj::open(errs, &p, t, &fields::TOKEN_ENDPOINT)?;
         let cluster = t.string(errs, "cluster")?.to_owned();
         let authority = t.string(errs, "authority")?.to_owned();
-        let tpath = t.string(errs, "path")?.to_owned();
-        if !tpath.starts_with('/') {
-            errs.push(t.at("path"), "expected a path starting with \"/\"");
+        let tpath = t.opt_string(errs, "path").unwrap_or_default().to_owned();
+        match (discover, t.has("path")) {
+            (true, true) => {
+                errs.push(t.at("path"), "comes from the discovery document with discover_endpoints; remove it")
+            }
+            (false, false) => errs.push(t.at("path"), "required (or \"discover_endpoints\": true)"),
+            (false, true) if !tpath.starts_with('/') => errs.push(t.at("path"), "expected a path starting with \"/\""),
+            _ => {}
         }
         let timeout_ms = t.int(errs, "timeout_ms") as u32;
         Some(TokenEndpoint { cluster, authority, path: tpath, timeout_ms })
     });
     let mut keys = Vec::new();
-    let remote_jwks = o.get("remote_jwks").and_then(|v| super::issuers::load_remote(errs, &o.at("remote_jwks"), v));
+    let remote_jwks = o
+        .get("remote_jwks")
+        .and_then(|v| super::issuers::load_remote(errs, &o.at("remote_jwks"), v))
+        .map(|r| crate::jwks::RemoteJwks { endpoints: discover, ..r });
     if !o.has("jwks") && remote_jwks.is_none() && !o.has("remote_jwks") {
         errs.push(
             o.at("jwks"),
@@ -198,11 +258,12 @@ pub(super) fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env:
     if keep_refresh_token && !scopes.iter().any(|s| s == "offline_access") && !o.has("extra_params") {
         errs.push(o.at("scopes"), "keep_refresh_token needs the \"offline_access\" scope (OIDC Core §11) or a provider parameter that grants refresh tokens");
     }
-    let (Some(iss), Some(client_id), Some(client_secret), Some(authorization_endpoint), Some(token_endpoint)) =
-        (issuer, client_id, secret, authz, token_endpoint)
+    let (Some(iss), Some(client_id), Some(client_secret), Some(token_endpoint)) =
+        (issuer, client_id, secret, token_endpoint)
     else {
         return None;
     };
+    let authorization_endpoint = authz.unwrap_or_default();
     let issuer = Issuer {
         name: "oidc".into(),
         issuer: iss,
@@ -228,6 +289,7 @@ pub(super) fn load_provider(errs: &mut ConfigErrors, path: &str, v: &Value, env:
         client_auth,
         authorization_endpoint,
         token_endpoint,
+        discover_endpoints: discover,
         end_session_endpoint: end_session,
         scopes,
         audience,

@@ -13,7 +13,10 @@ use super::effect::{Fetch, Level, Outbox};
 use super::shared::{SharedStore, StoreError};
 use crate::call::CallResponse;
 use crate::config::Config;
-use crate::jwks::{jwks_path_from_discovery, parse_jwks, KeySet, RemoteJwks, RemoteKeys, MAX_JWKS_BYTES};
+use crate::jwks::{
+    endpoints_from_discovery, jwks_path_from_discovery, parse_jwks, Endpoints, KeySet, RemoteJwks, RemoteKeys,
+    MAX_JWKS_BYTES,
+};
 
 /// Per issuer, in the shared store: when it was last fetched well and last tried, until when a fetch is in
 /// flight, and refetch requests (unknown kids seen) as a counter with the value the last fetch answered:
@@ -72,6 +75,34 @@ impl State {
 
 pub(crate) fn keys_key(issuer: &str) -> String {
     format!("gatehouse.jwks.{issuer}")
+}
+
+/// The provider's endpoints from its discovery document (`discover_endpoints`), as JSON.
+pub(crate) fn endpoints_key(issuer: &str) -> String {
+    format!("gatehouse.discovered.{issuer}")
+}
+
+fn stored_endpoints(bytes: &[u8]) -> Option<Endpoints> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    Some(Endpoints {
+        authorization: text("authorization")?,
+        token_path: text("token_path")?,
+        end_session: text("end_session"),
+    })
+}
+
+/// Reads the discovered endpoints of every provider that discovers them, when this VM has none yet (a VM
+/// started after the document was fetched, before its first tick).
+pub fn pick_up_endpoints(cfg: &Config, store: &mut dyn SharedStore, remote: &mut RemoteKeys) {
+    for issuer in cfg.all_issuers().filter(|i| i.remote_jwks.as_ref().is_some_and(|r| r.endpoints)) {
+        if remote.endpoints.contains_key(&issuer.name) {
+            continue;
+        }
+        if let Some(e) = store.get(&endpoints_key(&issuer.name)).and_then(|(b, _)| stored_endpoints(&b)) {
+            remote.endpoints.insert(issuer.name.clone(), e);
+        }
+    }
 }
 
 pub(crate) fn state_key(issuer: &str) -> String {
@@ -161,6 +192,17 @@ impl KeyFetcher {
                     }
                 }
             }
+            if r.endpoints {
+                let key = endpoints_key(&issuer.name);
+                if let Some((bytes, cas)) = store.get(&key) {
+                    if self.seen_cas.get(&key) != Some(&cas) {
+                        self.seen_cas.insert(key, cas);
+                        if let Some(e) = stored_endpoints(&bytes) {
+                            remote.endpoints.insert(issuer.name.clone(), e);
+                        }
+                    }
+                }
+            }
             let Some(state) = update_state(store, &issuer.name, |s| s.claim(r, now)) else { continue };
             if cfg.faults.provider_unavailable {
                 out.count(format!("gatehouse.jwks.{}.fetch_failed", issuer.name));
@@ -224,8 +266,20 @@ impl KeyFetcher {
         };
         let ok_status = resp.status() == Some(200);
         if discovery {
-            match jwks_path_from_discovery(body, &issuer.issuer) {
-                Ok(path) => {
+            // The sign-in provider's endpoints come from the same document; a document without usable ones
+            // is a failed discovery, as one without a usable `jwks_uri` is.
+            let endpoints = match r.endpoints.then(|| endpoints_from_discovery(body, &issuer.issuer)) {
+                Some(Err(e)) => Err(e),
+                Some(Ok(e)) => Ok(Some(e)),
+                None => Ok(None),
+            };
+            match endpoints.and_then(|e| jwks_path_from_discovery(body, &issuer.issuer).map(|p| (p, e))) {
+                Ok((path, endpoints)) => {
+                    if let Some(e) = endpoints {
+                        let v = json!({"authorization": e.authorization, "token_path": e.token_path,
+                                       "end_session": e.end_session});
+                        let _ = store.set(&endpoints_key(&name), v.to_string().as_bytes(), 0);
+                    }
                     let p = path.clone();
                     if update_state(store, &name, move |s| {
                         s.jwks_path = p.clone();

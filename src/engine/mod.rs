@@ -250,6 +250,11 @@ impl Engine {
             None => None,
         };
         let provider_down = cfg.session.is_some() && breaker::is_open(w.store, now);
+        if cfg.session.as_ref().is_some_and(|sc| {
+            sc.provider.discover_endpoints && !self.remote.endpoints.contains_key(&sc.provider.issuer.name)
+        }) {
+            keys::pick_up_endpoints(cfg, w.store, &mut self.remote);
+        }
         // No fresh key set in this VM: another VM may have stored one since the last tick; then once more.
         let mut picked_up = false;
         let d = loop {

@@ -1017,3 +1017,34 @@ fn a_logout_token_is_accepted_once() {
     let d = post_logout(&mut vm, &body);
     assert_eq!((d.status(), d.verdict().reason.code()), (Some(400), "logout_replayed"));
 }
+
+#[test]
+fn discovered_endpoints_and_configured_ones_do_not_mix_and_discovery_needs_its_document() {
+    let errors = |v: &Value| -> Vec<String> {
+        match crate::config::load_config(v.to_string().as_bytes(), &session_env) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        }
+    };
+    let mut v = session_config_json();
+    v["session"]["provider"]["discover_endpoints"] = json!(true);
+    let e = errors(&v);
+    for want in [
+        "$.session.provider.authorization_endpoint: comes from the discovery document",
+        "$.session.provider.end_session_endpoint: comes from the discovery document",
+        "$.session.provider.token_endpoint.path: comes from the discovery document",
+        "$.session.provider.discover_endpoints: needs remote_jwks.discovery_path",
+    ] {
+        assert!(e.iter().any(|l| l.starts_with(want)), "{want} not in {e:?}");
+    }
+    let mut v = session_config_json();
+    v["session"]["provider"].as_object_mut().unwrap().remove("authorization_endpoint");
+    v["session"]["provider"]["token_endpoint"].as_object_mut().unwrap().remove("path");
+    let e = errors(&v);
+    for want in [
+        "$.session.provider.authorization_endpoint: required (or \"discover_endpoints\": true)",
+        "$.session.provider.token_endpoint.path: required (or \"discover_endpoints\": true)",
+    ] {
+        assert!(e.iter().any(|l| l.starts_with(want)), "{want} not in {e:?}");
+    }
+}

@@ -399,3 +399,94 @@ fn the_spent_state_ledger_stays_bounded_however_many_sign_ins_there_are() {
         assert_eq!(spend(&mut store, &format!("state-{i}"), 99_999, 1_000), Spend::Replayed, "state-{i}");
     }
 }
+
+/// The sign-in provider with its keys and endpoints from its discovery document.
+fn discovering_config() -> Arc<Config> {
+    let mut v = session_config_json();
+    let p = v["session"]["provider"].as_object_mut().unwrap();
+    for key in ["jwks", "authorization_endpoint", "end_session_endpoint"] {
+        p.remove(key);
+    }
+    p["token_endpoint"].as_object_mut().unwrap().remove("path");
+    p.insert("discover_endpoints".into(), json!(true));
+    p.insert(
+        "remote_jwks".into(),
+        json!({"cluster": "idp", "authority": "idp.test", "discovery_path": "/.well-known/openid-configuration"}),
+    );
+    session_config_from(&v, &session_env)
+}
+
+fn discovery_doc(authorization: &str) -> Vec<u8> {
+    json!({"issuer": IDP, "authorization_endpoint": authorization, "token_endpoint": "https://idp.test/oauth/token2",
+           "end_session_endpoint": "https://idp.test/v2/logout", "jwks_uri": "https://idp.test/keys"})
+    .to_string()
+    .into_bytes()
+}
+
+/// Runs discovery and the key fetch on VM `a`; returns the final fetch response's effects.
+fn discover(a: &mut Engine, store: &mut MemoryStore, t: u64, doc: Vec<u8>) -> Vec<Effect> {
+    let first = tick(a, store, t);
+    let f = fetches(&first)[0];
+    assert!(f.headers.contains(&(":path".to_owned(), "/.well-known/openid-configuration".to_owned())));
+    let then = a.on_fetch_response(f.id, ok(doc), &mut World { now: t, rng: &mut rand_core::OsRng, store });
+    match fetches(&then).first() {
+        Some(k) => {
+            let keys = json!({"keys": [public_jwk("rsa", Alg::RS256, "idp-1")]}).to_string().into_bytes();
+            a.on_fetch_response(k.id, ok(keys), &mut World { now: t, rng: &mut rand_core::OsRng, store })
+        }
+        None => then,
+    }
+}
+
+fn sign_in_location(e: &mut Engine, store: &mut MemoryStore, t: u64) -> Option<String> {
+    let d = request(e, store, t, "/ui/dags", &[("accept", "text/html"), ("sec-fetch-mode", "navigate")]);
+    match d {
+        Decision::Reply(r) => r.headers.iter().find(|(n, _)| n == "location").map(|(_, v)| v.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_providers_endpoints_come_from_its_discovery_document_for_every_vm() {
+    let cfg = discovering_config();
+    let (mut a, mut b, mut store) = two_vms(&cfg);
+    let t = now();
+    assert_eq!(sign_in_location(&mut b, &mut store, t), None, "nothing discovered yet: the outage page, no redirect");
+    discover(&mut a, &mut store, t, discovery_doc("https://idp.test/authorize2"));
+    // VM b never ticked since: it picks the endpoints up from the store on its next sign-in.
+    let nav = [("accept", "text/html"), ("sec-fetch-mode", "navigate")];
+    let Decision::Reply(start) = request(&mut b, &mut store, t, "/ui/dags", &nav) else { panic!("no redirect") };
+    let header = |name: &str| start.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap();
+    let to = header("location");
+    assert!(to.starts_with("https://idp.test/authorize2?"), "{to}");
+    let state = query_param(to.split_once('?').unwrap().1, "state").unwrap();
+    let flow_cookie = header("set-cookie").split(';').next().unwrap().to_owned();
+    let callback = format!("/oauth2/callback?code=c&state={state}");
+    let d = request(&mut b, &mut store, t, &callback, &[("cookie", &flow_cookie), ("accept", "text/html")]);
+    let Decision::Call(call) = d else { panic!("expected the token call, got {d:?}") };
+    assert!(call.headers.contains(&(":path".to_owned(), "/oauth/token2".to_owned())), "{:?}", call.headers);
+    assert_eq!(call.cluster, "idp", "through the configured cluster");
+}
+
+#[test]
+fn a_discovery_document_that_sends_sign_ins_to_another_host_or_names_another_issuer_is_refused() {
+    for doc in [
+        discovery_doc("https://evil.test/authorize"),
+        discovery_doc("//evil.test/authorize"),
+        discovery_doc("http://idp.test/authorize"),
+        json!({"issuer": "https://other.test/", "authorization_endpoint": "https://idp.test/a",
+               "token_endpoint": "https://idp.test/t", "jwks_uri": "https://idp.test/keys"})
+        .to_string()
+        .into_bytes(),
+        json!({"issuer": IDP, "token_endpoint": "https://idp.test/t", "jwks_uri": "https://idp.test/keys"})
+            .to_string()
+            .into_bytes(),
+    ] {
+        let cfg = discovering_config();
+        let (mut a, _, mut store) = two_vms(&cfg);
+        let t = now();
+        let effects = discover(&mut a, &mut store, t, doc.clone());
+        assert!(counted(&effects, "gatehouse.jwks.oidc.fetch_failed"), "{}", String::from_utf8_lossy(&doc));
+        assert_eq!(sign_in_location(&mut a, &mut store, t), None, "{}", String::from_utf8_lossy(&doc));
+    }
+}
