@@ -158,3 +158,33 @@ def test_a_logout_token_that_is_not_one_gets_400_and_ends_nothing(lifecycle, ups
 
 def test_the_back_channel_logout_path_takes_only_a_post(lifecycle):
     assert lifecycle.request("GET", "/oauth2/backchannel-logout").status == 400
+
+
+def test_a_session_route_that_passes_during_outages_lets_visitors_without_a_session_through_unauthenticated(keys, upstream):
+    cfg = lifecycle_config(keys)
+    cfg["routes"] = [
+        {"name": "status", "class": "ui", "path": {"prefix": "/status"}, "require": "session",
+         "on_unavailable": "pass_unauthenticated"},
+        {"name": "ui", "class": "ui", "path": {"prefix": "/"}, "require": "session"},
+    ]
+    # The provider is down for every call (the staging drill switch, as docs/outage-runbook.md uses it).
+    cfg["faults"] = {"allow": True, "provider_unavailable": True}
+    env = {**keys.env(), "COOKIE_KEYS": f"k:{b64(KEY)}", "CLIENT_SECRET": "x", "AIRFLOW_SECRET": "s" * 64}
+    e = Envoy(cfg, upstream.port, env=env, clusters={"idp": free_port()})
+    try:
+        browser = {"accept": "text/html", "sec-fetch-mode": "navigate"}
+        r = e.request("GET", "/status/summary", browser)
+        assert r.status == 200, r.body
+        (seen,) = upstream.take()
+        assert seen.header("x-gatehouse-unauthenticated") == "idp_down" and seen.header("x-gatehouse-subject") is None
+        assert "pass_unauthenticated reason=passed_unavailable cause=idp_down route=status" in e.logs()
+        r = e.request("GET", "/ui/dags", browser)
+        assert r.status == 503 and upstream.take() == [], "other routes show the outage page"
+        # A valid session still opens the status route as itself: passing is only for those without one.
+        assert get(e, cookie(), extra={}).status == 200
+        r = e.request("GET", "/status/summary", {"cookie": cookie(), "accept": "application/json"})
+        assert r.status == 200
+        seen = upstream.take()[-1]
+        assert seen.header("x-gatehouse-subject") == "dana@example.test" and seen.header("x-gatehouse-unauthenticated") is None
+    finally:
+        e.stop()
