@@ -78,12 +78,19 @@ pub fn bearer(
         return deny(cfg, Some(route), route.response, Deny::Forbidden, Reason::NoDeployment, None);
     };
     let credentials = sourced(cfg, req, query);
+    // A header value of another scheme was not verified: with it present, no token header is kept.
+    let other_scheme = cfg.token_sources.iter().any(|s| match s {
+        TokenSource::Header { header, scheme } => {
+            req.headers_named(header).any(|v| matches!(extract(v, scheme.as_deref()), Extracted::OtherScheme))
+        }
+        _ => false,
+    });
     // Every credential must verify: otherwise a good token could carry a bad one past us to an upstream that
     // reads the other header. Routes that make credentials optional (jwt_authn's `allow_missing_or_failed`) or
     // pass during outages let failures through instead, without their identity.
     let mut first: Option<Found> = None;
     // The credential headers go upstream only when every credential present came from an issuer that says so.
-    let mut keep = !credentials.is_empty();
+    let mut keep = !credentials.is_empty() && !other_scheme;
     let mut passed: Option<Failure> = None;
     // all_of: which of the route's bearer requirements some credential met.
     let mut met = vec![false; route.rules.len()];
@@ -114,18 +121,6 @@ pub fn bearer(
             }
         }
     }
-    // jwt_authn's `requires_all`: every listed requirement, each met by one of the credentials.
-    if route.require == Requirement::AllOf && met.iter().any(|m| !m) {
-        let (d, reason) = if first.is_none() {
-            (Deny::MissingCredential, Reason::MissingCredential)
-        } else {
-            (Deny::InvalidToken, Reason::RequirementUnmet)
-        };
-        return deny(cfg, Some(route), route.response, d, reason, None);
-    }
-    if let Some(session) = then_session {
-        return session(inp, set);
-    }
     let Some(Found { identity, kind, forwarded, .. }) = first else {
         return match passed {
             Some(f) if f.deny == Deny::Unavailable => {
@@ -138,6 +133,13 @@ pub fn bearer(
             None => deny(cfg, Some(route), route.response, Deny::MissingCredential, Reason::MissingCredential, None),
         };
     };
+    // jwt_authn's `requires_all`: every listed requirement, each met by one of the credentials.
+    if route.require == Requirement::AllOf && met.iter().any(|m| !m) {
+        return deny(cfg, Some(route), route.response, Deny::InvalidToken, Reason::RequirementUnmet, None);
+    }
+    if let Some(session) = then_session {
+        return session(inp, set);
+    }
     set.extend(upstream::identity_headers(&cfg.identity_headers, &identity));
     set.extend(forwarded.headers);
     let mut properties = forwarded.properties;

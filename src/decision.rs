@@ -187,6 +187,8 @@ pub struct Pass {
 #[derive(Debug, PartialEq, Eq)]
 pub struct ReadBody {
     pub max: usize,
+    /// Removed before the headers go on (they must, for the body to arrive): what no upstream may see.
+    pub remove_headers: Vec<Arc<str>>,
     pub verdict: Verdict,
 }
 

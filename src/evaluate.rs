@@ -35,7 +35,7 @@ pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &m
     // A query parameter configured as a token source is the exception the configuration states; it is taken
     // out of the path the upstream sees either way.
     let configured = |name: &str| cfg.token_params().any(|p| p == name);
-    if !configured("access_token") && c.query.is_some_and(|q| crate::oidc::query_param(q, "access_token").is_some()) {
+    if c.query.is_some_and(|q| token_spelling_refused(cfg, q)) {
         let format = route.map_or(ResponseFormat::Json, |r| r.response);
         return deny(cfg, route, format, Deny::InvalidRequest, Reason::TokenInQuery, None);
     }
@@ -78,6 +78,25 @@ pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &m
             bearer(cfg, route, req, c.query, inp, set_headers, None)
         }
     }
+}
+
+/// Whether the query carries a credential in a spelling Gatehouse does not take as a token source but an
+/// upstream might: `access_token` (unless configured), or a configured parameter's name in another case
+/// (ASP.NET reads query keys case-insensitively) or behind a `;` (a separator to older Python, Tomcat and
+/// PHP configurations).
+fn token_spelling_refused(cfg: &Config, query: &str) -> bool {
+    let configured = |name: &str| cfg.token_params().any(|p| p == name);
+    let names_a_token = |name: &str| {
+        name.eq_ignore_ascii_case("access_token") || cfg.token_params().any(|p| p.eq_ignore_ascii_case(name))
+    };
+    query.split('&').any(|pair| {
+        let parts: Vec<&str> = pair.split(';').collect();
+        parts.iter().any(|part| {
+            let raw = part.split('=').next().unwrap_or_default();
+            form_urlencoded::parse(raw.as_bytes())
+                .any(|(name, _)| names_a_token(&name) && !(parts.len() == 1 && configured(&name)))
+        })
+    })
 }
 
 /// `path` with the query minus the parameters `drop` names, each other parameter kept byte for byte.

@@ -76,7 +76,10 @@ pub fn endpoints_from_discovery(body: &[u8], issuer: &str) -> Result<Endpoints, 
     let issuer_host = split_url(issuer).map(|(h, _)| h).ok_or("discovery_bad_endpoint")?;
     let on_issuer_host = |name: &str| -> Result<Option<(String, String)>, String> {
         let Some(uri) = doc.get(name) else { return Ok(None) };
-        let uri = uri.as_str().ok_or("discovery_bad_endpoint")?;
+        let uri = uri
+            .as_str()
+            .filter(|u| !u.chars().any(|c| c.is_control() || c.is_whitespace()))
+            .ok_or("discovery_bad_endpoint")?;
         let (host, path) = split_url(uri).ok_or("discovery_bad_endpoint")?;
         let same_scheme = uri.split("://").next() == issuer.split("://").next();
         if !host.eq_ignore_ascii_case(issuer_host) || !same_scheme || path.starts_with("//") {

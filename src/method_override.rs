@@ -10,8 +10,14 @@ use crate::request::Request;
 #[derive(Debug, PartialEq, Eq)]
 pub struct Unreadable;
 
+/// What an override may turn a request into: frameworks honour overrides on POST only (Rails, Symfony,
+/// Laravel, Express's default), so an override on another method, or to a safe method (which would also make
+/// a POST look like a CORS preflight), is refused rather than judged by a method the upstream may not run.
+const OVERRIDABLE_TO: [&str; 3] = ["PUT", "PATCH", "DELETE"];
+
 /// The method to judge the request by, when it differs from the request line's; `Unreadable` is refused with
-/// 400.
+/// 400. The engine then also requires both methods to reach the same route, so the request is judged the same
+/// whichever method the upstream runs.
 pub fn judged_method<'a>(cfg: &Config, req: &Request<'a>) -> Result<Option<&'a str>, Unreadable> {
     if cfg.method_override != MethodOverride::Judge {
         return Ok(None);
@@ -25,5 +31,8 @@ pub fn judged_method<'a>(cfg: &Config, req: &Request<'a>) -> Result<Option<&'a s
         }
         named = Some(value);
     }
-    Ok(named.filter(|m| *m != req.method))
+    match named.filter(|m| *m != req.method) {
+        Some(m) if req.method != "POST" || !OVERRIDABLE_TO.contains(&m) => Err(Unreadable),
+        other => Ok(other),
+    }
 }

@@ -160,19 +160,23 @@ def judging(keys, upstream):
     e.stop()
 
 
-def test_in_judge_mode_a_request_is_judged_by_the_method_its_override_names(judging, upstream, keys):
+def test_in_judge_mode_an_override_counts_only_from_post_to_a_method_of_the_same_route(judging, upstream, keys):
     viewer = keys.sign(dat_claims(role=VIEWER), "ES256")
+    operator = keys.sign(dat_claims(role="WORKSPACE_OPERATOR", scope="workspace"), "ES256")
     runs = "/api/v2/dags/etl/dagRuns"
     upstream.take()
-    assert judging.get(runs, viewer).status == 200, "control: a viewer may read the runs"
-    upstream.take()
-    r = judging.get(runs, viewer, headers={"x-http-method-override": "POST"})
+    # `dag-runs-write` takes POST, PATCH and DELETE: the same rule whichever method the upstream runs.
+    r = judging.request("POST", runs, {"authorization": f"Bearer {viewer}", "x-http-method-override": "DELETE"})
     assert r.status == 403, r.body
-    assert upstream.take() == []
-    r = judging.get(runs, viewer, headers={"x-method-override": "GET"})
-    assert r.status == 200
+    r = judging.request("POST", runs, {"authorization": f"Bearer {operator}", "x-method-override": "DELETE"})
+    assert r.status == 200, r.body
     (seen,) = upstream.take()
-    assert seen.header("x-method-override") == "GET", "judged by it, the header goes on"
+    assert seen.header("x-method-override") == "DELETE", "judged by it, the header goes on"
+    # GET reaches another route (`api`): an override that would change the rule is refused.
+    r = judging.request("GET", runs, {"authorization": f"Bearer {viewer}", "x-http-method-override": "POST"})
+    assert r.status == 400 and upstream.take() == []
+    r = judging.request("DELETE", "/api/v2/version", {"x-http-method-override": "GET"})
+    assert r.status == 400 and upstream.take() == [], "a public GET route never covers a DELETE"
 
 
 @pytest.mark.parametrize("headers", [

@@ -83,10 +83,16 @@ pub fn flow(
         FlowPath::Callback => callback::callback(sc, req, c.query.unwrap_or(""), inp),
         FlowPath::Logout => logout::logout(sc, jar(sc, inp), req, inp.now, inp.remote),
         // §2.5: the provider POSTs the token as a form; anything else is not a logout.
-        FlowPath::BackchannelLogout if req.method == "POST" => Decision::ReadBody(crate::decision::ReadBody {
-            max: crate::oidc::logout_token::MAX_BODY,
-            verdict: verdict(None, Reason::BackchannelLogout, Some("oidc".into())),
-        }),
+        FlowPath::BackchannelLogout if req.method == "POST" => {
+            let mut remove_headers = inp.strip.always.clone();
+            remove_headers
+                .extend([std::sync::Arc::clone(&inp.strip.authorization), std::sync::Arc::clone(&inp.strip.cookie)]);
+            Decision::ReadBody(crate::decision::ReadBody {
+                max: crate::oidc::logout_token::MAX_BODY,
+                remove_headers,
+                verdict: verdict(None, Reason::BackchannelLogout, Some("oidc".into())),
+            })
+        }
         FlowPath::BackchannelLogout => {
             let reason = Reason::LogoutToken(crate::oidc::logout_token::LogoutTokenError::NoToken);
             deny(cfg, None, crate::policy::ResponseFormat::Json, Deny::BadRequest, reason, Some("oidc".into()))

@@ -152,8 +152,8 @@ fn load_forward_claims(errs: &mut ConfigErrors, o: &Obj<'_>) -> Vec<ForwardClaim
             errs.push(&p, "give \"header\", \"filter_state\" or both: where the claim goes");
         }
         let separator = c.opt_string(errs, "separator").unwrap_or(",").to_owned();
-        if separator.chars().any(char::is_control) {
-            errs.push(c.at("separator"), "must not contain control characters");
+        if separator.is_empty() || separator.chars().any(char::is_control) {
+            errs.push(c.at("separator"), "expected at least one character and no control characters");
         }
         out.push(ForwardClaim { path: claim_path, header, filter_state, separator, index: i });
     }

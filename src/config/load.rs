@@ -189,9 +189,14 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         }
     }
     let owned_headers = forged_headers.get(..identity_variants).unwrap_or_default().to_vec();
-    if method_override == MethodOverride::Strip {
+    // Stripped: every spelling; judged: the canonical names are read, so the `_` spellings (which a CGI or
+    // WSGI upstream would read as the same header) are stripped.
+    {
         for name in super::METHOD_OVERRIDE_HEADERS {
             for variant in separator_variants(name) {
+                if method_override == MethodOverride::Judge && variant == name {
+                    continue;
+                }
                 if !forged_headers.contains(&variant) {
                     forged_headers.push(variant);
                 }

@@ -258,6 +258,12 @@ fn check_requirement_options(
             "a request without a credential holds no permissions: drop \"permissions\" or make the credential required",
         );
     }
+    if o.get("on_unavailable").and_then(|v| v.as_str()) == Some("pass_unauthenticated") && !permissions.is_empty() {
+        errs.push(
+            o.at("on_unavailable"),
+            "a request passed without identity holds no permissions: drop \"permissions\" or keep \"deny\"",
+        );
+    }
     if optional != Optional::No && require == Some(Requirement::Session) {
         errs.push(o.at(key), "session routes: use \"on_unauthenticated\" to choose between sign-in and 401");
     }

@@ -170,7 +170,8 @@ impl Engine {
                     p.authority.clone_from(&meta.authority);
                 }
             }
-            Decision::Call(_) | Decision::ReadBody(_) => {}
+            Decision::ReadBody(r) => r.remove_headers.retain(|h| meta.present.iter().any(|p| **p == **h)),
+            Decision::Call(_) => {}
         }
         self.out.count(format!("gatehouse.decision.{}.{}", d.outcome(), d.verdict().reason.code()));
         self.out.count(format!("gatehouse.class_decision.{}.{}", d.outcome(), d.verdict().class));
@@ -209,7 +210,8 @@ impl Engine {
             states::Spend::Replayed => return refuse(Deny::BadRequest, Reason::LogoutReplayed),
             states::Spend::Unavailable => return refuse(Deny::Unavailable, Reason::StateUnrecorded),
         }
-        if logouts::record(w.store, claims.sid.as_deref(), &claims.sub, now).is_err() {
+        // The provider's time of the logout, not ours: a retried token must not end sessions signed in since.
+        if logouts::record(w.store, claims.sid.as_deref(), &claims.sub, claims.iat.min(now)).is_err() {
             return refuse(Deny::Unavailable, Reason::StateUnrecorded);
         }
         Decision::Reply(crate::decision::Reply {
@@ -230,6 +232,9 @@ impl Engine {
         let req = match crate::method_override::judged_method(cfg, req) {
             Ok(Some(method)) => {
                 judged = Request { method, ..*req };
+                if !same_target(&classify(cfg, req).target, &classify(cfg, &judged).target) {
+                    return deny(cfg, None, ResponseFormat::Json, Deny::BadRequest, Reason::BadMethodOverride, None);
+                }
                 &judged
             }
             _ => req,
@@ -485,4 +490,15 @@ impl Engine {
 fn legacy(c: &Classified<'_, '_>, reason: Reason) -> Verdict {
     let (route, class) = c.route_and_class();
     Verdict { reason, route: route.map(str::to_owned), class: class.to_owned(), issuer: None, subject: None }
+}
+
+/// Whether two classifications of one request lead to the same rule (the same route, or the same flow step
+/// or refusal).
+fn same_target(a: &crate::classify::Target<'_>, b: &crate::classify::Target<'_>) -> bool {
+    use crate::classify::Target;
+    match (a, b) {
+        (Target::Route(x), Target::Route(y)) => std::ptr::eq(*x, *y),
+        (Target::Flow(x), Target::Flow(y)) => x == y,
+        (x, y) => std::mem::discriminant(x) == std::mem::discriminant(y) && !matches!(x, Target::Route(_)),
+    }
 }

@@ -19,6 +19,8 @@ pub struct LogoutClaims {
     pub sid: Option<String>,
     pub sub: String,
     pub jti: String,
+    /// When the provider issued it: a subject's sessions signed in before this end.
+    pub iat: u64,
     /// When the token stops being acceptable: `exp` if it has one, else `iat` plus the allowance below.
     pub expires: u64,
 }
@@ -80,5 +82,5 @@ pub fn verify(
     let sub = c.required_string("sub")?.to_owned();
     let jti = c.required_string("jti")?.to_owned();
     let expires = c.numeric_date("exp")?.unwrap_or(iat.saturating_add(NO_EXP_SECONDS));
-    Ok(LogoutClaims { sid, sub, jti, expires: expires.saturating_add(provider.leeway_seconds) })
+    Ok(LogoutClaims { sid, sub, jti, iat, expires: expires.saturating_add(provider.leeway_seconds) })
 }

@@ -1048,3 +1048,25 @@ fn discovered_endpoints_and_configured_ones_do_not_mix_and_discovery_needs_its_d
         assert!(e.iter().any(|l| l.starts_with(want)), "{want} not in {e:?}");
     }
 }
+
+#[test]
+fn the_headers_of_a_logout_post_lose_forged_identity_credentials_and_cookies_before_the_body_is_read() {
+    let cfg = backchannel_config();
+    let mut vm = Vm::new(&cfg);
+    let pairs = [
+        (":method", "POST"),
+        (":path", "/oauth2/backchannel-logout"),
+        (":authority", "airflow.test"),
+        ("x-gatehouse-subject", "admin"),
+        ("authorization", "Bearer x"),
+        ("cookie", "a=b"),
+    ]
+    .map(|(n, v)| (n.to_owned(), v.as_bytes().to_vec()))
+    .to_vec();
+    let mut rng = rand_core::OsRng;
+    let mut w = crate::engine::World { now: vm.now, rng: &mut rng, store: &mut vm.store };
+    let Decision::ReadBody(r) = vm.engine.on_request_headers(pairs, &mut w) else { panic!("expected ReadBody") };
+    for name in ["x-gatehouse-subject", "authorization", "cookie"] {
+        assert!(r.remove_headers.iter().any(|h| &**h == name), "{name}: {:?}", r.remove_headers);
+    }
+}

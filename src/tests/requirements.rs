@@ -326,3 +326,79 @@ fn combinators_that_say_nothing_or_contradict_themselves_are_reported_with_their
         assert!(e.iter().any(|l| l.starts_with(want)), "{want} not in {e:?}");
     }
 }
+
+fn judging_config() -> Arc<Config> {
+    let mut v = config_json();
+    v["method_override_headers"] = json!("judge");
+    config_from(&v)
+}
+
+#[test]
+fn an_override_is_judged_only_from_post_to_a_method_reaching_the_same_route() {
+    let cfg = judging_config();
+    let admin = format!("Bearer {}", sign(&dat(), Alg::ES256));
+    let req = |method: &str, path: &str, to: &str| {
+        Vm::new(&cfg).request(
+            method,
+            path,
+            "gatehouse.test",
+            &[("authorization", &admin), ("x-http-method-override", to)],
+        )
+    };
+    // A public GET route and a protected DELETE: an override must not borrow the public route's rule.
+    assert_eq!(outcome(&req("DELETE", "/health", "GET")), (400, "bad_method_override"));
+    assert_eq!(outcome(&req("POST", "/api/x", "GET")), (400, "bad_method_override"), "to a safe method");
+    assert_eq!(outcome(&req("POST", "/api/x", "OPTIONS")), (400, "bad_method_override"), "no preflight by override");
+    // `runs` takes POST only, `api` DELETE: two routes, two rules.
+    assert_eq!(outcome(&req("POST", "/api/dags/d/runs", "DELETE")), (400, "bad_method_override"));
+    let d = req("POST", "/api/admin/x", "DELETE");
+    assert_eq!(outcome(&d), (200, "verified"), "the same route either way: judged");
+    let Decision::Allow(a) = &d else { panic!() };
+    assert!(!a.removes("x-http-method-override"), "judged, the header goes on");
+}
+
+#[test]
+fn in_judge_mode_the_underscore_spellings_are_stripped_and_in_strip_mode_every_spelling() {
+    let cfg = judging_config();
+    let h = [("x_http_method_override", "DELETE"), ("x-http_method-override", "DELETE")];
+    let Decision::Allow(a) = Vm::new(&cfg).request("POST", "/health", "gatehouse.test", &h) else { panic!() };
+    assert!(a.removes("x_http_method_override") && a.removes("x-http_method-override"));
+    let Decision::Allow(a) = Vm::new(&config()).request("POST", "/health", "gatehouse.test", &h) else { panic!() };
+    assert!(a.removes("x_http_method_override"));
+}
+
+#[test]
+fn forward_never_keeps_a_token_header_that_also_carries_another_scheme() {
+    let mut v = config_json();
+    v["issuers"][0]["forward"] = json!(true);
+    let cfg = config_from(&v);
+    let good = format!("Bearer {}", sign(&dat(), Alg::ES256));
+    let d = Vm::new(&cfg).request("GET", "/api/x", "gatehouse.test", &[("authorization", &good)]);
+    let Decision::Allow(a) = &d else { panic!("{d:?}") };
+    assert!(!a.removes("authorization"), "control: forwarded");
+    let h = [("authorization", good.as_str()), ("authorization", "Basic dXNlcjpwYXNz")];
+    let d = Vm::new(&cfg).request("GET", "/api/x", "gatehouse.test", &h);
+    let Decision::Allow(a) = &d else { panic!("{d:?}") };
+    assert!(a.removes("authorization"), "an unverified Basic credential rides along otherwise");
+}
+
+#[test]
+fn a_query_token_in_another_spelling_is_refused_rather_than_passed_on() {
+    let token = sign(&dat(), Alg::ES256);
+    for path in [format!("/api/x?a=1;access_token={token}"), format!("/api/x?Access_Token={token}")] {
+        assert_eq!(outcome(&Vm::new(&config()).request("GET", &path, "gatehouse.test", &[])), (400, "token_in_query"));
+    }
+    let cfg = sourced_config();
+    let path = format!("/api/x?ACCESS_TOKEN={token}");
+    assert_eq!(outcome(&Vm::new(&cfg).request("GET", &path, "gatehouse.test", &[])), (400, "token_in_query"));
+    let path = format!("/api/x?access_token={token}");
+    assert_eq!(outcome(&Vm::new(&cfg).request("GET", &path, "gatehouse.test", &[])), (200, "verified"));
+}
+
+#[test]
+fn a_route_that_passes_during_outages_cannot_require_permissions() {
+    let v = with_route(json!({"name": "x", "path": {"prefix": "/x"}, "require": "bearer",
+                              "on_unavailable": "pass_unauthenticated", "permissions": ["read"]}));
+    let e = config_errors(&v);
+    assert!(e.iter().any(|l| l.starts_with("$.routes[0].on_unavailable: a request passed without identity")), "{e:?}");
+}

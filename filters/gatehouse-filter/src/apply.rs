@@ -21,6 +21,11 @@ pub fn allow(a: &Allow) -> Result<(), ()> {
     Ok(())
 }
 
+/// What the headers of a request whose body is read must lose before they go on (see `ReadBody`).
+pub fn read_body(r: &gatehouse::decision::ReadBody) -> Result<(), ()> {
+    change(&r.remove_headers, &[])
+}
+
 /// The identity headers a request passed to the legacy path must not carry (see `Pass`).
 pub fn pass(p: &Pass) -> Result<(), ()> {
     change(&p.remove_headers, &[])

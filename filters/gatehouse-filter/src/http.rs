@@ -100,9 +100,30 @@ impl Http {
             // too. So the headers continue (the router may open the upstream request), the body is held
             // there (StopIterationAndBuffer) and never sent, and the local reply resets the upstream stream.
             Decision::ReadBody(r) => {
+                if apply::read_body(&r).is_err() {
+                    return Action::Pause;
+                }
                 self.body_wanted = Some(r.max);
                 Action::Continue
             }
+        }
+    }
+}
+
+impl Http {
+    /// The body asked for is complete (or over the limit): the engine decides on it.
+    fn decide_on_body(&mut self, max: usize, body_size: usize) -> Action {
+        self.body_wanted = None;
+        let Some(engine) = self.engine.clone() else { return local_error(503, "unavailable") };
+        let Ok(now) = host::now_seconds() else { return local_error(503, "unavailable") };
+        let body = host::request_body(max.saturating_add(1)).unwrap_or_default();
+        let truncated = body_size > max || body.len() > max;
+        let mut w = World { now, rng: &mut OsRng, store: &mut HostStore };
+        let decision = engine.borrow_mut().on_request_body(body.get(..max).unwrap_or(&body), truncated, &mut w);
+        match self.act(&engine, decision, now) {
+            // Only a local reply answers a body: never let it go on.
+            Action::Continue => Action::Pause,
+            other => other,
         }
     }
 }
@@ -159,14 +180,19 @@ impl HttpContext for Http {
         if !end_of_stream && body_size <= max {
             return Action::Pause;
         }
-        self.body_wanted = None;
-        let Some(engine) = self.engine.clone() else { return local_error(503, "unavailable") };
-        let Ok(now) = host::now_seconds() else { return local_error(503, "unavailable") };
-        let body = host::request_body(max.saturating_add(1)).unwrap_or_default();
-        let truncated = body_size > max || body.len() > max;
-        let mut w = World { now, rng: &mut OsRng, store: &mut HostStore };
-        let decision = engine.borrow_mut().on_request_body(body.get(..max).unwrap_or(&body), truncated, &mut w);
-        self.act(&engine, decision, now)
+        self.decide_on_body(max, body_size)
+    }
+
+    // Trailers end the stream too (HTTP/2): the body buffered so far is all there is, and continuing here
+    // would release it to the upstream undecided.
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        match self.body_wanted {
+            Some(max) => {
+                let size = host::request_body(max.saturating_add(1)).map(|b| b.len()).unwrap_or(0);
+                self.decide_on_body(max, size)
+            }
+            None => Action::Continue,
+        }
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
