@@ -20,13 +20,15 @@ use crate::session::cookies;
 use crate::upstream;
 
 pub fn has_bearer(cfg: &Config, req: &Request<'_>, query: Option<&str>) -> bool {
-    !sourced(cfg, req, query).is_empty()
+    !sourced(cfg, req, query).0.is_empty()
 }
 
-/// Every credential the configured sources carry, in source order: `None` for one that is present but empty
-/// (refused as malformed).
-fn sourced(cfg: &Config, req: &Request<'_>, query: Option<&str>) -> Vec<Option<Credential>> {
+/// Every credential the configured sources carry, in source order (`None` for one that is present but
+/// empty: refused as malformed), and whether a source header also held a value of another scheme (never
+/// verified, so such a header is never kept for the upstream).
+fn sourced(cfg: &Config, req: &Request<'_>, query: Option<&str>) -> (Vec<Option<Credential>>, bool) {
     let mut out = Vec::new();
+    let mut other_scheme = false;
     let token = |t: &str| (!t.is_empty()).then(|| Credential::new(t.to_owned()));
     for source in &cfg.token_sources {
         match source {
@@ -35,7 +37,7 @@ fn sourced(cfg: &Config, req: &Request<'_>, query: Option<&str>) -> Vec<Option<C
                     match extract(value, scheme.as_deref()) {
                         Extracted::Token(t) => out.push(Some(Credential::new(t.to_owned()))),
                         Extracted::Empty => out.push(None),
-                        Extracted::OtherScheme => {}
+                        Extracted::OtherScheme => other_scheme = true,
                     }
                 }
             }
@@ -58,7 +60,7 @@ fn sourced(cfg: &Config, req: &Request<'_>, query: Option<&str>) -> Vec<Option<C
             }
         }
     }
-    out
+    (out, other_scheme)
 }
 
 /// With `all_of` and a session among its requirements: once the tokens check out, the session decides and
@@ -77,14 +79,7 @@ pub fn bearer(
     let Some((dep_index, dep)) = inp.deployment else {
         return deny(cfg, Some(route), route.response, Deny::Forbidden, Reason::NoDeployment, None);
     };
-    let credentials = sourced(cfg, req, query);
-    // A header value of another scheme was not verified: with it present, no token header is kept.
-    let other_scheme = cfg.token_sources.iter().any(|s| match s {
-        TokenSource::Header { header, scheme } => {
-            req.headers_named(header).any(|v| matches!(extract(v, scheme.as_deref()), Extracted::OtherScheme))
-        }
-        _ => false,
-    });
+    let (credentials, other_scheme) = sourced(cfg, req, query);
     // Every credential must verify: otherwise a good token could carry a bad one past us to an upstream that
     // reads the other header. Routes that make credentials optional (jwt_authn's `allow_missing_or_failed`) or
     // pass during outages let failures through instead, without their identity.
@@ -92,20 +87,17 @@ pub fn bearer(
     // The credential headers go upstream only when every credential present came from an issuer that says so.
     let mut keep = !credentials.is_empty() && !other_scheme;
     let mut passed: Option<Failure> = None;
-    // all_of: which of the route's bearer requirements some credential met.
-    let mut met = vec![false; route.rules.len()];
+    // all_of: which of the route's bearer requirements some credential met (nothing to track otherwise).
+    let mut met = if route.require == Requirement::AllOf { vec![false; route.rules.len()] } else { Vec::new() };
     let permissions = then_session.is_none();
     for credential in &credentials {
         let checked = match credential {
-            Some(c) => check(cfg, route, dep, c, inp, permissions),
+            Some(c) => check(cfg, route, dep, c, inp, permissions, &mut met),
             None => Err(Failure { deny: Deny::InvalidToken, reason: Reason::Token(JwtError::Malformed), issuer: None }),
         };
         match checked {
             Ok(found) => {
                 keep &= found.keep;
-                for (i, m) in met.iter_mut().enumerate() {
-                    *m |= found.rules.contains(&i);
-                }
                 if first.is_none() {
                     first = Some(found);
                 }
@@ -187,6 +179,7 @@ fn check(
     credential: &Credential,
     inp: &mut Inputs<'_>,
     permissions: bool,
+    met: &mut [bool],
 ) -> Result<Found, Failure> {
     let verified = verify_token_with(
         credential.expose(),
@@ -208,10 +201,10 @@ fn check(
     let issuer = Some(v.issuer.name.clone());
     // A route's issuers and audiences narrow what the configuration trusts (jwt_authn's requirement
     // `provider_and_audiences`); a token outside them is as invalid here as an unknown issuer's. With several
-    // bearer requirements (any_of / all_of), the token counts for each one it meets.
+    // bearer requirements (any_of / all_of), the token counts for each one it meets (`met`, for all_of).
     let auds = v.claims.audiences().map_err(|e| invalid(e, issuer.clone()))?;
     let mut mismatch = JwtError::IssuerNotAllowed;
-    let mut rules = Vec::new();
+    let mut any = false;
     for (i, rule) in route.rules.iter().enumerate() {
         if !rule.issuers.is_empty() && !rule.issuers.contains(&v.issuer.name) {
             continue;
@@ -220,9 +213,12 @@ fn check(
             mismatch = JwtError::AudienceMismatch;
             continue;
         }
-        rules.push(i);
+        any = true;
+        if let Some(m) = met.get_mut(i) {
+            *m = true;
+        }
     }
-    if rules.is_empty() {
+    if !any {
         return Err(invalid(mismatch, issuer));
     }
     let identity = identify(cfg, dep, &v).map_err(|e| {
@@ -243,7 +239,7 @@ fn check(
     let forwarded =
         forward(&v.issuer.forward_claims, v.issuer.forward_payload_header.as_deref(), credential.expose(), &v.claims)
             .map_err(|e| invalid(e, Some(identity.issuer.clone())))?;
-    Ok(Found { identity, kind: v.issuer.kind, forwarded, keep: v.issuer.forward, rules })
+    Ok(Found { identity, kind: v.issuer.kind, forwarded, keep: v.issuer.forward })
 }
 
 /// A credential that gave an identity, with what its issuer passes on.
@@ -253,8 +249,6 @@ struct Found {
     forwarded: Forwarded,
     /// Its issuer keeps the credential for the upstream.
     keep: bool,
-    /// The route's bearer requirements it meets.
-    rules: Vec<usize>,
 }
 
 enum Extracted<'a> {

@@ -12,8 +12,8 @@ pub struct ForwardClaim {
     /// Member names from the top of the payload down.
     pub path: Vec<String>,
     pub header: Option<String>,
-    /// The key under `gatehouse.claim.`; Envoy stores it as filter state `wasm.gatehouse.claim.<key>`.
-    pub filter_state: Option<String>,
+    /// The property it is published under, `gatehouse.claim.<key>` (Envoy stores `wasm.` and that).
+    pub property: Option<String>,
     pub separator: String,
     /// Its place in the issuer's `forward_claims`, for problems found after loading.
     pub index: usize,
@@ -26,8 +26,8 @@ pub struct Forwarded {
     pub properties: Vec<(String, Vec<u8>)>,
 }
 
-/// The prefix of every property Gatehouse publishes (Envoy adds `wasm.`).
-pub const PROPERTY_PREFIX: &str = "gatehouse.";
+/// The prefix of the properties claims are published under (Envoy adds `wasm.`).
+pub const CLAIM_PROPERTY_PREFIX: &str = "gatehouse.claim.";
 
 impl ForwardClaim {
     /// The claim's value as one header-safe string: strings as they are, numbers and booleans as JSON writes
@@ -84,8 +84,8 @@ pub fn forward(
     let mut out = Forwarded::default();
     for m in mappings {
         let Some(value) = m.render(claims)? else { continue };
-        if let Some(key) = &m.filter_state {
-            out.properties.push((format!("{PROPERTY_PREFIX}claim.{key}"), value.as_bytes().to_vec()));
+        if let Some(name) = &m.property {
+            out.properties.push((name.clone(), value.as_bytes().to_vec()));
         }
         if let Some(h) = &m.header {
             out.headers.push((h.clone(), value));

@@ -34,7 +34,7 @@ pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &m
     // headers only, so an `access_token` parameter is refused, alone or beside a header.
     // A query parameter configured as a token source is the exception the configuration states; it is taken
     // out of the path the upstream sees either way.
-    let configured = |name: &str| cfg.token_params().any(|p| p == name);
+    let configured = |name: &str| cfg.is_token_param(name);
     if c.query.is_some_and(|q| token_spelling_refused(cfg, q)) {
         let format = route.map_or(ResponseFormat::Json, |r| r.response);
         return deny(cfg, route, format, Deny::InvalidRequest, Reason::TokenInQuery, None);
@@ -85,7 +85,6 @@ pub fn evaluate(cfg: &Config, c: &Classified<'_, '_>, req: &Request<'_>, inp: &m
 /// (ASP.NET reads query keys case-insensitively) or behind a `;` (a separator to older Python, Tomcat and
 /// PHP configurations).
 fn token_spelling_refused(cfg: &Config, query: &str) -> bool {
-    let configured = |name: &str| cfg.token_params().any(|p| p == name);
     let names_a_token = |name: &str| {
         name.eq_ignore_ascii_case("access_token") || cfg.token_params().any(|p| p.eq_ignore_ascii_case(name))
     };
@@ -94,7 +93,7 @@ fn token_spelling_refused(cfg: &Config, query: &str) -> bool {
         parts.iter().any(|part| {
             let raw = part.split('=').next().unwrap_or_default();
             form_urlencoded::parse(raw.as_bytes())
-                .any(|(name, _)| names_a_token(&name) && !(parts.len() == 1 && configured(&name)))
+                .any(|(name, _)| names_a_token(&name) && !(parts.len() == 1 && cfg.is_token_param(&name)))
         })
     })
 }

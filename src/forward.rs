@@ -49,8 +49,7 @@ pub fn allow(cfg: &Config, strip: &Strip, req: Option<&Request<'_>>, mut fwd: Fo
         remove_headers.retain(|h| !cfg.token_sources.iter().any(|s| s.header() == Some(&**h)));
     }
     let mut drop_set_cookies: &'static [&'static str] = &[];
-    let token_cookies = cfg.token_sources.iter().any(|s| matches!(s, crate::config::TokenSource::Cookie(_)));
-    if cfg.gives_credentials() || token_cookies {
+    if cfg.gives_credentials() || cfg.token_cookies {
         let sets_authorization = fwd.set_headers.iter().any(|(n, _)| n == "authorization");
         if cfg.gives_credentials() && !sets_authorization && !remove_headers.iter().any(|h| &**h == "authorization") {
             remove_headers.push(Arc::clone(&strip.authorization));
@@ -87,15 +86,14 @@ pub fn identity_properties(cfg: &Config, identity: &crate::dat::Identity) -> Vec
     if !cfg.identity_filter_state {
         return Vec::new();
     }
-    let p = crate::claim_forward::PROPERTY_PREFIX;
     let values = [
-        ("subject", Some(identity.subject.clone())),
-        ("issuer", Some(identity.issuer.clone())),
-        ("deployment", identity.deployment.clone()),
-        ("scope", identity.scope.clone()),
-        ("roles", Some(identity.roles.join(","))),
+        ("gatehouse.subject", Some(identity.subject.clone())),
+        ("gatehouse.issuer", Some(identity.issuer.clone())),
+        ("gatehouse.deployment", identity.deployment.clone()),
+        ("gatehouse.scope", identity.scope.clone()),
+        ("gatehouse.roles", Some(identity.roles.join(","))),
     ];
-    values.into_iter().filter_map(|(k, v)| Some((format!("{p}{k}"), v?.into_bytes()))).collect()
+    values.into_iter().filter_map(|(k, v)| Some((k.to_owned(), v?.into_bytes()))).collect()
 }
 
 /// A request the route lets through without identity: the identity headers stay stripped, and the

@@ -12,6 +12,7 @@ from harness.airflow import Airflow
 from harness.envoy import Envoy, buffered_path, free_port
 from harness.peers import Idp, browse
 from harness.tokens import ROLES, plugin_config
+from harness.wait import wait_for
 
 ROLES_CLAIM = "https://gatehouse.test/roles"
 USERS = {
@@ -336,9 +337,7 @@ def test_the_providers_endpoints_and_keys_can_come_from_its_discovery_document(s
                                "discovery_path": "/.well-known/openid-configuration", "retry_seconds": 1}
     envoy = Envoy(cfg, stack["airflow"].port, env=stack["env"], clusters={"idp": idp.port}, port=port)
     try:
-        deadline = time.time() + 15
-        while time.time() < deadline and "jwks.oidc.fetch_ok" not in envoy.admin("/stats?filter=jwks"):
-            time.sleep(0.3)
+        wait_for(lambda: "jwks.oidc.fetch_ok" in envoy.admin("/stats?filter=jwks"), timeout=15)
         results = browse(login_steps(base, "alice") + [
             {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
             {"goto": f"{base}/api/v2/auth/logout"},

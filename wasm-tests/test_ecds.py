@@ -3,6 +3,7 @@ discovery (ECDS) from Envoy's filesystem config source. Pushes that add deployme
 load without a failed request; a broken push is refused while the last good configuration keeps serving; the
 config source going away or turning to garbage changes nothing for tokens and sessions already valid."""
 import copy
+import functools
 import os
 import re
 import threading
@@ -13,6 +14,10 @@ import pytest
 from harness.cookies import b64, seal
 from harness.envoy import Envoy, free_port
 from harness.tokens import ORG, WORKSPACE, dat_claims, plugin_config
+from harness.wait import wait_for as _wait_for
+
+# Pushes take effect within milliseconds: poll faster, and longer, than the default.
+wait_for = functools.partial(_wait_for, timeout=15, interval=0.05)
 
 HOST = "cluster.gatehouse.test"
 COOKIE_KEY = os.urandom(32)
@@ -69,15 +74,6 @@ def browse(envoy):
 def stat(envoy, name):
     m = re.search(rf"^{re.escape(name)}: (\d+)$", envoy.admin("/stats?filter=" + name), re.M)
     return int(m.group(1)) if m else None
-
-
-def wait_for(predicate, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_twenty_pushes_adding_deployments_take_effect_under_load_without_a_failed_request(live, upstream, keys):

@@ -12,6 +12,7 @@ from harness import secrets as registry
 from harness.envoy import Envoy, validate
 from harness.faulty import FaultyServer
 from harness.tokens import AUTH0_ISS, Keys, dat_claims, plugin_config
+from harness.wait import wait_for
 
 VIEWER = "ORGANIZATION_VIEWER"
 SMALL_PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101,
@@ -83,15 +84,6 @@ def with_remote_auth0_keys(keys):
     auth0["remote_jwks"] = {"cluster": "jwks", "authority": "tenant.auth0.test", "path": "/.well-known/jwks.json",
                             "timeout_ms": 1000, "refresh_seconds": 10, "retry_seconds": 1}
     return cfg
-
-
-def wait_for(fn, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 # --- keys -------------------------------------------------------------------------------------------------------

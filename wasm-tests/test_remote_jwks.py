@@ -10,6 +10,7 @@ from harness import report
 from harness.envoy import Envoy
 from harness.faulty import FaultyServer
 from harness.tokens import AUTH0_ISS, Keys, plugin_config
+from harness.wait import wait_for
 
 
 def auth0_token(keys, key, kid):
@@ -28,15 +29,6 @@ def remote_cfg(keys, port_unused=None, **faults):
     if faults:
         cfg["faults"] = {"allow": True, **faults}
     return cfg
-
-
-def wait_for(fn, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def counter(envoy, name):

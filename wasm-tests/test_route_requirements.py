@@ -8,6 +8,7 @@ import pytest
 from harness.envoy import Envoy, validate
 from harness.faulty import FaultyServer
 from harness.tokens import AUTH0_ISS, Keys, dat_claims, plugin_config
+from harness.wait import wait_for
 
 VIEWER = "ORGANIZATION_VIEWER"
 MARK = "x-gatehouse-unauthenticated"
@@ -128,9 +129,7 @@ def test_on_unavailable_pass_unauthenticated_serves_a_status_page_while_keys_are
         # Once the keys arrive, the same route authenticates again.
         server.mode = "ok"
         server.set_json({"keys": [Keys.public_jwk(keys.auth0, "RS256", "auth0-1")]})
-        deadline = time.time() + 15
-        while time.time() < deadline and e.get("/api/v2/dags", token).status != 200:
-            time.sleep(0.3)
+        wait_for(lambda: e.get("/api/v2/dags", token).status == 200, timeout=15)
         upstream.take()
         assert e.get("/status/summary", token).status == 200
         (seen,) = upstream.take()

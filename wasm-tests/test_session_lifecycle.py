@@ -13,6 +13,7 @@ import pytest
 from harness.cookies import b64, seal
 from harness.envoy import Envoy, buffered_path, free_port
 from harness.tokens import DEPLOYMENT, plugin_config
+from harness.wait import wait_for
 
 KEY = os.urandom(32)
 NAME = "__Host-gatehouse"
@@ -58,15 +59,6 @@ def get(envoy, c, extra=None):
     return envoy.request("GET", "/ui/dags", {"cookie": c, "accept": "application/json", **(extra or {})})
 
 
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_the_sessions_email_name_and_groups_reach_the_upstream_and_cannot_be_forged(lifecycle, upstream):
     r = get(lifecycle, cookie(), {"x-user-email": "root@example.test", "x-user-groups": "admins"})
     assert r.status == 200, r.body
@@ -88,7 +80,7 @@ def test_a_pushed_revocation_ends_sessions_by_sid_and_by_subject_while_the_provi
     cfg["session"]["revoked_session_ids"] = ["sid-dana"]
     cfg["session"]["subject_not_before"] = {"frank@example.test": int(time.time()) - 10}
     lifecycle.push(cfg)
-    assert wait_for(lambda: get(lifecycle, dana).status == 401), "dana's sid is revoked"
+    assert wait_for(lambda: get(lifecycle, dana).status == 401, timeout=15), "dana's sid is revoked"
     assert get(lifecycle, frank).status == 401, "frank signed in before his cut-off"
     assert get(lifecycle, erin).status == 200, "erin is untouched"
     assert "reason=session_revoked" in lifecycle.logs()

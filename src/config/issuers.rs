@@ -155,7 +155,8 @@ fn load_forward_claims(errs: &mut ConfigErrors, o: &Obj<'_>) -> Vec<ForwardClaim
         if separator.is_empty() || separator.chars().any(char::is_control) {
             errs.push(c.at("separator"), "expected at least one character and no control characters");
         }
-        out.push(ForwardClaim { path: claim_path, header, filter_state, separator, index: i });
+        let property = filter_state.map(|k| format!("{}{k}", crate::claim_forward::CLAIM_PROPERTY_PREFIX));
+        out.push(ForwardClaim { path: claim_path, header, property, separator, index: i });
     }
     out
 }
@@ -261,7 +262,8 @@ fn load_hmac_keys(errs: &mut ConfigErrors, o: &Obj<'_>, env: Env<'_>) -> Vec<Ver
     out
 }
 
-fn load_not_before(errs: &mut ConfigErrors, o: &Obj<'_>) -> HashMap<String, u64> {
+/// `subject_not_before`: subject → unix time (issuers' tokens and browser sessions alike).
+pub(super) fn load_not_before(errs: &mut ConfigErrors, o: &Obj<'_>) -> HashMap<String, u64> {
     let mut out = HashMap::new();
     let Some(v) = o.get("subject_not_before") else {
         return out;

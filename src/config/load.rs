@@ -227,6 +227,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
             request_headers.push(c.header.clone());
         }
     }
+    let token_cookies = token_sources.iter().any(|s| matches!(s, TokenSource::Cookie(_)));
     Ok(Config {
         deployments,
         gives_credentials,
@@ -240,6 +241,7 @@ pub fn load_config(json: &[u8], env: Env<'_>) -> Result<Config, ConfigErrors> {
         owned_headers,
         method_override,
         identity_filter_state,
+        token_cookies,
         roles,
         issuers,
         routes,

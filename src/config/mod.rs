@@ -110,6 +110,11 @@ impl Config {
         self.token_sources.iter().any(|s| matches!(s, TokenSource::Cookie(c) if c == name))
     }
 
+    /// Whether query parameter `name` is configured as a token source.
+    pub fn is_token_param(&self, name: &str) -> bool {
+        self.token_params().any(|p| p == name)
+    }
+
     /// The query parameters that carry tokens.
     pub fn token_params(&self) -> impl Iterator<Item = &str> {
         self.token_sources.iter().filter_map(|s| match s {
@@ -232,6 +237,8 @@ pub struct Config {
     pub method_override: MethodOverride,
     /// Publish the verified identity as Envoy filter state (`wasm.gatehouse.*`).
     pub identity_filter_state: bool,
+    /// Some token source is a cookie: every allowed request's `Cookie` header is filtered.
+    pub token_cookies: bool,
     pub roles: HashMap<String, Vec<String>>,
     pub issuers: Vec<Issuer>,
     pub routes: Vec<Route>,

@@ -48,7 +48,10 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, issuer_names: &[&str]
             }
         }
         let (require, mut rules, with_session) = match o.get("require") {
-            Some(v) => requirement(errs, &o.at("require"), v, issuer_names).unzip3(),
+            Some(v) => match requirement(errs, &o.at("require"), v, issuer_names) {
+                Some((r, rules, with_session)) => (Some(r), rules, with_session),
+                None => (None, Vec::new(), false),
+            },
             None => {
                 errs.push(
                     o.at("require"),
@@ -123,19 +126,6 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, issuer_names: &[&str]
         }
     }
     out
-}
-
-trait Unzip3<A, B, C> {
-    fn unzip3(self) -> (Option<A>, B, C);
-}
-
-impl<A, B: Default, C: Default> Unzip3<A, B, C> for Option<(A, B, C)> {
-    fn unzip3(self) -> (Option<A>, B, C) {
-        match self {
-            Some((a, b, c)) => (Some(a), b, c),
-            None => (None, B::default(), C::default()),
-        }
-    }
 }
 
 fn check_issuers(errs: &mut ConfigErrors, path: &str, issuers: &[String], known: &[&str]) {

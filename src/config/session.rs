@@ -137,25 +137,7 @@ pub(super) fn load_session(errs: &mut ConfigErrors, top: &Obj<'_>, env: Env<'_>)
         }
     }
     let revoked_session_ids = o.string_list(errs, "revoked_session_ids").into_iter().collect();
-    let mut subject_not_before = std::collections::HashMap::new();
-    if let Some(map) = o.get("subject_not_before") {
-        match map.as_object() {
-            Some(m) => {
-                for (sub, t) in m {
-                    match t.as_u64() {
-                        Some(t) => {
-                            subject_not_before.insert(sub.clone(), t);
-                        }
-                        None => errs.push(
-                            format!("{}.{sub}", o.at("subject_not_before")),
-                            "expected unix seconds (a non-negative integer)",
-                        ),
-                    }
-                }
-            }
-            None => errs.push(o.at("subject_not_before"), "expected an object of subject -> unix seconds"),
-        }
-    }
+    let subject_not_before = super::issuers::load_not_before(errs, &o);
     let (Some(keys), Some((redirect_uri, callback_path)), Some(provider)) = (keys, redirect, provider) else {
         return None;
     };

@@ -20,7 +20,7 @@ fn mapping(path: &[&str], separator: &str) -> ForwardClaim {
     ForwardClaim {
         path: path.iter().map(|s| (*s).to_owned()).collect(),
         header: Some("x-c".into()),
-        filter_state: None,
+        property: None,
         separator: separator.into(),
         index: 0,
     }
