@@ -51,7 +51,7 @@ MODULE_BUDGET_KIB = 500
 LATENCY_BUDGET_FACTOR = 2.0        # Gatehouse may add at most 2x what the native filter adds
 RPS_BUDGET = 0.85                  # cached paths keep >= 85% of no-filter requests/s
 MEMORY_FLAT_BYTES = 1 << 20        # VM memory growth <= 1 MiB is "flat"
-MEMORY_GAUGE = "wasmcustom.gatehouse.vm.memory_bytes"
+MEMORY_GAUGE = "wasmcustom.gatehouse.vm_memory_bytes"
 
 
 class BenchError(RuntimeError):

@@ -120,7 +120,7 @@ def main():
         md += e2e_section(e2e)
         mem = e2e.get("memory", {})
         if mem:
-            md += ["", f"VM memory (`wasmcustom.gatehouse.vm.memory_bytes`): {mem.get('vm_bytes_after_warmup'):,} bytes "
+            md += ["", f"VM memory (`wasmcustom.gatehouse.vm_memory_bytes`): {mem.get('vm_bytes_after_warmup'):,} bytes "
                        f"after {mem.get('warmup_requests'):,} warm-up requests, {mem.get('vm_bytes_after_run'):,} after "
                        f"{mem.get('completed'):,} more (mixed algorithms, {mem.get('distinct_tokens_per_alg')} "
                        f"distinct tokens each). Module: {e2e['module']['bytes']:,} bytes."]

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=()
 [ "${1:-}" = "--quick" ] && quick=(--quick)
-bash scripts/setup.sh
+bash scripts/setup.sh test
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 .venv-test/bin/python -c "import wasmtime" 2>/dev/null || .venv-test/bin/pip install -q wasmtime==50.0.1
 bash scripts/build.sh

@@ -1,22 +1,40 @@
 #!/usr/bin/env bash
-# The main job: build the filter, start the real Envoy with dist/gatehouse.wasm in front of a demo upstream on
-# loopback (envoy-config/envoy.yaml: listener 127.0.0.1:10000, admin :9901, upstream :10080), mint demo
-# Direct Access Tokens with the CLI and print ready-to-paste curl commands with the answers they get.
-#   scripts/demo.sh          serve until Ctrl-C
-#   scripts/demo.sh --check  run the curl commands, check every answer, stop (exit 1 on any surprise)
+# The main job: build the filter and serve a demo through the real Envoy with dist/gatehouse.wasm.
+#   scripts/demo.sh                    bearer tour: Envoy on 127.0.0.1:10000 (admin :9901) in front of an echo
+#                                      upstream (:10080); mints Direct Access Tokens with the CLI and prints
+#                                      ready-to-paste curl commands with the answers they get; until Ctrl-C
+#   scripts/demo.sh --check            run those commands, check every answer, stop (exit 1 on any surprise)
+#   scripts/demo.sh --airflow          the browser demo: a real OpenID provider, a real Airflow 3 and Envoy with
+#                                      Gatehouse; sign in with a browser and land in Airflow (scripts/demo_airflow.py)
+#   scripts/demo.sh --airflow --check  the same, signed in by headless Chromium, with a screenshot
+# Each installs only what it needs first (scripts/setup.sh demo|airflow|browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CHECK=${1:-}
-bash scripts/setup.sh
-bash scripts/build.sh
-WORK=.work/demo
-mkdir -p "$WORK"
+CHECK=
+AIRFLOW=
+for arg in "$@"; do
+  case "$arg" in
+    --check) CHECK=--check ;;
+    --airflow) AIRFLOW=1 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo: unknown option $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
 for port in 10000 9901 10080; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
     echo "demo: port $port on 127.0.0.1 is in use; stop what holds it (a previous demo?) and retry" >&2
     exit 1
   fi
 done
+if [ -n "$AIRFLOW" ]; then
+  bash scripts/setup.sh "$([ -n "$CHECK" ] && echo browser || echo airflow)"
+  bash scripts/build.sh
+  exec python3 scripts/demo_airflow.py $CHECK
+fi
+bash scripts/setup.sh demo
+bash scripts/build.sh
+WORK=.work/demo
+mkdir -p "$WORK"
 
 CLI=target/release/gatehouse
 # A fresh secret per run, handed to Envoy's environment only (the VM reads it via host_env_keys).
@@ -35,9 +53,11 @@ done
 curl -fsS http://127.0.0.1:9901/ready >/dev/null || { echo "demo: Envoy did not start; see $WORK/envoy.log" >&2; tail -20 "$WORK/envoy.log" >&2; exit 1; }
 
 mint() { # scope role [deployment]
+  local ids=(--org org-demo --workspace ws-demo)
+  [ "$1" = deployment ] && ids+=(--deployment "${3:-dep-demo}")
   $CLI token mint --hmac-env GATEHOUSE_DEMO_HS512 --alg HS512 --kid demo-hs512 \
     --iss https://platform.demo.local/ --aud gatehouse-demo --sub "demo-$1-$2" --role "$2" \
-    --scope "$1" --org org-demo --workspace ws-demo --deployment "${3:-dep-demo}" --ttl 3600
+    --scope "$1" "${ids[@]}" --ttl 3600
 }
 ADMIN=$(mint deployment DEPLOYMENT_ADMIN)
 VIEWER=$(mint workspace VIEWER)

@@ -7,7 +7,7 @@ layer (`application/vnd.oci.image.layer.v1.tar+gzip`) is a tar holding `plugin.w
 layers needs a second, runtime-config layer in Istio, and registries without custom media types refuse it.)
 
 Everything is reproducible: tar entries and the gzip header carry no time, owner or file name, so the manifest
-digest depends only on the module's bytes. Writes an OCI image layout (`index.json`, `oci-layout`,
+digest depends only on the module's bytes and the annotations (source, commit, version; no creation time). Writes an OCI image layout (`index.json`, `oci-layout`,
 `blobs/sha256/...`) and the same layout as a tar archive, prints the manifest digest and the WasmPlugin `url`,
 and rewrites the `url: oci://...@sha256:...` line of the WasmPlugin manifest. Standard library only, no network.
 
@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -35,6 +36,27 @@ INDEX = "application/vnd.oci.image.index.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 VARIANT = {"module.wasm.image/variant": "compat"}
+SOURCE = "https://github.com/example/gatehouse"
+
+
+def annotations(source):
+    """The manifest's annotations: the Wasm variant, and what the OCI image spec's pre-defined keys say about
+    the image (annotations.md): where its source is, which commit and version it was built from."""
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "Cargo.toml").read_text(), re.M)
+    try:
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT,
+                                  check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        revision = "unknown"
+    return {
+        **VARIANT,
+        "org.opencontainers.image.title": "gatehouse",
+        "org.opencontainers.image.description": "Gatehouse: forward authentication as a Proxy-Wasm filter",
+        "org.opencontainers.image.source": source,
+        "org.opencontainers.image.revision": revision,
+        "org.opencontainers.image.version": version.group(1) if version else "unknown",
+        "org.opencontainers.image.licenses": "Apache-2.0",
+    }
 URL_LINE = re.compile(r"(url:\s*[\"']?oci://)([^@\s\"']+)@sha256:[0-9a-f]{64}")
 DEFAULT_REPOSITORY = "ghcr.io/example/gatehouse"
 
@@ -79,7 +101,7 @@ def canonical(obj):
     return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
 
 
-def build(wasm):
+def build(wasm, source=SOURCE):
     """The image's blobs: {digest hex: bytes}, and the manifest's bytes."""
     if wasm[:4] != b"\0asm":
         raise SystemExit("oci-image: the module does not start with the Wasm magic number")
@@ -95,7 +117,7 @@ def build(wasm):
         "mediaType": MANIFEST,
         "config": descriptor(CONFIG, config),
         "layers": [descriptor(LAYER, layer)],
-        "annotations": VARIANT,
+        "annotations": annotations(source),
     })
     blobs = {sha256(b): b for b in (layer, config, manifest)}
     return blobs, manifest
@@ -140,6 +162,7 @@ def main(argv=None):
     p.add_argument("--wasm", default=str(ROOT / "dist" / "gatehouse.wasm"))
     p.add_argument("--out", default=str(ROOT / "dist" / "oci"), help="OCI image layout directory (replaced)")
     p.add_argument("--archive", default=str(ROOT / "dist" / "gatehouse-oci.tar"), help="the layout as a tar")
+    p.add_argument("--source", default=SOURCE, help="org.opencontainers.image.source: where the source code is")
     p.add_argument("--ref", default="gatehouse", help="reference name in the layout (oci:DIR:REF)")
     p.add_argument("--repository", help=f"image repository for the url (default: the WasmPlugin's, else {DEFAULT_REPOSITORY})")
     p.add_argument("--wasmplugin", action="append",
@@ -152,7 +175,7 @@ def main(argv=None):
     if not Path(a.wasm).is_file():
         raise SystemExit(f"oci-image: {a.wasm} is missing; run scripts/build.sh first")
     wasm = Path(a.wasm).read_bytes()
-    blobs, manifest = build(wasm)
+    blobs, manifest = build(wasm, a.source)
     digest = sha256(manifest)
     members = write_layout(Path(a.out), blobs, manifest, a.ref)
     Path(a.archive).parent.mkdir(parents=True, exist_ok=True)

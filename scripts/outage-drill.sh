@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 if [ "$#" -gt 0 ]; then
   exec python3 scripts/outage_drill.py "$@"
 fi
-bash scripts/setup.sh >/dev/null
+bash scripts/setup.sh test >/dev/null
 bash scripts/build.sh >/dev/null
 .venv-test/bin/pytest -q wasm-tests/test_outage_drills.py wasm-tests/test_remote_jwks.py 2>&1 \
   | sed -n '/outage drills: requests during each outage window/,$p'

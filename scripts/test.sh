@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
 step "setup"
-bash scripts/setup.sh
+bash scripts/setup.sh test
 
 step "format"
 cargo fmt --all -- --check
@@ -35,3 +35,6 @@ step "real-Envoy integration suites (wasm-tests/)"
 
 step "main job check (scripts/demo.sh --check)"
 bash scripts/demo.sh --check
+
+step "browser demo check: sign in with Chromium, land in Airflow, screenshot (scripts/demo.sh --airflow --check)"
+bash scripts/demo.sh --airflow --check

@@ -27,6 +27,7 @@ pub mod forward;
 pub mod jwks;
 pub mod jwt;
 pub mod method_override;
+pub mod metrics;
 pub mod mint;
 pub mod oidc;
 pub mod policy;

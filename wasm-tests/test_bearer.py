@@ -149,8 +149,8 @@ def test_decisions_are_counted_in_envoy_stats(envoy, keys):
     envoy.get("/api/v2/dags")
     envoy.get("/api/v2/dags", keys.sign(dat_claims(), "HS256"))
     stats = envoy.admin("/stats?filter=wasmcustom")
-    assert "wasmcustom.gatehouse.decision.deny.missing_credential:" in stats
-    assert "wasmcustom.gatehouse.decision.allow.verified:" in stats
+    assert "wasmcustom.gatehouse.decisions_total.deny.missing_credential:" in stats
+    assert "wasmcustom.gatehouse.decisions_total.allow.verified:" in stats
     prom = envoy.admin("/stats/prometheus")
     assert "gatehouse" in prom
 

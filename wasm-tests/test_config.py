@@ -53,7 +53,7 @@ def test_the_cli_validator_prints_the_same_messages_and_exits_1(keys, tmp_path):
     p = subprocess.run([CLI, "validate-config", str(path)], capture_output=True, text=True, env={**os.environ, **keys.env()})
     assert p.returncode == 1
     for line in EXPECTED:
-        assert line in p.stderr
+        assert line in p.stdout
     good = tmp_path / "good.json"
     good.write_text(json.dumps(plugin_config(keys)))
     p = subprocess.run([CLI, "validate-config", str(good)], capture_output=True, text=True, env={**os.environ, **keys.env()})

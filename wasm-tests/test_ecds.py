@@ -102,26 +102,26 @@ def test_twenty_pushes_adding_deployments_take_effect_under_load_without_a_faile
     upstream.take()
     assert failures == [], f"{len(failures)} of {served[0]} requests failed during the pushes: {failures[:10]}"
     assert served[0] > 100
-    assert stat(live, "wasmcustom.gatehouse.config.generation") == 21
+    assert stat(live, "wasmcustom.gatehouse.config_generation") == 21
     assert browse(live).status == 200, "a session made before the pushes still opens"
 
 
 def test_a_broken_push_is_refused_with_every_problem_and_the_last_good_configuration_keeps_serving(live, upstream,
                                                                                                    keys):
     good = config(keys, 21)
-    digest = stat(live, "wasmcustom.gatehouse.config.digest")
-    rejected = stat(live, "wasmcustom.gatehouse.config.rejected") or 0
+    digest = stat(live, "wasmcustom.gatehouse.config_digest")
+    rejected = stat(live, "wasmcustom.gatehouse.config_rejected_total") or 0
     bad = copy.deepcopy(good)
     bad["deployments"].append({"deployment_id": "dep-new", "organization_id": ORG, "workspace_id": WORKSPACE,
                                "hosts": [HOST], "path_prefix": "/dep-new"})
     bad["routes"][0]["requires"] = "public"
     bad["deployments"][1]["path_prefix"] = "/dep-1/nested"
     live.push(bad)
-    assert wait_for(lambda: (stat(live, "wasmcustom.gatehouse.config.rejected") or 0) > rejected)
+    assert wait_for(lambda: (stat(live, "wasmcustom.gatehouse.config_rejected_total") or 0) > rejected)
     logs = live.logs()
     assert "config error: $.routes[0].requires: unknown field" in logs
     assert "config error: $.deployments[1].path_prefix: overlaps the path prefix of $.deployments[0]" in logs
-    assert stat(live, "wasmcustom.gatehouse.config.digest") == digest, "the digest still names the good push"
+    assert stat(live, "wasmcustom.gatehouse.config_digest") == digest, "the digest still names the good push"
     assert api(live, keys, "dep-new").status == 403, "nothing of the broken push is live"
     assert api(live, keys, "dep-21").status == 200
     assert browse(live).status == 200

@@ -79,7 +79,7 @@ def test_a_header_value_that_is_not_utf8_gets_400_and_the_vm_keeps_serving(envoy
     r = envoy.get("/api/v2/dags", headers=[("origin", "https://\xe9.example")])
     assert r.status == 400
     assert upstream.take() == []
-    assert "wasmcustom.gatehouse.decision.deny.bad_header_encoding: 2" in envoy.admin("/stats?filter=bad_header"), \
+    assert "wasmcustom.gatehouse.decisions_total.deny.bad_header_encoding: 2" in envoy.admin("/stats?filter=bad_header"), \
         "the filter itself refused them (Envoy passed the bytes through)"
     for _ in range(4):  # both workers
         assert envoy.get("/api/v2/monitor/health").status == 200

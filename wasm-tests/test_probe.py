@@ -219,7 +219,7 @@ def test_the_token_is_read_from_a_file_and_never_printed(deployment, token, tmp_
     # A token on the command line is refused without being echoed.
     p = probe("--url", f"http://127.0.0.1:{deployment.port}", "--api", "/api/v2/dags", "--token", token,
               secrets=[token])
-    assert p.returncode == 2 and "unknown option --token" in p.stderr
+    assert p.returncode == 2 and "unexpected argument '--token'" in p.stderr
     p = probe("--url", f"http://127.0.0.1:{deployment.port}", "--api", "/api/v2/dags", f"--token={token}",
               secrets=[token])
     assert p.returncode == 2
@@ -244,13 +244,14 @@ def test_a_gateway_that_accepts_but_never_answers_is_a_timeout():
     (["--url", "http://127.0.0.1:1", "--api", "/api/v2/dags"], "--token-env VAR or --token-file FILE"),
     (["--url", "http://127.0.0.1:1", "--api", "/x", "--token-env", "GATEHOUSE_PROBE_UNSET"], "is not set"),
     (["--url", "https://127.0.0.1:1", "--public", "/"], "https is not supported"),
-    (["--url", "http://127.0.0.1:1", "--public", "/", "--format", "xml"], "unknown --format"),
+    (["--url", "http://127.0.0.1:1", "--public", "/", "--format", "xml"], "invalid value 'xml' for '--format"),
+    (["--url", "http://127.0.0.1:1", "--pubic", "/"], "a similar argument exists: '--public'"),
     (["--url", "http://127.0.0.1:1", "--session", "/ui/", "--legacy-header", CANARY_HEADER], "needs --api"),
 ])
 def test_usage_errors_exit_2_with_a_clear_message(args, message):
     p = probe(*args)
     assert p.returncode == 2, p.stdout + p.stderr
-    assert message in p.stderr and "usage:" in p.stderr and p.stdout == ""
+    assert message in p.stderr and "--help" in p.stderr and p.stdout == ""
 
 
 def test_help_lists_the_checks_and_says_http_only():

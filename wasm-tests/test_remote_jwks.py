@@ -85,7 +85,7 @@ def test_the_last_good_key_set_keeps_tokens_working_through_a_jwks_outage(keys, 
                 print("status", r.status, r.body[:200])
         report.add(f"jwks endpoint {mode:<9}  bearer tokens served {served}, failed {failed}")
         assert failed == 0 and served > 100
-        assert counter(envoy, "gatehouse.jwks.auth0.fetch_failed") >= 1, envoy.admin("/stats?filter=gatehouse") + envoy.logs()[-3000:]
+        assert counter(envoy, "gatehouse.jwks_fetches_total.auth0.failed") >= 1, envoy.admin("/stats?filter=gatehouse") + envoy.logs()[-3000:]
     finally:
         envoy.stop()
 
@@ -127,7 +127,7 @@ def test_the_jwks_path_can_come_from_oidc_discovery_whose_issuer_must_match(keys
     try:
         time.sleep(2.5)
         assert envoy.get("/api/v2/dags", auth0_token(keys, keys.auth0, "auth0-1")).status == 503
-        assert counter(envoy, "gatehouse.jwks.auth0.fetch_failed") >= 1
+        assert counter(envoy, "gatehouse.jwks_fetches_total.auth0.failed") >= 1
     finally:
         envoy.stop()
         server.stop()

@@ -86,13 +86,13 @@ def test_shadow_mode_forwards_everything_but_forged_identity_headers_and_counts_
         assert rec.header("x-gatehouse-subject") is None
         assert rec.header("x-gatehouse-issuer") is None
     stats = counters(shadow_envoy)
-    assert stats.get("wasmcustom.gatehouse.shadow.api.agree") == 2, stats
-    assert stats.get("wasmcustom.gatehouse.shadow.public.agree") == 1, stats
-    assert stats.get("wasmcustom.gatehouse.shadow.api.mismatch.new_allows_legacy_denies.verified") == 2, stats
+    assert stats.get("wasmcustom.gatehouse.shadow_agreements_total.api") == 2, stats
+    assert stats.get("wasmcustom.gatehouse.shadow_agreements_total.public") == 1, stats
+    assert stats.get("wasmcustom.gatehouse.shadow_mismatches_total.api.new_allows_legacy_denies.verified") == 2, stats
     denies = {k: v for k, v in stats.items() if ".mismatch.new_denies_legacy_allows." in k}
-    assert sum(denies.values()) == 1 and all(k.startswith("wasmcustom.gatehouse.shadow.api.") for k in denies), stats
-    assert stats.get("wasmcustom.gatehouse.path.legacy.api") == 5, stats
-    assert stats.get("wasmcustom.gatehouse.decision.shadow.verified") == 3, stats
+    assert sum(denies.values()) == 1 and all(k.startswith("wasmcustom.gatehouse.shadow_mismatches_total.api.") for k in denies), stats
+    assert stats.get("wasmcustom.gatehouse.paths_total.legacy.api") == 5, stats
+    assert stats.get("wasmcustom.gatehouse.decisions_total.shadow.verified") == 3, stats
     logs = shadow_envoy.logs()
     assert logs.count("kind=new_allows_legacy_denies") == 1, "each mismatch kind is logged once"
     assert logs.count("kind=new_denies_legacy_allows") == 1
@@ -105,10 +105,10 @@ def test_the_metrics_appear_in_prometheus_exposition(shadow_envoy):
     prom = shadow_envoy.admin("/stats/prometheus")
     lines = [line for line in prom.splitlines() if not line.startswith("#")]
     for want in (
-        r"^gatehouse_shadow_public_agree\{\} [1-9]",
-        r'^gatehouse_path\{gatehouse_path="legacy",gatehouse_class="public"\} [1-9]',
-        r'^gatehouse_decision\{gatehouse_outcome="shadow",gatehouse_reason="public"\} [1-9]',
-        r"^gatehouse_config_loaded\{\} [1-9]",
+        r'^gatehouse_shadow_agreements_total\{gatehouse_class="public"\} [1-9]',
+        r'^gatehouse_paths_total\{gatehouse_path="legacy",gatehouse_class="public"\} [1-9]',
+        r'^gatehouse_decisions_total\{gatehouse_outcome="shadow",gatehouse_reason="public"\} [1-9]',
+        r"^gatehouse_config_loaded_total\{\} [1-9]",
     ):
         assert any(re.search(want, line) for line in lines), (want, [x for x in lines if "gatehouse_" in x][:40])
 

@@ -92,8 +92,8 @@ def test_allow_missing_or_failed_passes_a_bad_token_without_it_or_its_identity(r
     assert routed.get("/lenient/feed", keys.sign(dat_claims(role=VIEWER), "ES256")).status == 200
     (seen,) = upstream.take()
     assert seen.header("x-gatehouse-subject") == f"dat-deployment-{VIEWER.lower()}"
-    stats = routed.admin("/stats?filter=gatehouse.decision")
-    assert "decision.allow.passed_failed: " in stats, stats
+    stats = routed.admin("/stats?filter=gatehouse.decisions_total")
+    assert "decisions_total.allow.passed_failed: " in stats, stats
 
 
 def test_a_token_living_longer_than_the_issuers_maximum_is_refused(routed, upstream, keys):

@@ -563,6 +563,17 @@ def test_the_image_is_the_compat_wasm_variant_with_our_module_as_plugin_wasm(ima
     manifest = json.loads(raw)
     assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
     assert manifest["annotations"]["module.wasm.image/variant"] == "compat"
+    # What an operator (or a registry's UI) reads about the image: its source, commit and version.
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    version = re.search(r'^version = "([^"]+)"', Path(ROOT, "Cargo.toml").read_text(), re.M).group(1)
+    assert {k: v for k, v in manifest["annotations"].items() if k.startswith("org.opencontainers.image.")} == {
+        "org.opencontainers.image.title": "gatehouse",
+        "org.opencontainers.image.description": "Gatehouse: forward authentication as a Proxy-Wasm filter",
+        "org.opencontainers.image.source": "https://github.com/example/gatehouse",
+        "org.opencontainers.image.revision": head,
+        "org.opencontainers.image.version": version,
+        "org.opencontainers.image.licenses": "Apache-2.0",
+    }
     assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
     (layer,) = manifest["layers"]
     assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"

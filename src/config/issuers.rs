@@ -35,6 +35,9 @@ pub(super) fn load(
         if !name.is_empty() && !names.insert(name.clone()) {
             errs.push(o.at("name"), format!("duplicate issuer name {name:?}"));
         }
+        if !name.is_empty() && !crate::metrics::is_label_value(&name) {
+            errs.push(o.at("name"), super::routes::LABEL_VALUE);
+        }
         let issuer = o.string(errs, "issuer").unwrap_or_default().to_owned();
         // Two entries with one `iss` would make the choice of keys depend on order.
         if !issuer.is_empty() && !iss_values.insert(issuer.clone()) {

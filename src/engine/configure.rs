@@ -8,6 +8,7 @@ use super::effect::{Effect, Level, Outbox};
 use super::shared::SharedStore;
 use super::Engine;
 use crate::config::{load_config, Env};
+use crate::metrics;
 
 /// What the build is: the version, and the commit the filter was built from when the build says so.
 pub struct Build {
@@ -33,7 +34,7 @@ pub fn configure(
             for e in errors.iter() {
                 out.log(Level::Error, format!("config error: {e}"));
             }
-            out.count("gatehouse.config.rejected");
+            out.count(metrics::CONFIG_REJECTED.stat(&[]));
             return Err(out.drain());
         }
     };
@@ -53,8 +54,8 @@ pub fn configure(
     // Which configuration each proxy runs, comparable across proxies: the generation counts pushes to this
     // VM, the digest (first 32 bits of the SHA-256) names the content.
     let digest32 = digest.iter().take(4).fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-    engine.out.gauge("gatehouse.config.generation", generation);
-    engine.out.gauge("gatehouse.config.digest", digest32);
-    engine.out.count("gatehouse.config.loaded");
+    engine.out.gauge(metrics::CONFIG_GENERATION.stat(&[]), generation);
+    engine.out.gauge(metrics::CONFIG_DIGEST.stat(&[]), digest32);
+    engine.out.count(metrics::CONFIG_LOADED.stat(&[]));
     Ok(engine)
 }

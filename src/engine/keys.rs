@@ -17,6 +17,7 @@ use crate::jwks::{
     endpoints_from_discovery, jwks_path_from_discovery, parse_jwks, Endpoints, KeySet, RemoteJwks, RemoteKeys,
     MAX_JWKS_BYTES,
 };
+use crate::metrics;
 
 /// Per issuer, in the shared store: when it was last fetched well and last tried, until when a fetch is in
 /// flight, and refetch requests (unknown kids seen) as a counter with the value the last fetch answered:
@@ -205,7 +206,7 @@ impl KeyFetcher {
             }
             let Some(state) = update_state(store, &issuer.name, |s| s.claim(r, now)) else { continue };
             if cfg.faults.provider_unavailable {
-                out.count(format!("gatehouse.jwks.{}.fetch_failed", issuer.name));
+                out.count(metrics::JWKS_FETCHES.stat(&[&issuer.name, "failed"]));
                 release(store, &issuer.name, false, now);
                 continue;
             }
@@ -256,7 +257,7 @@ impl KeyFetcher {
         let Some(r) = issuer.remote_jwks.as_ref() else { return };
         if matches!(resp, CallResponse::NotSent(_)) {
             out.log(Level::Warn, format!("jwks fetch for issuer {name} not sent"));
-            out.count(format!("gatehouse.jwks.{name}.fetch_failed"));
+            out.count(metrics::JWKS_FETCHES.stat(&[&name, "failed"]));
             release(store, &name, false, now);
             return;
         }
@@ -293,7 +294,7 @@ impl KeyFetcher {
                 }
                 Err(e) => out.log(Level::Warn, format!("discovery for issuer {name} failed: {e}")),
             }
-            out.count(format!("gatehouse.jwks.{name}.fetch_failed"));
+            out.count(metrics::JWKS_FETCHES.stat(&[&name, "failed"]));
             release(store, &name, false, now);
             return;
         }
@@ -305,7 +306,7 @@ impl KeyFetcher {
         } else {
             out.log(Level::Warn, format!("jwks fetch for issuer {name} failed; keeping the last good set"));
         }
-        out.count(format!("gatehouse.jwks.{name}.{}", if good { "fetch_ok" } else { "fetch_failed" }));
+        out.count(metrics::JWKS_FETCHES.stat(&[&name, if good { "ok" } else { "failed" }]));
         // The sign-in provider's key endpoint doubles as its health check: new sign-ins get the outage page
         // while it fails, instead of a redirect to a provider that does not answer.
         if let Some(sc) = cfg.session.as_ref().filter(|s| s.provider.issuer.name == name) {

@@ -39,6 +39,7 @@ use crate::context::{Inputs, Strip};
 use crate::decision::{Decision, Pass, Pending, PendingKind, RequestMeta, Verdict};
 use crate::jwks::RemoteKeys;
 use crate::jwt::JwtError;
+use crate::metrics;
 use crate::oidc::token_response::provider_answered;
 use crate::policy::ResponseFormat;
 use crate::reason::Reason;
@@ -173,9 +174,9 @@ impl Engine {
             Decision::ReadBody(r) => r.remove_headers.retain(|h| meta.present.iter().any(|p| **p == **h)),
             Decision::Call(_) => {}
         }
-        self.out.count(format!("gatehouse.decision.{}.{}", d.outcome(), d.verdict().reason.code()));
-        self.out.count(format!("gatehouse.class_decision.{}.{}", d.outcome(), d.verdict().class));
-        self.out.count(format!("gatehouse.path.{}.{}", d.path(), d.verdict().class));
+        self.out.count(metrics::DECISIONS.stat(&[d.outcome(), d.verdict().reason.code()]));
+        self.out.count(metrics::CLASS_DECISIONS.stat(&[d.outcome(), &d.verdict().class]));
+        self.out.count(metrics::PATHS.stat(&[d.path(), &d.verdict().class]));
     }
 
     /// The body the last decision asked for (`Decision::ReadBody`): an OIDC back-channel logout POST.
@@ -384,14 +385,13 @@ impl Engine {
         match &resp {
             CallResponse::NotSent(NotSent::DispatchFailed) => {
                 // An unknown cluster is a configuration mistake: counted, and treated as an outage.
-                self.out.count("gatehouse.idp.call.dispatch_failed");
+                self.out.count(metrics::IDP_DISPATCH_FAILED.stat(&[]));
                 breaker::mark(w.store, false, now, backoff);
             }
             CallResponse::NotSent(_) => {}
             answered => {
                 if let Some(outcome) = answered.outcome() {
-                    self.out.count(format!("gatehouse.idp.token.{outcome}"));
-                    self.out.count(format!("gatehouse.idp.{}.{outcome}", pending.kind().code()));
+                    self.out.count(metrics::IDP_CALLS.stat(&[pending.kind().code(), outcome]));
                 }
                 breaker::mark(w.store, provider_answered(answered), now, backoff);
             }
@@ -452,19 +452,19 @@ impl Engine {
                 None => (0, 0),
             };
             let fresh = self.remote.fresh(name, r, now, self.config.faults.keys_stale).is_some();
-            self.out.gauge(format!("gatehouse.jwks.{name}.keys"), keys);
-            self.out.gauge(format!("gatehouse.jwks.{name}.age_seconds"), age);
-            self.out.gauge(format!("gatehouse.jwks.{name}.fresh"), u64::from(fresh));
+            self.out.gauge(metrics::JWKS_KEYS.stat(&[name]), keys);
+            self.out.gauge(metrics::JWKS_AGE.stat(&[name]), age);
+            self.out.gauge(metrics::JWKS_FRESH.stat(&[name]), u64::from(fresh));
         }
         let c = &self.caches;
-        self.out.gauge("gatehouse.cache.tokens.entries", c.tokens.len() as u64);
-        self.out.gauge("gatehouse.cache.sessions.entries", c.sessions.len() as u64);
-        self.out.gauge("gatehouse.cache.minted.entries", c.minted.len() as u64);
+        self.out.gauge(metrics::CACHE_ENTRIES.stat(&["tokens"]), c.tokens.len() as u64);
+        self.out.gauge(metrics::CACHE_ENTRIES.stat(&["sessions"]), c.sessions.len() as u64);
+        self.out.gauge(metrics::CACHE_ENTRIES.stat(&["minted"]), c.minted.len() as u64);
         let totals = [
-            ("gatehouse.cache.tokens.hits", c.tokens.hits),
-            ("gatehouse.cache.tokens.misses", c.tokens.misses),
-            ("gatehouse.cache.sessions.hits", c.sessions.hits),
-            ("gatehouse.cache.sessions.misses", c.sessions.misses),
+            (metrics::CACHE_TOKEN_HITS, c.tokens.hits),
+            (metrics::CACHE_TOKEN_MISSES, c.tokens.misses),
+            (metrics::CACHE_SESSION_HITS, c.sessions.hits),
+            (metrics::CACHE_SESSION_MISSES, c.sessions.misses),
         ];
         for (name, total) in totals {
             let last = self.published.insert(name, total).unwrap_or(0);

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use super::effect::{Level, Outbox};
 use crate::decision::{Outcome, Pass};
+use crate::metrics;
 use crate::policy::host::normalize_host;
 
 /// What the legacy path's answer means for access: 401 and 403 refuse, and so does a redirect to another
@@ -46,7 +47,7 @@ pub fn compare(out: &mut Outbox, logged: &mut Logged, pass: &Pass, status: u16, 
     let legacy = legacy_outcome(status, location, &normalize_host(&pass.authority));
     let class = &verdict.class;
     if legacy == predicted.outcome {
-        out.count(format!("gatehouse.shadow.{class}.agree"));
+        out.count(metrics::SHADOW_AGREEMENTS.stat(&[class]));
         return;
     }
     let kind = match predicted.outcome {
@@ -54,7 +55,7 @@ pub fn compare(out: &mut Outbox, logged: &mut Logged, pass: &Pass, status: u16, 
         Outcome::Deny => "new_denies_legacy_allows",
     };
     let reason = verdict.reason.code();
-    out.count(format!("gatehouse.shadow.{class}.mismatch.{kind}.{reason}"));
+    out.count(metrics::SHADOW_MISMATCHES.stat(&[class, kind, reason]));
     if logged.first_time(format!("{class}.{kind}.{reason}")) {
         out.log(
             Level::Info,

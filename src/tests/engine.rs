@@ -98,7 +98,7 @@ fn one_vm_fetches_a_key_set_for_the_whole_proxy_and_every_vm_picks_it_up() {
 
     let answered =
         a.on_fetch_response(f.id, ok(jwks()), &mut World { now: t, rng: &mut rand_core::OsRng, store: &mut store });
-    assert!(counted(&answered, "gatehouse.jwks.auth0.fetch_ok"), "{answered:?}");
+    assert!(counted(&answered, "gatehouse.jwks_fetches_total.auth0.ok"), "{answered:?}");
     // B has not ticked since, yet finds the set in the store when a token needs it.
     assert_eq!(bearer(&mut b, &mut store, t, &token), (200, "verified"));
     assert_eq!(bearer(&mut a, &mut store, t, &token), (200, "verified"));
@@ -120,7 +120,7 @@ fn a_failed_fetch_keeps_the_last_good_set_and_is_retried_after_the_shorter_retry
         CallResponse::Answered(Answer { status: 200, content_type: None, body: b"<html>".to_vec(), truncated: false });
     let mut w = World { now: t + 300, rng: &mut rand_core::OsRng, store: &mut store };
     let effects = a.on_fetch_response(id, garbage, &mut w);
-    assert!(counted(&effects, "gatehouse.jwks.auth0.fetch_failed"));
+    assert!(counted(&effects, "gatehouse.jwks_fetches_total.auth0.failed"));
     assert!(effects.iter().any(|e| matches!(e, Effect::Log(_, l) if l.contains("keeping the last good set"))));
     assert_eq!(bearer(&mut a, &mut store, t + 301, &auth0_token("auth0-1", t + 301)), (200, "verified"));
     assert!(fetches(&tick(&mut a, &mut store, t + 309)).is_empty());
@@ -135,7 +135,7 @@ fn a_fetch_the_host_could_not_send_releases_the_lock_for_the_next_attempt() {
     let id = fetches(&tick(&mut a, &mut store, t))[0].id;
     let mut w = World { now: t, rng: &mut rand_core::OsRng, store: &mut store };
     let effects = a.on_fetch_response(id, CallResponse::NotSent(NotSent::DispatchFailed), &mut w);
-    assert!(counted(&effects, "gatehouse.jwks.auth0.fetch_failed"));
+    assert!(counted(&effects, "gatehouse.jwks_fetches_total.auth0.failed"));
     assert_eq!(fetches(&tick(&mut b, &mut store, t + 10)).len(), 1, "another VM may try once retry_seconds passed");
 }
 
@@ -176,9 +176,7 @@ fn a_provider_failure_seen_by_one_vm_sends_new_sign_ins_on_another_to_the_outage
     let d = a.on_call_response(call.then, timeout, &mut w);
     assert_eq!((d.status(), d.verdict().reason.code()), (Some(503), "idp_timeout"));
     let effects = a.drain_effects();
-    assert!(
-        counted(&effects, "gatehouse.idp.token.unavailable") && counted(&effects, "gatehouse.idp.code.unavailable")
-    );
+    assert!(counted(&effects, "gatehouse.idp_calls_total.code.unavailable"));
 
     let nav = [("accept", "text/html"), ("sec-fetch-mode", "navigate")];
     let d = request(&mut b, &mut store, t + 1, "/ui/dags", &nav);
@@ -197,7 +195,7 @@ fn a_call_the_host_cannot_send_is_counted_opens_the_breaker_and_gets_a_clear_503
     let mut w = World { now: t, rng: &mut rand_core::OsRng, store: &mut store };
     let d = a.on_call_response(call.then, CallResponse::NotSent(NotSent::DispatchFailed), &mut w);
     assert_eq!((d.status(), d.verdict().reason.code()), (Some(503), "idp_not_sent"));
-    assert!(counted(&a.drain_effects(), "gatehouse.idp.call.dispatch_failed"));
+    assert!(counted(&a.drain_effects(), "gatehouse.idp_dispatch_failed_total"));
     let d = request(&mut b, &mut store, t, "/ui/dags", &[("accept", "text/html")]);
     assert_eq!(d.verdict().reason.code(), "idp_down");
 }
@@ -243,12 +241,12 @@ fn shadow_comparisons_are_counted_by_class_and_each_mismatch_kind_is_logged_once
     };
     e.on_upstream_response(&pass(Outcome::Deny, 401), &[(":status".into(), b"401".to_vec())]);
     let effects = e.drain_effects();
-    assert!(counted(&effects, "gatehouse.shadow.api.agree"), "{effects:?}");
+    assert!(counted(&effects, "gatehouse.shadow_agreements_total.api"), "{effects:?}");
     for _ in 0..3 {
         e.on_upstream_response(&pass(Outcome::Deny, 401), &[(":status".into(), b"200".to_vec())]);
     }
     let effects = e.drain_effects();
-    let kind = "gatehouse.shadow.api.mismatch.new_denies_legacy_allows.missing_credential";
+    let kind = "gatehouse.shadow_mismatches_total.api.new_denies_legacy_allows.missing_credential";
     assert_eq!(effects.iter().filter(|e| matches!(e, Effect::Count(n, _) if n == kind)).count(), 3);
     let logs: Vec<&Effect> = effects.iter().filter(|e| matches!(e, Effect::Log(..))).collect();
     assert_eq!(logs.len(), 1, "{logs:?}");
@@ -271,16 +269,16 @@ fn cache_hits_are_published_as_counter_increments_of_the_running_totals() {
     };
     let first = tick(&mut a, &mut store, t);
     assert_eq!(
-        (added(&first, "gatehouse.cache.tokens.hits"), added(&first, "gatehouse.cache.tokens.misses")),
+        (added(&first, "gatehouse.cache_hits_total.tokens"), added(&first, "gatehouse.cache_misses_total.tokens")),
         (Some(2), Some(1))
     );
     assert_eq!(bearer(&mut a, &mut store, t, &token), (200, "verified"));
     let second = tick(&mut a, &mut store, t + 1);
     assert_eq!(
-        (added(&second, "gatehouse.cache.tokens.hits"), added(&second, "gatehouse.cache.tokens.misses")),
+        (added(&second, "gatehouse.cache_hits_total.tokens"), added(&second, "gatehouse.cache_misses_total.tokens")),
         (Some(1), None)
     );
-    assert!(second.iter().any(|e| matches!(e, Effect::Gauge(n, 1) if n == "gatehouse.cache.tokens.entries")));
+    assert!(second.iter().any(|e| matches!(e, Effect::Gauge(n, 1) if n == "gatehouse.cache_entries.tokens")));
 }
 
 #[test]
@@ -310,7 +308,7 @@ fn a_header_the_core_reads_with_bytes_outside_utf8_is_a_400_and_is_counted() {
         &[(":method", b"GET"), (":path", b"/api/x"), (":authority", b"h"), ("authorization", b"Bearer \xff")],
     );
     assert_eq!((d.status(), d.verdict().reason.code()), (Some(400), "bad_header_encoding"));
-    assert!(counted(&e.drain_effects(), "gatehouse.decision.deny.bad_header_encoding"));
+    assert!(counted(&e.drain_effects(), "gatehouse.decisions_total.deny.bad_header_encoding"));
     // Headers the core does not read may carry any bytes.
     let d = headers_request(&mut e, &mut store, &[(":method", b"GET"), (":path", b"/health"), ("x-other", b"\xff")]);
     assert!(matches!(d, Decision::Allow(_)), "{d:?}");
@@ -327,7 +325,7 @@ fn only_headers_the_request_carries_are_removed_and_every_decision_is_counted_an
     let Decision::Allow(a) = &d else { panic!("{d:?}") };
     let removed: Vec<&str> = a.remove_headers.iter().map(|h| &**h).collect();
     assert_eq!(removed, ["x-gatehouse-subject"], "no host call for headers that are not there");
-    assert!(counted(&e.drain_effects(), "gatehouse.decision.allow.public"));
+    assert!(counted(&e.drain_effects(), "gatehouse.decisions_total.allow.public"));
 
     let token = sign(&dat(), Alg::HS256);
     let d = headers_request(
@@ -341,7 +339,10 @@ fn only_headers_the_request_carries_are_removed_and_every_decision_is_counted_an
     let line = effects.iter().find_map(|e| if let Effect::Log(_, l) = e { Some(l.clone()) } else { None }).unwrap();
     assert!(line.starts_with("deny status=401 reason=bad_signature route=admin class=api"), "{line}");
     assert!(!line.contains(&token[..20]), "never the token");
-    assert!(counted(&effects, "gatehouse.class_decision.deny.api") && counted(&effects, "gatehouse.path.new.api"));
+    assert!(
+        counted(&effects, "gatehouse.class_decisions_total.deny.api")
+            && counted(&effects, "gatehouse.paths_total.new.api")
+    );
 }
 
 #[test]
@@ -486,7 +487,7 @@ fn a_discovery_document_that_sends_sign_ins_to_another_host_or_names_another_iss
         let (mut a, _, mut store) = two_vms(&cfg);
         let t = now();
         let effects = discover(&mut a, &mut store, t, doc.clone());
-        assert!(counted(&effects, "gatehouse.jwks.oidc.fetch_failed"), "{}", String::from_utf8_lossy(&doc));
+        assert!(counted(&effects, "gatehouse.jwks_fetches_total.oidc.failed"), "{}", String::from_utf8_lossy(&doc));
         assert_eq!(sign_in_location(&mut a, &mut store, t), None, "{}", String::from_utf8_lossy(&doc));
     }
 }

@@ -8,6 +8,7 @@ mod decide;
 mod deployments;
 mod engine;
 mod known_answers;
+mod metrics;
 mod path;
 mod properties;
 mod remote_jwks;

@@ -179,6 +179,14 @@ async function runStep(ctx, step, deadline) {
     case 'clear_cookies':
       await ctx.context.clearCookies();
       return { ok: true };
+    case 'screenshot': {
+      // What a person would see now: the page as rendered, written as PNG to arg.path.
+      if (!arg || typeof arg.path !== 'string') throw new Error('screenshot.path must be a string');
+      await settle(ctx.page, deadline);
+      await ctx.page.screenshot({ path: arg.path });
+      return { path: arg.path, url: ctx.page.url(), title: await ctx.page.title(),
+               text: (await ctx.page.locator('body').innerText()).slice(0, TEXT_LIMIT) };
+    }
     case 'wait':
       await sleep(Math.min(Number(arg) || 0, STEP_TIMEOUT_MS - 100));
       return { ok: true };

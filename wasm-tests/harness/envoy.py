@@ -149,7 +149,7 @@ def bootstrap(listen_port, admin_port, upstream_port, plugin_config, env_keys=()
         # xDS (here ECDS from a file) needs the node's identity.
         "node": {"id": "gatehouse-test", "cluster": "gatehouse-test"},
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
-        # Labels for Prometheus (gatehouse_decision{gatehouse_outcome=..., gatehouse_reason=...}), as shipped.
+        # Labels for Prometheus (gatehouse_decisions_total{gatehouse_outcome=..., gatehouse_reason=...}), as shipped.
         "stats_config": json.loads((ROOT / "envoy-config" / "stats-tags.json").read_text()),
         "static_resources": {
             "listeners": [{

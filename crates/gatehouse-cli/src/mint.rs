@@ -9,73 +9,83 @@ use gatehouse::secret::Secret;
 use rand_core::{OsRng, RngCore};
 use serde_json::{json, Map, Value};
 
-use crate::{flag, flags};
+use crate::cli::{Encoding, MintArgs, Scope};
+use crate::Failure;
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let alg = flag(args, "--alg")
-        .map(|a| Alg::parse(&a).ok_or(format!("unknown --alg {a:?}; expected one of {}", Alg::names())))
-        .transpose()?;
-    let kid = flag(args, "--kid");
-    let key = if let Some(file) = flag(args, "--key") {
-        let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {file}: {e}"))?;
+/// An id a scope carries: its option, the value given, and its claim.
+type ScopeId<'a> = (&'static str, &'a Option<String>, &'static str);
+
+pub fn run(a: &MintArgs) -> Result<(), Failure> {
+    let alg = a.alg.as_deref().and_then(Alg::parse);
+    let key = if let Some(file) = &a.key {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
         let v: Value = serde_json::from_str(&text).map_err(|e| format!("{file}: not JSON: {e}"))?;
         // Accept a bare private JWK or the whole `gatehouse keygen` output.
         let jwk = v.get("private_jwk").unwrap_or(&v);
         let mut key = SigningKey::from_private_jwk(jwk, alg)?;
-        if kid.is_some() {
-            key.kid = kid;
+        if a.kid.is_some() {
+            key.kid = a.kid.clone();
         }
         key
-    } else if let Some(var) = flag(args, "--hmac-env") {
-        let raw = std::env::var(&var).map_err(|_| format!("environment variable {var} is not set"))?;
-        let bytes = match flag(args, "--encoding").as_deref() {
-            Some("base64url") => b64::decode_strict(raw.trim()).ok_or(format!("{var} is not base64url"))?,
-            _ => raw.into_bytes(),
+    } else if let Some(var) = &a.hmac_env {
+        let raw = std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
+        let bytes = match a.encoding {
+            Encoding::Base64url => b64::decode_strict(raw.trim()).ok_or(format!("{var} is not base64url"))?,
+            Encoding::Raw => raw.into_bytes(),
         };
-        SigningKey::hmac(kid, alg.ok_or("--hmac-env needs --alg HS256|HS384|HS512")?, Secret::new(bytes))?
+        let alg = alg.ok_or(Failure::Usage("--hmac-env needs --alg HS256|HS384|HS512".into()))?;
+        SigningKey::hmac(a.kid.clone(), alg, Secret::new(bytes)).map_err(Failure::Usage)?
     } else {
-        return Err("token mint needs --key FILE or --hmac-env VAR".into());
+        // The parser's argument group requires one of the two.
+        return Err(Failure::Usage("token mint needs --key FILE or --hmac-env VAR".into()));
     };
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
-    let ttl: u64 = flag(args, "--ttl").map_or(Ok(3600), |t| t.parse()).map_err(|_| "--ttl must be seconds")?;
-    let claims = json!({
-        "iss": flag(args, "--iss").ok_or("--iss is required")?,
-        "aud": flag(args, "--aud").ok_or("--aud is required")?,
-        "sub": flag(args, "--sub").ok_or("--sub is required")?,
-        "iat": now,
-        "nbf": now,
-        "exp": now + ttl,
-    });
-    let mut claims = match claims {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(a.iss));
+    claims.insert("aud".into(), json!(a.aud));
+    claims.insert("sub".into(), json!(a.sub));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("nbf".into(), json!(now));
+    claims.insert("exp".into(), json!(now.saturating_add(a.ttl)));
     let mut jti = [0u8; 12];
     OsRng.fill_bytes(&mut jti);
-    claims.insert("jti".to_string(), json!(flag(args, "--jti").unwrap_or_else(|| b64::encode(&jti))));
-    if let Some(role) = flag(args, "--role") {
-        claims.insert("role".to_string(), json!(role));
+    claims.insert("jti".into(), json!(a.jti.clone().unwrap_or_else(|| b64::encode(&jti))));
+    if let Some(role) = &a.role {
+        claims.insert("role".into(), json!(role));
     }
-    if let Some(scope) = flag(args, "--scope") {
-        let needed: &[(&str, &str)] = match scope.as_str() {
-            "organization" => &[("--org", ORGANIZATION_ID)],
-            "workspace" => &[("--org", ORGANIZATION_ID), ("--workspace", WORKSPACE_ID)],
-            "deployment" => {
-                &[("--org", ORGANIZATION_ID), ("--workspace", WORKSPACE_ID), ("--deployment", DEPLOYMENT_ID)]
+    if let Some(scope) = a.scope {
+        let (name, ids): (&str, &[ScopeId<'_>]) = match scope {
+            Scope::Organization => ("organization", &[("--org", &a.org, ORGANIZATION_ID)]),
+            Scope::Workspace => {
+                ("workspace", &[("--org", &a.org, ORGANIZATION_ID), ("--workspace", &a.workspace, WORKSPACE_ID)])
             }
-            other => return Err(format!("unknown --scope {other:?}; expected organization, workspace or deployment")),
+            Scope::Deployment => (
+                "deployment",
+                &[
+                    ("--org", &a.org, ORGANIZATION_ID),
+                    ("--workspace", &a.workspace, WORKSPACE_ID),
+                    ("--deployment", &a.deployment, DEPLOYMENT_ID),
+                ],
+            ),
         };
-        claims.insert(SCOPE_TYPE.to_string(), json!(scope));
-        for (flag_name, claim) in needed {
-            claims.insert(
-                (*claim).to_string(),
-                json!(flag(args, flag_name).ok_or(format!("--scope {scope} needs {flag_name}"))?),
-            );
+        // An id the scope does not carry would be dropped silently, and the token would reach more than
+        // whoever minted it meant.
+        let extra = [("--workspace", &a.workspace), ("--deployment", &a.deployment)]
+            .into_iter()
+            .find(|(flag, value)| value.is_some() && !ids.iter().any(|(f, _, _)| f == flag));
+        if let Some((flag, _)) = extra {
+            return Err(Failure::Usage(format!("{flag} does not belong in a {name}-scoped token")));
+        }
+        claims.insert(SCOPE_TYPE.to_string(), json!(name));
+        for (flag, value, claim) in ids {
+            let value = value.as_ref().ok_or_else(|| Failure::Usage(format!("--scope {name} needs {flag}")))?;
+            claims.insert((*claim).to_string(), json!(value));
         }
     }
-    for pair in flags(args, "--claim") {
-        let (name, value) = pair.split_once('=').ok_or("--claim takes NAME=JSON")?;
+    for pair in &a.claim {
+        let (name, value) =
+            pair.split_once('=').ok_or_else(|| Failure::Usage(format!("--claim takes NAME=VALUE, not {pair:?}")))?;
         let value: Value = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
         claims.insert(name.to_string(), value);
     }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use gatehouse::call::{NotSent, MAX_BODY};
 use gatehouse::engine::World;
+use gatehouse::metrics;
 use gatehouse::{CallResponse, Decision, Engine, Pass, Pending};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
@@ -138,7 +139,7 @@ impl Context for Http {
         }
         let resp = host::call_response(body_size, MAX_BODY);
         let elapsed_ms = host::now_nanos().unwrap_or(0).saturating_sub(started) / 1_000_000;
-        self.metrics.borrow_mut().observe("gatehouse.idp.call.latency_ms", elapsed_ms);
+        self.metrics.borrow_mut().observe(&metrics::IDP_CALL_DURATION.stat(&[]), elapsed_ms);
         let Ok(now) = host::now_seconds() else {
             local_error(503, "unavailable");
             return;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gatehouse::call::NotSent;
 use gatehouse::engine::{configure, Build, Effect, World};
+use gatehouse::metrics;
 use gatehouse::{CallResponse, Engine};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
@@ -105,7 +106,7 @@ impl RootContext for Root {
         let mut w = World { now, rng: &mut OsRng, store: &mut HostStore };
         let mut effects = engine.borrow_mut().on_tick(&mut w);
         // What this VM costs the proxy, and what must stay flat under load.
-        effects.push(Effect::Gauge("gatehouse.vm.memory_bytes".into(), host::memory_bytes()));
+        effects.push(Effect::Gauge(metrics::VM_MEMORY.stat(&[]).into(), host::memory_bytes()));
         self.carry_out(&engine, effects, now);
     }
 

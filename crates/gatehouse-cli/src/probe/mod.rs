@@ -16,21 +16,19 @@ use std::process::ExitCode;
 
 use checks::{bearer_challenge, check, sign_in_redirect, success, unauthorized, Check};
 use client::Client;
-pub use options::USAGE;
+
+use crate::cli::ProbeArgs;
+pub use options::CHECKS;
 use options::{Format, Options};
 use report::{json_report, prometheus, text};
 
-pub fn run(args: &[String]) -> ExitCode {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
+pub fn run(args: &ProbeArgs) -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
     let read = |path: &str| std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"));
     let options = match Options::parse(args, &env, &read) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("gatehouse probe: {message}\n\n{USAGE}");
+            eprintln!("error: {message}\n\nFor more information, try 'gatehouse probe --help'.");
             return ExitCode::from(2);
         }
     };

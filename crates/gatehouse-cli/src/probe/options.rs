@@ -4,46 +4,31 @@ use std::time::Duration;
 
 use gatehouse::secret::{Credential, Secret};
 
-pub const USAGE: &str = "usage:
-  gatehouse probe --url http://HOST:PORT [--host HOSTNAME] [--timeout-ms 3000] [--format text|json|prometheus]
-      [--public PATH] [--api PATH (--token-env VAR | --token-file FILE)] [--session PATH]
-      [--legacy-header NAME --legacy-value-env VAR] [--config FILE --deployment ID|all]
-      Check a running deployment end to end. Each check runs only when its flag is given; at least one of
-      --public, --api, --session is required. With --config (the plugin configuration, JSON) and --deployment,
-      the checks run for that deployment of the dataplane, or for every one with `all`: each at its first
-      exact host (or --host) with its path prefix in front of every path. Checks:
-        public            --public PATH answers 2xx
-        api               --api PATH with the Direct Access Token answers 2xx
-        api_enforced      --api PATH without a token answers 401 with WWW-Authenticate: Bearer
-        legacy            --api PATH with the token and the canary header NAME: <value of VAR> answers 2xx
-        session_redirect  --session PATH with Accept: text/html and no cookie answers 302 to the provider's
-                          authorize endpoint (code_challenge_method=S256, code_challenge, state)
-        session_api       --session PATH with Accept: application/json and no cookie answers 401
-      The token is read from the environment variable VAR or from FILE (surrounding whitespace trimmed), the
-      canary value from VAR; neither is ever printed. --host sets the Host header (default: from --url).
-      Plain HTTP only: this build has no TLS, so probe the gateway's HTTP listener (e.g. from inside the
-      cluster). Redirects are never followed; proxy settings in the environment are ignored.
-      Each check reports name, ok, HTTP status, latency and, on failure, a reason code: status_<code>,
-      not_enforcing, no_bearer_challenge, no_redirect, not_sign_in_redirect, connect_refused, timeout,
-      connection_reset, dns_failure, connect_failed, protocol_error, io_error, request_error.
-      Exit status: 0 all checks ok, 1 a check failed, 2 usage error.";
+use crate::cli::{ProbeArgs, ProbeFormat};
 
-/// Options that take a value; nothing else is accepted.
-pub(super) const VALUE_FLAGS: &[&str] = &[
-    "--url",
-    "--host",
-    "--public",
-    "--api",
-    "--token-env",
-    "--token-file",
-    "--session",
-    "--legacy-header",
-    "--legacy-value-env",
-    "--timeout-ms",
-    "--config",
-    "--deployment",
-    "--format",
-];
+pub const CHECKS: &str = "\
+Each check runs only when its option is given; at least one of --public, --api, --session is required. With \
+--config (the plugin configuration, JSON) and --deployment, the checks run for that deployment of the \
+dataplane, or for every one with `all`: each at its first exact host (or --host) with its path prefix in \
+front of every path.
+
+Checks:
+  public            --public PATH answers 2xx
+  api               --api PATH with the Direct Access Token answers 2xx
+  api_enforced      --api PATH without a token answers 401 with WWW-Authenticate: Bearer
+  legacy            --api PATH with the token and the canary header NAME: <value of VAR> answers 2xx
+  session_redirect  --session PATH with Accept: text/html and no cookie answers 302 to the provider's
+                    authorize endpoint (code_challenge_method=S256, code_challenge, state)
+  session_api       --session PATH with Accept: application/json and no cookie answers 401
+
+The token is read from the environment variable VAR or from FILE (surrounding whitespace trimmed), the \
+canary value from VAR; neither is ever printed. Plain HTTP only: this build has no TLS, so probe the \
+gateway's HTTP listener (e.g. from inside the cluster). Redirects are never followed; proxy settings in the \
+environment are ignored. Each check reports name, ok, HTTP status, latency and, on failure, a reason code: \
+status_<code>, not_enforcing, no_bearer_challenge, no_redirect, not_sign_in_redirect, connect_refused, \
+timeout, connection_reset, dns_failure, connect_failed, protocol_error, io_error, request_error.
+
+Exit status: 0 all checks ok, 1 a check failed, 2 a usage error.";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Format {
@@ -83,66 +68,39 @@ pub(super) struct Options {
 
 impl Options {
     pub(super) fn parse(
-        args: &[String],
+        args: &ProbeArgs,
         env: &dyn Fn(&str) -> Option<String>,
         read: &dyn Fn(&str) -> Result<String, String>,
     ) -> Result<Options, String> {
-        let mut values: Vec<(&str, String)> = Vec::new();
-        let mut rest = args.iter().enumerate();
-        while let Some((i, arg)) = rest.next() {
-            // Never echo what follows an unknown option or a stray argument: it could be a secret.
-            let Some(name) = VALUE_FLAGS.iter().copied().find(|f| f == arg) else {
-                return Err(if arg.starts_with('-') {
-                    let name = arg.split('=').next().unwrap_or_default();
-                    let hint = if name.contains("token") || name.contains("value") {
-                        " (secrets are read only from --token-env VAR, --token-file FILE or \
-                         --legacy-value-env VAR, never from the command line)"
-                    } else {
-                        ""
-                    };
-                    format!("unknown option {name}{hint}")
-                } else {
-                    format!("unexpected argument #{} (every option takes the form --name VALUE)", i + 1)
-                });
-            };
-            let Some((_, value)) = rest.next() else { return Err(format!("{name} needs a value")) };
-            if values.iter().any(|(n, _)| *n == name) {
-                return Err(format!("{name} given twice"));
-            }
-            values.push((name, value.clone()));
-        }
-        let get = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
-
-        let base = base_url(&get("--url").ok_or("--url is required")?)?;
-        let host = get("--host").map(|h| check_host(&h)).transpose()?;
-        let public = get("--public").map(|p| check_path("--public", p)).transpose()?;
-        let session = get("--session").map(|p| check_path("--session", p)).transpose()?;
-        let timeout = match get("--timeout-ms") {
-            None => Duration::from_millis(3000),
-            Some(t) => match t.parse::<u64>() {
-                Ok(ms) if (1..=600_000).contains(&ms) => Duration::from_millis(ms),
-                _ => return Err("--timeout-ms must be a number of milliseconds from 1 to 600000".into()),
-            },
-        };
-        let format = match get("--format").as_deref() {
-            None | Some("text") => Format::Text,
-            Some("json") => Format::Json,
-            Some("prometheus") => Format::Prometheus,
-            Some(other) => return Err(format!("unknown --format {other:?}; expected text, json or prometheus")),
+        let get = |value: &Option<String>| value.clone();
+        let base = base_url(&get(&args.url).ok_or("--url is required")?)?;
+        let host = get(&args.host).map(|h| check_host(&h)).transpose()?;
+        let public = get(&args.public).map(|p| check_path("--public", p)).transpose()?;
+        let session = get(&args.session).map(|p| check_path("--session", p)).transpose()?;
+        // The parser has checked the range (1 to 600000).
+        let timeout = Duration::from_millis(args.timeout_ms.unwrap_or(3000));
+        let format = match args.format {
+            None | Some(ProbeFormat::Text) => Format::Text,
+            Some(ProbeFormat::Json) => Format::Json,
+            Some(ProbeFormat::Prometheus) => Format::Prometheus,
         };
 
-        let api = match get("--api") {
+        let api = match get(&args.api) {
             None => {
-                for needs_api in ["--token-env", "--token-file", "--legacy-header", "--legacy-value-env"] {
-                    if get(needs_api).is_some() {
-                        return Err(format!("{needs_api} needs --api PATH"));
-                    }
+                let needs_api = [
+                    ("--token-env", &args.token_env),
+                    ("--token-file", &args.token_file),
+                    ("--legacy-header", &args.legacy_header),
+                    ("--legacy-value-env", &args.legacy_value_env),
+                ];
+                if let Some((flag, _)) = needs_api.iter().find(|(_, v)| v.is_some()) {
+                    return Err(format!("{flag} needs --api PATH"));
                 }
                 None
             }
             Some(path) => {
                 let path = check_path("--api", path)?;
-                let (token, source) = match (get("--token-env"), get("--token-file")) {
+                let (token, source) = match (get(&args.token_env), get(&args.token_file)) {
                     (Some(var), None) => {
                         (env(&var).ok_or(format!("environment variable {var} is not set"))?, format!("${var}"))
                     }
@@ -157,7 +115,7 @@ impl Options {
                 if !token.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(format!("the token in {source} has characters a bearer token cannot have"));
                 }
-                let legacy = match (get("--legacy-header"), get("--legacy-value-env")) {
+                let legacy = match (get(&args.legacy_header), get(&args.legacy_value_env)) {
                     (None, None) => None,
                     (Some(name), Some(var)) => {
                         if name.is_empty() || !name.bytes().all(is_token_char) {
@@ -182,7 +140,7 @@ impl Options {
         if public.is_none() && api.is_none() && session.is_none() {
             return Err("nothing to check: give at least one of --public, --api, --session".into());
         }
-        let targets = match (get("--config"), get("--deployment")) {
+        let targets = match (get(&args.config), get(&args.deployment)) {
             (None, None) => vec![Target { deployment: None, host, prefix: String::new() }],
             (Some(file), Some(which)) => targets(&read(&file)?, &file, &which, host.as_deref())?,
             (Some(_), None) => return Err("--config needs --deployment ID (or all)".into()),

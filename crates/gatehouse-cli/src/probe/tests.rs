@@ -4,12 +4,20 @@ use super::checks::*;
 use super::client::*;
 use super::options::*;
 use super::report::*;
+use clap::Parser;
 use std::time::Duration;
 
 const TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.e30.c2lnbmF0dXJl";
 
+/// Parses as the command does: the grammar first (its errors rendered as the user sees them), then the
+/// options' meaning.
 fn parse(args: &[&str]) -> Result<Options, String> {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let argv: Vec<String> = ["gatehouse", "probe"].iter().chain(args).map(|a| a.to_string()).collect();
+    let probe = match crate::cli::Cli::try_parse_from(&argv) {
+        Ok(crate::cli::Cli { command: crate::cli::Command::Probe(p) }) => p,
+        Ok(other) => panic!("not a probe: {other:?}"),
+        Err(e) => return Err(crate::cli::render(&e, &argv)),
+    };
     let env = |name: &str| match name {
         "PROBE_TOKEN" => Some(format!("{TOKEN}\n")),
         "CANARY" => Some("canary-secret-value".to_string()),
@@ -17,7 +25,7 @@ fn parse(args: &[&str]) -> Result<Options, String> {
         _ => None,
     };
     let read = |path: &str| if path == "token.txt" { Ok(TOKEN.to_string()) } else { Err("cannot read".into()) };
-    Options::parse(&args, &env, &read)
+    Options::parse(&probe, &env, &read)
 }
 
 #[test]
@@ -72,19 +80,22 @@ fn usage_errors_are_clear_and_never_echo_what_could_be_a_secret() {
             "needs --legacy-value-env",
         ),
         (vec!["--url", "http://gw", "--public", "health"], "starting with /"),
-        (vec!["--url", "http://gw", "--public", "/", "--format", "xml"], "unknown --format"),
-        (vec!["--url", "http://gw", "--public", "/", "--public", "/x"], "given twice"),
-        (vec!["--url", "http://gw", "--public"], "--public needs a value"),
+        (vec!["--url", "http://gw", "--public", "/", "--format", "xml"], "invalid value 'xml' for '--format"),
+        (vec!["--url", "http://gw", "--public", "/", "--public", "/x"], "cannot be used multiple times"),
+        (vec!["--url", "http://gw", "--public"], "a value is required for '--public <PATH>'"),
+        (vec!["--url", "http://gw", "--public", "/", "--timeout-ms", "0"], "0 is not in 1..=600000"),
+        (vec!["--url", "http://gw", "--pubilc", "/"], "tip: a similar argument exists: '--public'"),
     ] {
         let err = parse(&args).unwrap_err();
         assert!(err.contains(expected), "{args:?}: {err}");
     }
     let err = parse(&["--url", "http://gw", "--token", TOKEN]).unwrap_err();
-    assert!(err.contains("unknown option --token") && !err.contains("eyJ"), "{err}");
+    assert!(err.contains("unexpected argument '--token'") && !err.contains("eyJ"), "{err}");
+    assert!(err.contains("never from the command line"), "{err}");
     let err = parse(&["--url", "http://gw", &format!("--token={TOKEN}")]).unwrap_err();
     assert!(!err.contains("eyJ"), "{err}");
     let err = parse(&["--url", "http://gw", TOKEN]).unwrap_err();
-    assert!(err.contains("unexpected argument #3") && !err.contains("eyJ"), "{err}");
+    assert!(err.contains("#4 (not shown") && !err.contains("eyJ"), "{err}");
 }
 
 fn reply(status: u16, location: Option<&str>, challenge: Option<&str>) -> Reply {
