@@ -118,6 +118,10 @@ def main():
                f"{m.get('upstream')}; uncached: {m.get('uncached_mode')}; load average {m.get('loadavg_start')} → "
                f"{m.get('loadavg_end')}.", ""]
         md += e2e_section(e2e)
+        # The chart is drawn from the same figures (bench/chart.py).
+        from chart import e2e_chart
+        (RES / "added-cost.svg").write_text(e2e_chart(e2e))
+        md += ["", "![Added cost per request, each configuration beside the native filters](bench/results/added-cost.svg)"]
         mem = e2e.get("memory", {})
         if mem:
             md += ["", f"VM memory (`wasmcustom.gatehouse.vm_memory_bytes`): {mem.get('vm_bytes_after_warmup'):,} bytes "

@@ -314,9 +314,9 @@ def test_sessions_are_refreshed_out_of_band_with_the_providers_refresh_token(sta
             return int(lines[0].rsplit(":", 1)[1]) if lines else 0
         # Only calls actually made count as calls: requests that found a refresh of the same session on its
         # way (single flight) carry on with the session as it is.
-        assert count("decision.call.session_refresh") >= 1, stats
-        assert count("decision.allow.session_refreshed") >= 1, stats
-        assert count("idp.refresh.ok") >= 1, stats
+        assert count("decisions_total.call.session_refresh") >= 1, stats
+        assert count("decisions_total.allow.session_refreshed") >= 1, stats
+        assert count("idp_calls_total.refresh.ok") >= 1, stats
     finally:
         envoy.stop()
 
@@ -337,7 +337,7 @@ def test_the_providers_endpoints_and_keys_can_come_from_its_discovery_document(s
                                "discovery_path": "/.well-known/openid-configuration", "retry_seconds": 1}
     envoy = Envoy(cfg, stack["airflow"].port, env=stack["env"], clusters={"idp": idp.port}, port=port)
     try:
-        wait_for(lambda: "jwks.oidc.fetch_ok" in envoy.admin("/stats?filter=jwks"), timeout=15)
+        wait_for(lambda: "jwks_fetches_total.oidc.ok" in envoy.admin("/stats?filter=jwks"), timeout=15)
         results = browse(login_steps(base, "alice") + [
             {"fetch": {"url": "/ui/auth/me", "headers": {"accept": "application/json"}}},
             {"goto": f"{base}/api/v2/auth/logout"},

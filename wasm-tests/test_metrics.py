@@ -147,6 +147,8 @@ def driven(keys, upstream):
     browser.get("/dags")
     envoy.get("/health")
     envoy.get("/api/v2/dags")  # shadow: Gatehouse would deny, the legacy path (the echo upstream) allows
+    # Cache totals are published on the VM's next tick.
+    assert wait_for(lambda: "gatehouse_cache_hits_total{" in scrape(envoy.admin_port), timeout=20)
     envoy.push({"routes": 3})
     assert wait_for(lambda: "gatehouse_config_rejected_total" in scrape(envoy.admin_port), timeout=20)
 

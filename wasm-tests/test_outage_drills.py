@@ -118,7 +118,7 @@ def test_existing_sessions_and_tokens_keep_working_and_new_sign_ins_get_a_503(dr
         stats = drill["envoy"].admin("/stats?filter=gatehouse")
         # The breaker opens on whichever provider call fails first: the token call, or the provider's key-set
         # fetch (the tick refetches it every second while it fails).
-        opened_by = r"gatehouse\.(idp\.token\.(unavailable|reset)|jwks\.oidc\.fetch_failed): [1-9]"
+        opened_by = r"gatehouse\.(idp_calls_total\.\w+\.(unavailable|reset)|jwks_fetches_total\.oidc\.failed): [1-9]"
         assert re.search(opened_by, stats) or "dispatch_failed" in stats, stats
     finally:
         drill["proxy"].mode = "ok"

@@ -317,7 +317,7 @@ def test_the_vendored_wasmplugin_schema_is_the_shared_one():
 
 def test_istio_ships_a_wasmplugin_a_secret_and_a_readme():
     kinds = sorted(d["kind"] for _, d in istio_documents())
-    assert kinds == ["Secret", "WasmPlugin", "WasmPlugin"], "the sidecar plugin and the gateway plugin"
+    assert kinds == ["ConfigMap", "Secret", "WasmPlugin", "WasmPlugin"], "the sidecar and gateway plugins, the stats tags"
     assert (ISTIO_DIR / "README.md").exists()
 
 
