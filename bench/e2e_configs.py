@@ -82,6 +82,24 @@ def no_filter_bootstrap(listen_port, admin_port, upstream_port):
     return _plain(listen_port, admin_port, upstream_port)
 
 
+def direct(cfg):
+    """The same bootstrap answering from its own route (a direct_response 200 that echoes what an upstream
+    would have received) instead of proxying to an upstream: the CPU measured is then the tested Envoy's
+    alone, filters plus router, with no upstream connection to pay for."""
+    hcm = hcm_of(cfg)
+    hcm["route_config"] = copy.deepcopy(hcm_of(upstream_bootstrap(1, 1))["route_config"])
+    return cfg
+
+
+def floor_wasm_bootstrap(listen_port, admin_port, upstream_port):
+    """The empty proxy-wasm filter told to read the request headers once: the floor of any filter that decides."""
+    cfg = noop_wasm_bootstrap(listen_port, admin_port, upstream_port)
+    wasm = hcm_of(cfg)["http_filters"][0]["typed_config"]["config"]
+    wasm["vm_config"]["vm_id"] = "floor"
+    wasm["configuration"] = {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": "read-headers"}
+    return cfg
+
+
 NOOP_WASM = Path(__file__).resolve().parent / "noop-filter/target/wasm32-wasip1/release/noop_filter.wasm"
 
 
@@ -125,7 +143,7 @@ class Material:
         as in wasm-tests/test_session_cookies.py (Direct Access Tokens then get a minted token too)."""
         cfg = plugin_config(self.keys)
         if cache_off:
-            cfg["cache"] = {"verified_tokens": 0}
+            cfg["cache"] = {"verified_tokens": 0, "sessions": 0}
         if not session:
             return cfg
         cfg["session"] = {

@@ -67,13 +67,12 @@ def crypto_section(crypto):
 
 
 def e2e_section(e2e):
-    lines = ["| scenario | req/s | p50 | p90 | p99 | p50 × no filter | req/s × no filter | added p50 ÷ native's |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| configuration | Envoy CPU µs/request | added µs/request | added, each round | req/s | req/s × bare router |",
+             "|---|---:|---:|---|---:|---:|"]
     for s in e2e["scenarios"]:
-        ratio = s.get("added_vs_native_added")
-        lines.append(f"| {s['name']} | {s['rps']:,.0f} | {s['p50_us']:,} µs | {s['p90_us']:,} µs | {s['p99_us']:,} µs | "
-                     f"{s.get('p50_vs_nofilter', 0):.2f} | {s.get('rps_vs_nofilter', 0):.2f} | "
-                     + (f"{ratio:.2f}" if isinstance(ratio, (int, float)) else "–") + " |")
+        rounds = " ".join(f"{x:.0f}" for x in s["added_cpu_us_rounds"])
+        lines.append(f"| {s['name']} | {s['cpu_us_per_request']:.1f} | {s['added_cpu_us']:.1f} | {rounds} | "
+                     f"{s['rps']:,.0f} | {s['rps_vs_router']:.2f} |")
     return lines
 
 
@@ -113,15 +112,17 @@ def main():
         md += ["", notes.read_text().strip()]
     if e2e:
         m = e2e["meta"]
-        md += ["", "## End to end (real Envoy, wrk)", "",
-               f"Envoy {m.get('envoy_version')} with {m.get('envoy_concurrency')} worker; {m.get('wrk')}; upstream: "
-               f"{m.get('upstream')}; uncached: {m.get('uncached_mode')}; load average {m.get('loadavg_start')} → "
-               f"{m.get('loadavg_end')}.", ""]
+        md += ["", "## End to end (real Envoy, wrk): added Envoy CPU per request", "",
+               f"Envoy {m.get('envoy_version')} with {m.get('envoy_concurrency')} worker, {m.get('route')}; "
+               f"{m.get('wrk')}; uncached: {m.get('uncached_mode')}; load average {m.get('loadavg_start')} → "
+               f"{m.get('loadavg_end')}. Added: the Envoy process's own CPU time (utime+stime from /proc) per "
+               "request, minus the bare router's in the same round, median over the rounds.", ""]
         md += e2e_section(e2e)
         # The chart is drawn from the same figures (bench/chart.py).
         from chart import e2e_chart
         (RES / "added-cost.svg").write_text(e2e_chart(e2e))
-        md += ["", "![Added cost per request, each configuration beside the native filters](bench/results/added-cost.svg)"]
+        md += ["", "![Added Envoy CPU per request, each configuration beside the native filters]"
+                   "(bench/results/added-cost.svg)"]
         mem = e2e.get("memory", {})
         if mem:
             md += ["", f"VM memory (`wasmcustom.gatehouse.vm_memory_bytes`): {mem.get('vm_bytes_after_warmup'):,} bytes "

@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "wasm-tests"))
 from harness.airflow import Airflow  # noqa: E402
 from harness.envoy import Envoy  # noqa: E402
 from harness.peers import Idp, browse  # noqa: E402
+from harness.wait import wait_for  # noqa: E402
 
 PORT = 10000
 BASE = f"http://127.0.0.1:{PORT}"
@@ -131,6 +132,13 @@ def main():
         env = {"GATEHOUSE_COOKIE_KEYS": f"k1:{cookie_key}", "GATEHOUSE_CLIENT_SECRET": client_secret,
                "AIRFLOW_JWT_SECRET": airflow.jwt_secret}
         envoy = Envoy(plugin_config(idp), airflow.port, env=env, clusters={"idp": idp.port}, port=PORT)
+        # The provider's keys are fetched through discovery (remote_jwks): until they are in, a sign-in would
+        # get "Sign-in failed" (keys_stale). Every worker's VM takes the shared set on its next tick.
+        if not wait_for(lambda: "wasmcustom.gatehouse.jwks_fresh.oidc: 1" in envoy.admin("/stats?filter=jwks_fresh"),
+                        timeout=30):
+            print(f"demo: Gatehouse did not get the provider's keys; Envoy log: {envoy.log_path}", file=sys.stderr)
+            return 1
+        time.sleep(2)
         if args.check:
             problems = check(password, viewer_password, idp.port)
             for p in problems:

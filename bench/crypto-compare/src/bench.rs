@@ -189,7 +189,7 @@ fn cases(f: &Fixtures) -> Vec<Case<'_>> {
         let krate = if defaults {
             "rsa 0.9.10 (default features: u64_digit)"
         } else {
-            "rsa 0.9.10 (no default features) [Gatehouse]"
+            "rsa 0.9.10 (no default features; Gatehouse signs with it)"
         };
         let op = move |msg: &[u8], sig: &[u8]| {
             rsa09::pkcs1v15::Signature::try_from(black_box(sig)).is_ok_and(|s| vk.verify(black_box(msg), &s).is_ok())
@@ -217,7 +217,7 @@ fn cases(f: &Fixtures) -> Vec<Case<'_>> {
                 .is_ok()
         };
         let note = "key parsed per call (ring keeps no parsed RSA public key)";
-        cases.push(case(RS256, "ring 0.17.14", note, false, op, msg, bad_msg.clone(), &f.rsa_sig));
+        cases.push(case(RS256, "ring 0.17.14 [Gatehouse]", note, false, op, msg, bad_msg.clone(), &f.rsa_sig));
     }
 
     // ---------------------------------------------------------------- ES256
@@ -227,7 +227,7 @@ fn cases(f: &Fixtures) -> Vec<Case<'_>> {
         let op = move |msg: &[u8], sig: &[u8]| {
             p256_013::ecdsa::Signature::from_slice(black_box(sig)).is_ok_and(|s| vk.verify(black_box(msg), &s).is_ok())
         };
-        cases.push(case(ES256, "p256 0.13.2 [Gatehouse]", "", false, op, msg, bad_msg.clone(), &f.p256_sig));
+        cases.push(case(ES256, "p256 0.13.2 (Gatehouse signs with it)", "", false, op, msg, bad_msg.clone(), &f.p256_sig));
     }
     #[cfg(feature = "c-p256-014")]
     {
@@ -246,7 +246,7 @@ fn cases(f: &Fixtures) -> Vec<Case<'_>> {
                 .verify(black_box(msg), black_box(sig))
                 .is_ok()
         };
-        cases.push(case(ES256, "ring 0.17.14", "key parsed per call", false, op, msg, bad_msg.clone(), &f.p256_sig));
+        cases.push(case(ES256, "ring 0.17.14 [Gatehouse]", "key parsed per call", false, op, msg, bad_msg.clone(), &f.p256_sig));
     }
 
     // ---------------------------------------------------------------- EdDSA
@@ -255,7 +255,7 @@ fn cases(f: &Fixtures) -> Vec<Case<'_>> {
         let krate = if defaults {
             "ed25519-dalek 2.2.0 (default features: fast)"
         } else {
-            "ed25519-dalek 2.2.0 (no default features) [Gatehouse]"
+            "ed25519-dalek 2.2.0 (no default features; Gatehouse signs with it)"
         };
         let op = move |msg: &[u8], sig: &[u8]| {
             ed25519_dalek2::Signature::from_slice(black_box(sig)).is_ok_and(|s| vk.verify_strict(black_box(msg), &s).is_ok())
@@ -289,7 +289,7 @@ fn cases(f: &Fixtures) -> Vec<Case<'_>> {
         let op = move |msg: &[u8], sig: &[u8]| {
             UnparsedPublicKey::new(&ED25519, black_box(&f.ed_pub[..])).verify(black_box(msg), black_box(sig)).is_ok()
         };
-        cases.push(case(EDDSA, "ring 0.17.14", "", false, op, msg, bad_msg.clone(), &f.ed_sig));
+        cases.push(case(EDDSA, "ring 0.17.14 [Gatehouse]", "", false, op, msg, bad_msg.clone(), &f.ed_sig));
     }
 
     // ---------------------------------------------------------------- AES-256-GCM open
@@ -304,7 +304,7 @@ fn cases(f: &Fixtures) -> Vec<Case<'_>> {
                     .is_ok()
             };
             let note = "key schedule + Vec output per call";
-            cases.push(case(primitive, "aes-gcm 0.10.3 [Gatehouse]", note, false, op, ct, bad_ct.clone(), &f.aad));
+            cases.push(case(primitive, "aes-gcm 0.10.3 (Gatehouse: 0.11.1)", note, false, op, ct, bad_ct.clone(), &f.aad));
         }
         #[cfg(feature = "c-aesgcm011")]
         {
