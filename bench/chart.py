@@ -8,7 +8,7 @@ import sys
 from html import escape
 from pathlib import Path
 
-COLOURS = {"native": "#7f7f7f", "gatehouse": "#1f77b4", "baseline": "#c7c7c7"}
+COLOURS = {"native": "#7f7f7f", "gatehouse": "#1f77b4", "wasm floor": "#c7c7c7"}
 
 
 def kind(scenario):
@@ -17,7 +17,7 @@ def kind(scenario):
     if group.startswith("native") or "jwt_authn" in scenario["name"] or "oauth2" in scenario["name"]:
         return "native"
     if group.startswith(("baseline", "wasm-floor", "router")):
-        return "baseline"
+        return "wasm floor"
     return "gatehouse"
 
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# End-to-end benchmark of dist/gatehouse.wasm in the real Envoy 1.40 (one worker) against no filter and against
-# Envoy's native jwt_authn and oauth2 filters, measured with wrk. Prints a table and budget verdicts and writes
+# End-to-end benchmark of dist/gatehouse.wasm in the real Envoy 1.40 (one worker): the Envoy process's own CPU
+# time per request above a bare router, in interleaved rounds, beside two proxy-wasm floors and Envoy's native
+# jwt_authn and oauth2 filters (bench/e2e.py says how). Prints a table and budget verdicts and writes
 # bench/results/e2e.json.
 #
-#   scripts/bench-e2e.sh            # full run: 10 s per scenario, 1,000,000 requests for the VM memory check
-#   scripts/bench-e2e.sh --quick    # smoke test, about 2-3 minutes
+#   scripts/bench-e2e.sh            # full run: 8 s per row, 5 rounds, 1,000,000 requests for the VM memory check
+#   scripts/bench-e2e.sh --quick    # smoke test, about 5 minutes
 #   scripts/bench-e2e.sh --requests 20000 --duration 5 --connections 16 --pool 2000 --strict
 #
 # Uses the existing dist/gatehouse.wasm (build it first with scripts/build.sh) and .venv-envoy / .venv-test
