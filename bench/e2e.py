@@ -518,7 +518,9 @@ def main():
 
     envoy_version = subprocess.run([ENVOY, "--version"], capture_output=True, text=True).stdout.strip()
     envoy_version = (re.search(r"/(\d+\.\d+\.\d+)/", envoy_version) or [None, envoy_version])[1]
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "commit": commit.stdout.strip() or "unknown",
             "envoy_version": envoy_version, "envoy_concurrency": 1, "route": "direct_response 200 in the tested Envoy",
             "wrk": f"wrk -t1 -c{args.connections} -d{args.duration}s per row, {args.rounds} interleaved rounds "
                    f"(warm-up {args.warmup}s)", "rounds": args.rounds,

@@ -97,7 +97,9 @@ def main():
         "WASI, in wasmtime through the PyPI package), the end-to-end benchmark through the real Envoy 1.40 with",
         "wrk, prints the verdicts and rewrites this file. Figures below are from the last run:",
         "",
-        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit `{head}`",
+        # The run's own date and commit (the file may be rewritten later, e.g. after editing the notes).
+        f"- date: {(e2e or {}).get('meta', {}).get('date', f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%M}')[:16].replace('T', ' ')} UTC, "
+        f"commit `{(e2e or {}).get('meta', {}).get('commit', head)}`",
         f"- machine: {cpu_model()}, {os.cpu_count()} cores, load average when this file was written "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}",
         "",

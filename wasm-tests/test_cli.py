@@ -88,7 +88,7 @@ MINT = ["token", "mint", "--hmac-env", "V", "--alg", "HS256", "--iss", "i", "--a
     (["keygen", "--type", "rsa", "--bitz", "4096"], "a similar argument exists: '--bits'"),
     (["keygen", "--type", "dsa"], "invalid value 'dsa' for '--type <TYPE>'"),
     (["keygen", "--type", "p256", "--bits", "4096"], "--bits is for --type rsa only"),
-    (["keygen", "--type", "rsa", "--bits", "1024"], "1024 is not in 2048..=8192"),
+    (["keygen", "--type", "rsa", "--bits", "1024"], "1024 is not in 2048..=4096"),
     (["keygen", "--type"], "a value is required for '--type <TYPE>'"),
     (["keygen"], "the following required arguments were not provided"),
     ([*MINT, "--tll", "60"], "a similar argument exists: '--ttl'"),

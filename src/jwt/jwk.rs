@@ -1,8 +1,12 @@
-//! JSON Web Keys (RFC 7517/7518 §6, RFC 8037 §2): public keys pushed with the configuration, and key pairs
-//! made by `gatehouse keygen`.
+//! JSON Web Keys (RFC 7517/7518 §6, RFC 8037 §2): public keys pushed with the configuration.
+//!
+//! RSA and the NIST curves are parsed and checked here and by `ring`, without the RustCrypto RSA and curve
+//! crates, which keeps them out of the module (BENCHMARKS.md, module size). P-521 (`ring` has none) stays on
+//! `p521`; Ed25519 keys are decoded by `ed25519-dalek`, which alone says whether a point is on the curve and
+//! of small order.
 
-use rand_core::CryptoRngCore;
-use serde_json::{json, Map, Value};
+use ring::agreement;
+use serde_json::{Map, Value};
 
 use super::{Alg, VerifyKey};
 use crate::b64;
@@ -70,25 +74,30 @@ pub fn verify_key_from_jwk(jwk: &Value) -> Result<VerifyKey, Vec<(String, String
         return Err(errors);
     };
     let built = match (kty, alg) {
-        ("RSA", Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512) => rsa_key(obj).and_then(|k| {
-            use rsa::traits::PublicKeyParts;
-            if k.size() * 8 < MIN_RSA_BITS {
-                Err((".n".into(), format!("RSA modulus too small; expected at least {MIN_RSA_BITS} bits")))
-            } else if super::roca::fingerprinted(&k.n().to_bytes_be()) {
-                Err((".n".into(), "an RSA key with the ROCA fingerprint (CVE-2017-15361): its private key can be computed from this public key".into()))
+        ("RSA", Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512) => {
+            rsa_key(obj).and_then(|(n, e)| {
+                if bits(&n) < MIN_RSA_BITS {
+                    Err((".n".into(), format!("RSA modulus too small; expected at least {MIN_RSA_BITS} bits")))
+                } else if super::roca::fingerprinted(&n) {
+                    Err((".n".into(), "an RSA key with the ROCA fingerprint (CVE-2017-15361): its private key can be computed from this public key".into()))
+                } else {
+                    VerifyKey::rsa(kid, alg, n, e).map_err(|e| (".alg".into(), e))
+                }
+            })
+        }
+        ("EC", Alg::ES256) => ec_point(obj, "P-256", 32).and_then(|pt| {
+            if on_curve(&agreement::ECDH_P256, &pt) {
+                Ok(VerifyKey::ecdsa(kid, Alg::ES256, pt))
             } else {
-                VerifyKey::rsa(kid, alg, k).map_err(|e| (".alg".into(), e))
+                Err((".x".into(), "not a point on P-256".into()))
             }
         }),
-        ("EC", Alg::ES256) => ec_point(obj, "P-256", 32).and_then(|pt| {
-            p256::ecdsa::VerifyingKey::from_sec1_bytes(&pt)
-                .map(|k| VerifyKey::es256(kid, k))
-                .map_err(|_| (".x".into(), "not a point on P-256".into()))
-        }),
         ("EC", Alg::ES384) => ec_point(obj, "P-384", 48).and_then(|pt| {
-            p384::ecdsa::VerifyingKey::from_sec1_bytes(&pt)
-                .map(|k| VerifyKey::es384(kid, k))
-                .map_err(|_| (".x".into(), "not a point on P-384".into()))
+            if on_curve(&agreement::ECDH_P384, &pt) {
+                Ok(VerifyKey::ecdsa(kid, Alg::ES384, pt))
+            } else {
+                Err((".x".into(), "not a point on P-384".into()))
+            }
         }),
         ("EC", Alg::ES512) => ec_point(obj, "P-521", 66).and_then(|pt| {
             p521::ecdsa::VerifyingKey::from_sec1_bytes(&pt)
@@ -108,11 +117,48 @@ fn member(obj: &Map<String, Value>, name: &str) -> Result<Vec<u8>, (String, Stri
         .ok_or_else(|| (format!(".{name}"), "required: unpadded base64url".into()))
 }
 
-fn rsa_key(obj: &Map<String, Value>) -> Result<rsa::RsaPublicKey, (String, String)> {
-    let n = member(obj, "n")?;
-    let e = member(obj, "e")?;
-    rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from_bytes_be(&e))
-        .map_err(|err| (".n".into(), format!("not a usable RSA public key: {err}")))
+/// The largest RSA modulus accepted, in bits: what the `rsa` crate accepted when it parsed these keys, so a
+/// configuration it refused is still refused; `ring` itself verifies up to 8192.
+pub const MAX_RSA_BITS: usize = 4096;
+
+/// The modulus and public exponent, big-endian without leading zeros (the form `ring` verifies with), checked
+/// as `ring` requires (RFC 8017 §3.1: odd n; e odd, 3 ≤ e < 2^33) so that a key that could never verify
+/// anything is refused with the member it is wrong in.
+fn rsa_key(obj: &Map<String, Value>) -> Result<(Vec<u8>, Vec<u8>), (String, String)> {
+    let unusable = |why: &str| (".n".to_owned(), format!("not a usable RSA public key: {why}"));
+    let n = strip_zeros(member(obj, "n")?);
+    let e = strip_zeros(member(obj, "e")?);
+    if n.last().is_none_or(|b| b & 1 == 0) {
+        return Err(unusable("the modulus must be odd"));
+    }
+    if bits(&n) > MAX_RSA_BITS {
+        return Err(unusable(&format!("the modulus has more than {MAX_RSA_BITS} bits")));
+    }
+    if e.last().is_none_or(|b| b & 1 == 0) || bits(&e) > 33 || (e.len() == 1 && e.first().is_some_and(|b| *b < 3)) {
+        return Err(unusable("the public exponent must be odd, at least 3 and below 2^33"));
+    }
+    Ok((n, e))
+}
+
+fn strip_zeros(mut v: Vec<u8>) -> Vec<u8> {
+    let zeros = v.iter().take_while(|b| **b == 0).count();
+    v.drain(..zeros);
+    v
+}
+
+/// The bit length of a big-endian number without leading zero bytes.
+fn bits(v: &[u8]) -> usize {
+    v.first().map_or(0, |top| v.len() * 8 - top.leading_zeros() as usize)
+}
+
+/// Whether an uncompressed SEC1 point is on the curve (and not the point at infinity). `ring` checks a peer's
+/// public key this way before any key agreement (SP 800-56A §5.6.2.3.3), so one agreement with a throwaway
+/// key answers the question with the same code that will verify the signatures; the shared secret is
+/// discarded unread.
+fn on_curve(alg: &'static agreement::Algorithm, point: &[u8]) -> bool {
+    let rng = ring::rand::SystemRandom::new();
+    let Ok(ours) = agreement::EphemeralPrivateKey::generate(alg, &rng) else { return false };
+    agreement::agree_ephemeral(ours, &agreement::UnparsedPublicKey::new(alg, point), |_| ()).is_ok()
 }
 
 fn ec_point(obj: &Map<String, Value>, crv: &str, len: usize) -> Result<Vec<u8>, (String, String)> {
@@ -146,84 +192,4 @@ fn ed25519_key(obj: &Map<String, Value>) -> Result<ed25519_dalek::VerifyingKey, 
         return Err((".x".into(), "a small-order Ed25519 point, not a usable public key".into()));
     }
     Ok(key)
-}
-
-/// The kinds of key `gatehouse keygen` makes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyKind {
-    Ed25519,
-    P256,
-    P384,
-    Rsa(usize),
-}
-
-/// A fresh key pair as (private JWK, public JWK). The private JWK carries `alg` and `kid` so that
-/// `gatehouse token mint --key` needs nothing else.
-pub fn generate(kind: KeyKind, kid: &str, rng: &mut impl CryptoRngCore) -> Result<(Value, Value), String> {
-    let (private, public) = match kind {
-        KeyKind::Ed25519 => {
-            let mut seed = [0u8; 32];
-            rng.fill_bytes(&mut seed);
-            let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
-            let x = b64::encode(sk.verifying_key().as_bytes());
-            let public = json!({"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "EdDSA"});
-            let mut private = public.clone();
-            set(&mut private, "d", json!(b64::encode(&seed)));
-            (private, public)
-        }
-        KeyKind::P256 => {
-            let sk = p256::ecdsa::SigningKey::random(rng);
-            let pt = sk.verifying_key().to_encoded_point(false);
-            ec_pair("P-256", "ES256", pt.x().map(|a| &a[..]), pt.y().map(|a| &a[..]), &sk.to_bytes())
-        }
-        KeyKind::P384 => {
-            let sk = p384::ecdsa::SigningKey::random(rng);
-            let pt = sk.verifying_key().to_encoded_point(false);
-            ec_pair("P-384", "ES384", pt.x().map(|a| &a[..]), pt.y().map(|a| &a[..]), &sk.to_bytes())
-        }
-        KeyKind::Rsa(bits) => {
-            use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-            if bits < MIN_RSA_BITS {
-                return Err(format!("RSA keys must have at least {MIN_RSA_BITS} bits"));
-            }
-            let mut sk = rsa::RsaPrivateKey::new(rng, bits).map_err(|e| e.to_string())?;
-            sk.precompute().map_err(|e| e.to_string())?;
-            let be = |n: &rsa::BigUint| b64::encode(&n.to_bytes_be());
-            let public = json!({"kty": "RSA", "alg": "RS256", "n": be(sk.n()), "e": be(sk.e())});
-            let mut private = public.clone();
-            set(&mut private, "d", json!(be(sk.d())));
-            let primes = sk.primes();
-            if let [p, q] = primes {
-                set(&mut private, "p", json!(be(p)));
-                set(&mut private, "q", json!(be(q)));
-            }
-            if let (Some(dp), Some(dq), Some(qi)) = (sk.dp(), sk.dq(), sk.crt_coefficient()) {
-                set(&mut private, "dp", json!(be(dp)));
-                set(&mut private, "dq", json!(be(dq)));
-                set(&mut private, "qi", json!(be(&qi)));
-            }
-            (private, public)
-        }
-    };
-    let (mut private, mut public) = (private, public);
-    for v in [&mut private, &mut public] {
-        set(v, "kid", json!(kid));
-        set(v, "use", json!("sig"));
-    }
-    Ok((private, public))
-}
-
-fn ec_pair(crv: &str, alg: &str, x: Option<&[u8]>, y: Option<&[u8]>, d: &[u8]) -> (Value, Value) {
-    let enc = |v: Option<&[u8]>| b64::encode(v.unwrap_or_default());
-    let public = json!({"kty": "EC", "crv": crv, "alg": alg, "x": enc(x), "y": enc(y)});
-    let mut private = public.clone();
-    set(&mut private, "d", json!(b64::encode(d)));
-    (private, public)
-}
-
-/// Adds a member to a JSON object (a no-op on anything else: every caller builds objects with `json!({..})`).
-fn set(target: &mut Value, name: &str, value: Value) {
-    if let Some(obj) = target.as_object_mut() {
-        obj.insert(name.to_owned(), value);
-    }
 }

@@ -1,10 +1,9 @@
 //! A verification key bound to exactly one algorithm (RFC 8725 §3.1): a key never verifies a token whose
 //! `alg` differs from the one configured for it, which closes RS/HS confusion by construction.
 //!
-//! Public-key signatures are checked by `ring` (faster than the RustCrypto crates in V8; bench/crypto-compare).
-//! Keys are still parsed and validated by the RustCrypto types the constructors take (`rsa`, `p256`, `p384`,
-//! `ed25519-dalek`), which keeps configuration errors and key fingerprints as they were; the key is then held
-//! as the bytes `ring` verifies with.
+//! Public-key signatures are checked by `ring` (faster than the RustCrypto crates in V8; bench/crypto-compare),
+//! P-521 by `p521` (`ring` has no P-521). Keys are held as the bytes `ring` verifies with; `jwk.rs` parses and
+//! checks them first, so configuration errors name the member that is wrong.
 
 use hmac::{Hmac, Mac};
 use ring::signature::{self as ring_sig, RsaPublicKeyComponents, UnparsedPublicKey};
@@ -60,20 +59,16 @@ impl VerifyKey {
         VerifyKey { kid, alg, material: Material::Hmac(secret), fingerprint }
     }
 
-    pub fn rsa(kid: Option<String>, alg: Alg, key: rsa::RsaPublicKey) -> Result<Self, String> {
-        use rsa::traits::PublicKeyParts;
-        let size = key.size();
-        let n = key.n().to_bytes_be();
-        let e = key.e().to_bytes_be();
+    /// `n` and `e` big-endian without leading zeros, already checked as `ring` requires (`jwk.rs`).
+    pub fn rsa(kid: Option<String>, alg: Alg, n: Vec<u8>, e: Vec<u8>) -> Result<Self, String> {
+        let size = n.len();
         let mut public = n.clone();
         public.push(0);
         public.extend_from_slice(&e);
         let fingerprint = fingerprint(alg, kid.as_deref(), &public);
         // `ring`'s *_2048_8192 algorithms refuse smaller moduli (its count rounds the length up to whole
         // bytes, as `size` here does): refusing them here keeps a key that could never verify anything out of
-        // the configuration. Configuration loading checks the same first, to name the member. What else
-        // `ring` requires (odd n and e, 3 ≤ e < 2^33, at most 8192 bits) `rsa::RsaPublicKey::new` has already
-        // checked, with a 4096-bit cap.
+        // the configuration. Configuration loading checks the same first, to name the member.
         if size * 8 < MIN_RSA_BITS {
             return Err(format!("RSA modulus too small; expected at least {MIN_RSA_BITS} bits"));
         }
@@ -91,18 +86,12 @@ impl VerifyKey {
         Ok(VerifyKey { kid, alg, material: Material::Rsa { params, n, e, size }, fingerprint })
     }
 
-    pub fn es256(kid: Option<String>, key: p256::ecdsa::VerifyingKey) -> Self {
-        let point = key.to_encoded_point(false).as_bytes().to_vec();
-        let fingerprint = fingerprint(Alg::ES256, kid.as_deref(), &point);
-        let material = Material::Ecdsa { params: &ring_sig::ECDSA_P256_SHA256_FIXED, point };
-        VerifyKey { kid, alg: Alg::ES256, material, fingerprint }
-    }
-
-    pub fn es384(kid: Option<String>, key: p384::ecdsa::VerifyingKey) -> Self {
-        let point = key.to_encoded_point(false).as_bytes().to_vec();
-        let fingerprint = fingerprint(Alg::ES384, kid.as_deref(), &point);
-        let material = Material::Ecdsa { params: &ring_sig::ECDSA_P384_SHA384_FIXED, point };
-        VerifyKey { kid, alg: Alg::ES384, material, fingerprint }
+    /// ES256 or ES384 with the uncompressed SEC1 point (0x04 ‖ x ‖ y), already checked to be on the curve.
+    pub fn ecdsa(kid: Option<String>, alg: Alg, point: Vec<u8>) -> Self {
+        let fingerprint = fingerprint(alg, kid.as_deref(), &point);
+        let params =
+            if alg == Alg::ES384 { &ring_sig::ECDSA_P384_SHA384_FIXED } else { &ring_sig::ECDSA_P256_SHA256_FIXED };
+        VerifyKey { kid, alg, material: Material::Ecdsa { params, point }, fingerprint }
     }
 
     pub fn es512(kid: Option<String>, key: p521::ecdsa::VerifyingKey) -> Self {

@@ -7,6 +7,8 @@ pub mod error;
 pub mod issuer;
 pub mod jwk;
 pub mod key;
+#[cfg(feature = "keygen")]
+pub mod keygen;
 pub mod roca;
 pub mod sign;
 pub mod token;

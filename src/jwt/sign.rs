@@ -1,8 +1,19 @@
 //! Signing compact JWS tokens: Direct Access Tokens from the CLI, and upstream tokens for the proxy.
+//!
+//! RSA, ECDSA P-256/P-384 and Ed25519 sign with `ring`, as verification does, so no second family of crypto
+//! crates is in the module; P-521 signs with `p521` (`ring` has none).
+//!
+//! `ring` draws the randomness RSA blinding, the PSS salt and the ECDSA nonce need from its own
+//! `SystemRandom`: its `SecureRandom` trait is sealed, so the `rng` the caller passes cannot be handed to it.
+//! `SystemRandom` reads the same source the filter's `rng` does (`getrandom`, which is WASI `random_get` in
+//! the proxy), and ring's ECDSA nonces are hedged (mixed with the key and the message), so a weak source
+//! would still not leak the key. The passed `rng` serves P-521.
 
 use hmac::{Hmac, Mac};
 use rand_core::CryptoRngCore;
-use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer};
+use ring::rand::SystemRandom;
+use ring::rsa::{KeyPairComponents, PublicKeyComponents};
+use ring::signature::{self as ring_sig, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use serde_json::{json, Map, Value};
 use sha2::{Sha256, Sha384, Sha512};
 
@@ -18,11 +29,10 @@ pub struct SigningKey {
 
 enum Material {
     Hmac(Secret),
-    Rsa(Box<rsa::RsaPrivateKey>),
-    Es256(p256::ecdsa::SigningKey),
-    Es384(p384::ecdsa::SigningKey),
+    Rsa(Box<RsaKeyPair>),
+    Ecdsa(Box<EcdsaKeyPair>),
     Es512(Box<p521::ecdsa::SigningKey>),
-    Ed25519(ed25519_dalek::SigningKey),
+    Ed25519(Box<Ed25519KeyPair>),
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -59,34 +69,60 @@ impl SigningKey {
         let kty = obj.get("kty").and_then(Value::as_str).unwrap_or("");
         let material = match (kty, alg) {
             ("RSA", Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512) => {
-                let n = rsa::BigUint::from_bytes_be(&member(obj, "n")?);
-                let e = rsa::BigUint::from_bytes_be(&member(obj, "e")?);
-                let d = rsa::BigUint::from_bytes_be(&member(obj, "d")?);
-                let p = rsa::BigUint::from_bytes_be(&member(obj, "p")?);
-                let q = rsa::BigUint::from_bytes_be(&member(obj, "q")?);
-                let key = rsa::RsaPrivateKey::from_components(n, e, d, vec![p, q]).map_err(|e| e.to_string())?;
+                // RFC 7518 §6.3.2: with "p" and "q" come the CRT members, which `ring` signs with.
+                let (n, e, d) = (member(obj, "n")?, member(obj, "e")?, member(obj, "d")?);
+                let (p, q) = (member(obj, "p")?, member(obj, "q")?);
+                let (dp, dq, qi) = (member(obj, "dp")?, member(obj, "dq")?, member(obj, "qi")?);
+                let components = KeyPairComponents {
+                    public_key: PublicKeyComponents { n: n.as_slice(), e: e.as_slice() },
+                    d: d.as_slice(),
+                    p: p.as_slice(),
+                    q: q.as_slice(),
+                    dP: dp.as_slice(),
+                    dQ: dq.as_slice(),
+                    qInv: qi.as_slice(),
+                };
+                let key = RsaKeyPair::from_components(&components).map_err(|e| format!("bad RSA private key: {e}"))?;
                 Material::Rsa(Box::new(key))
             }
-            ("EC", Alg::ES256) => Material::Es256(
-                p256::ecdsa::SigningKey::from_slice(&member(obj, "d")?).map_err(|_| "bad P-256 private key")?,
-            ),
-            ("EC", Alg::ES384) => Material::Es384(
-                p384::ecdsa::SigningKey::from_slice(&member(obj, "d")?).map_err(|_| "bad P-384 private key")?,
-            ),
+            ("EC", Alg::ES256 | Alg::ES384) => {
+                let (signing, crv) = if alg == Alg::ES256 {
+                    (&ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")
+                } else {
+                    (&ring_sig::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")
+                };
+                let mut point = vec![0x04];
+                point.extend_from_slice(&member(obj, "x")?);
+                point.extend_from_slice(&member(obj, "y")?);
+                let key = EcdsaKeyPair::from_private_key_and_public_key(
+                    signing,
+                    &member(obj, "d")?,
+                    &point,
+                    &SystemRandom::new(),
+                )
+                .map_err(|_| format!("bad {crv} private key"))?;
+                Material::Ecdsa(Box::new(key))
+            }
             ("EC", Alg::ES512) => Material::Es512(Box::new(
                 p521::ecdsa::SigningKey::from_slice(&member(obj, "d")?).map_err(|_| "bad P-521 private key")?,
             )),
             ("OKP", Alg::EdDSA) => {
-                let d: [u8; 32] = member(obj, "d")?.try_into().map_err(|_| "Ed25519 \"d\" must be 32 bytes")?;
-                Material::Ed25519(ed25519_dalek::SigningKey::from_bytes(&d))
+                let d = member(obj, "d")?;
+                // With the public key present, `ring` checks that the two belong together.
+                let key = match obj.get("x") {
+                    Some(_) => Ed25519KeyPair::from_seed_and_public_key(&d, &member(obj, "x")?),
+                    None => Ed25519KeyPair::from_seed_unchecked(&d),
+                }
+                .map_err(|e| format!("bad Ed25519 private key: {e}"))?;
+                Material::Ed25519(Box::new(key))
             }
             (kty, alg) => return Err(format!("key type {kty:?} cannot sign {alg}")),
         };
         Ok(SigningKey { kid, alg, material })
     }
 
-    /// Signs `claims` as a compact JWS with header `{alg, typ: "JWT", kid}`. `rng` is used by PS* (the salt)
-    /// and ES512 (its nonce: `p521` 0.13 has no RFC 6979 signer).
+    /// Signs `claims` as a compact JWS with header `{alg, typ: "JWT", kid}`. `rng` is used by ES512 (its
+    /// nonce: `p521` 0.13 has no RFC 6979 signer); `ring` draws its own (module docs).
     pub fn sign(&self, claims: &Value, rng: &mut impl CryptoRngCore) -> Result<String, String> {
         let mut header = json!({"alg": self.alg.name(), "typ": "JWT"});
         if let Some(kid) = &self.kid {
@@ -113,48 +149,30 @@ impl SigningKey {
             (Material::Hmac(s), Alg::HS256) => mac!(Sha256, s),
             (Material::Hmac(s), Alg::HS384) => mac!(Sha384, s),
             (Material::Hmac(s), Alg::HS512) => mac!(Sha512, s),
-            (Material::Rsa(k), Alg::RS256) => rsa::pkcs1v15::SigningKey::<Sha256>::new((**k).clone())
-                .try_sign(msg)
-                .map_err(|e| e.to_string())?
-                .to_vec(),
-            (Material::Rsa(k), Alg::RS384) => rsa::pkcs1v15::SigningKey::<Sha384>::new((**k).clone())
-                .try_sign(msg)
-                .map_err(|e| e.to_string())?
-                .to_vec(),
-            (Material::Rsa(k), Alg::RS512) => rsa::pkcs1v15::SigningKey::<Sha512>::new((**k).clone())
-                .try_sign(msg)
-                .map_err(|e| e.to_string())?
-                .to_vec(),
-            (Material::Rsa(k), Alg::PS256) => rsa::pss::BlindedSigningKey::<Sha256>::new((**k).clone())
-                .try_sign_with_rng(rng, msg)
-                .map_err(|e| e.to_string())?
-                .to_vec(),
-            (Material::Rsa(k), Alg::PS384) => rsa::pss::BlindedSigningKey::<Sha384>::new((**k).clone())
-                .try_sign_with_rng(rng, msg)
-                .map_err(|e| e.to_string())?
-                .to_vec(),
-            (Material::Rsa(k), Alg::PS512) => rsa::pss::BlindedSigningKey::<Sha512>::new((**k).clone())
-                .try_sign_with_rng(rng, msg)
-                .map_err(|e| e.to_string())?
-                .to_vec(),
+            (Material::Rsa(k), alg) => {
+                let padding: &'static dyn ring_sig::RsaEncoding = match alg {
+                    Alg::RS256 => &ring_sig::RSA_PKCS1_SHA256,
+                    Alg::RS384 => &ring_sig::RSA_PKCS1_SHA384,
+                    Alg::RS512 => &ring_sig::RSA_PKCS1_SHA512,
+                    Alg::PS256 => &ring_sig::RSA_PSS_SHA256,
+                    Alg::PS384 => &ring_sig::RSA_PSS_SHA384,
+                    Alg::PS512 => &ring_sig::RSA_PSS_SHA512,
+                    other => return Err(format!("this key cannot sign {other}")),
+                };
+                let mut sig = vec![0u8; k.public().modulus_len()];
+                k.sign(padding, &SystemRandom::new(), msg, &mut sig).map_err(|_| "RSA signing failed".to_owned())?;
+                sig
+            }
             (Material::Es512(k), _) => {
                 let sig: p521::ecdsa::Signature =
                     p521::ecdsa::signature::RandomizedSigner::try_sign_with_rng(&**k, rng, msg)
                         .map_err(|e| e.to_string())?;
                 sig.to_bytes().to_vec()
             }
-            (Material::Es256(k), _) => {
-                let sig: p256::ecdsa::Signature = k.try_sign(msg).map_err(|e| e.to_string())?;
-                sig.to_bytes().to_vec()
+            (Material::Ecdsa(k), _) => {
+                k.sign(&SystemRandom::new(), msg).map_err(|_| "ECDSA signing failed".to_owned())?.as_ref().to_vec()
             }
-            (Material::Es384(k), _) => {
-                let sig: p384::ecdsa::Signature = k.try_sign(msg).map_err(|e| e.to_string())?;
-                sig.to_bytes().to_vec()
-            }
-            (Material::Ed25519(k), _) => {
-                use ed25519_dalek::Signer as _;
-                k.sign(msg).to_bytes().to_vec()
-            }
+            (Material::Ed25519(k), _) => k.sign(msg).as_ref().to_vec(),
             (_, alg) => return Err(format!("this key cannot sign {alg}")),
         })
     }

@@ -95,7 +95,7 @@ pub struct KeygenArgs {
     #[arg(long)]
     pub kid: Option<String>,
     /// RSA modulus size (rsa only).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(2048..=8192))]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(2048..=4096))]
     pub bits: Option<u16>,
 }
 

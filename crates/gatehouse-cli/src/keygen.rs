@@ -1,7 +1,7 @@
 //! `gatehouse keygen`: fresh keys from the OS random source, printed as JWK/JWKS.
 
 use gatehouse::b64;
-use gatehouse::jwt::jwk::{generate, KeyKind};
+use gatehouse::jwt::keygen::{generate, KeyKind};
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
 

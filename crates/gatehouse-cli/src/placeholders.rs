@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use gatehouse::b64;
-use gatehouse::jwt::jwk::{generate, KeyKind};
+use gatehouse::jwt::keygen::{generate, KeyKind};
 use rand_core::OsRng;
 use serde_json::{Map, Value};
 
