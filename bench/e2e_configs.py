@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "wasm-tests"))
 
 from harness.cookies import b64, seal  # noqa: E402
 from harness.envoy import bootstrap, cluster  # noqa: E402
-from harness.tokens import (AUDIENCE, DEPLOYMENT, HMAC, HMAC_ENV, PLATFORM_ISS, Keys, dat_claims,  # noqa: E402
+from harness.tokens import (AUDIENCE, DEPLOYMENT, HMAC, PLATFORM_ISS, Keys, dat_claims,  # noqa: E402
                             plugin_config)
 
 ROUTER = {"name": "envoy.filters.http.router",

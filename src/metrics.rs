@@ -119,6 +119,9 @@ pub const CACHE_TOKEN_MISSES: &str = "gatehouse.cache_misses_total.tokens";
 pub const CACHE_SESSION_HITS: &str = "gatehouse.cache_hits_total.sessions";
 pub const CACHE_SESSION_MISSES: &str = "gatehouse.cache_misses_total.sessions";
 
+/// The loader's message for a route class or issuer name that `is_label_value` refuses.
+pub const LABEL_VALUE: &str = "must be letters, digits, '_' or '-' (it is a metric label)";
+
 /// What a label's value may hold: a value with a `.` would split into two, and Envoy's tag regexes match
 /// `[\w-]`. The loader holds route classes and issuer names to it.
 pub fn is_label_value(v: &str) -> bool {

@@ -23,7 +23,7 @@ import pytest
 from harness.envoy import ENVOY, LOG_LEVELS, ROOT, Envoy, free_port
 from harness.faulty import FaultyServer
 from harness.wait import wait_for
-from test_shipping import ENVOY_CONFIGS, SHIPPING_ENV, load_yaml, runnable, stat, wasm_filters
+from test_shipping import ENVOY_CONFIGS, SHIPPING_ENV, load_yaml, plugin_configuration, runnable, stat, wasm_filters
 from test_sign_in_hardening import Browser, answer, callback, id_token, session_config, session_env, signed_in, start
 
 DOC = (ROOT / "docs" / "metrics.md").read_text()
@@ -106,8 +106,8 @@ class Shipped:
 def shipped(tmp_path_factory):
     running = [Shipped(p, tmp_path_factory.mktemp(p.stem)) for p in ENVOY_CONFIGS]
     for s in running:
-        (ecds,) = _ecds(s.path)
-        plugin = json.loads(load_yaml(ecds)["resources"][0]["typed_config"]["config"]["configuration"]["value"])
+        (wasm,) = wasm_filters(load_yaml(s.path))
+        plugin = plugin_configuration(wasm)
         for r in plugin["routes"]:
             path = r["path"].get("exact") or r["path"].get("prefix") or "/"
             s.get(path, "localhost", {"accept": "application/json"})
@@ -118,18 +118,6 @@ def shipped(tmp_path_factory):
     yield running
     for s in running:
         s.stop()
-
-
-def _ecds(path):
-    return [ROOT / hf["config_discovery"]["config_source"]["path_config_source"]["path"]
-            for hf in _http_filters(load_yaml(path)) if "config_discovery" in hf]
-
-
-def _http_filters(cfg):
-    for listener in cfg["static_resources"]["listeners"]:
-        for chain in listener["filter_chains"]:
-            for f in chain["filters"]:
-                yield from f["typed_config"].get("http_filters", [])
 
 
 @pytest.fixture(scope="module")

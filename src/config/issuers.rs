@@ -36,7 +36,7 @@ pub(super) fn load(
             errs.push(o.at("name"), format!("duplicate issuer name {name:?}"));
         }
         if !name.is_empty() && !crate::metrics::is_label_value(&name) {
-            errs.push(o.at("name"), super::routes::LABEL_VALUE);
+            errs.push(o.at("name"), crate::metrics::LABEL_VALUE);
         }
         let issuer = o.string(errs, "issuer").unwrap_or_default().to_owned();
         // Two entries with one `iss` would make the choice of keys depend on order.

@@ -12,9 +12,6 @@ use crate::policy::{
     normalize_path, BearerRule, HostMatch, OnUnavailable, Optional, PathMatch, Requirement, ResponseFormat, Route,
 };
 
-/// Route classes and issuer names are metric labels (crate::metrics): a `.` would split one into two.
-pub(crate) const LABEL_VALUE: &str = "must be letters, digits, '_' or '-' (it is a metric label)";
-
 const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
 const MAX_REGEX_LEN: usize = 1024;
 
@@ -36,7 +33,7 @@ pub(super) fn load(errs: &mut ConfigErrors, top: &Obj<'_>, issuer_names: &[&str]
         }
         let class = o.opt_string(errs, "class").unwrap_or("default").to_owned();
         if !crate::metrics::is_label_value(&class) {
-            errs.push(o.at("class"), LABEL_VALUE);
+            errs.push(o.at("class"), crate::metrics::LABEL_VALUE);
         }
         let hosts = o
             .string_list(errs, "hosts")

@@ -72,11 +72,10 @@ impl Options {
         env: &dyn Fn(&str) -> Option<String>,
         read: &dyn Fn(&str) -> Result<String, String>,
     ) -> Result<Options, String> {
-        let get = |value: &Option<String>| value.clone();
-        let base = base_url(&get(&args.url).ok_or("--url is required")?)?;
-        let host = get(&args.host).map(|h| check_host(&h)).transpose()?;
-        let public = get(&args.public).map(|p| check_path("--public", p)).transpose()?;
-        let session = get(&args.session).map(|p| check_path("--session", p)).transpose()?;
+        let base = base_url(args.url.as_deref().ok_or("--url is required")?)?;
+        let host = args.host.as_deref().map(check_host).transpose()?;
+        let public = args.public.clone().map(|p| check_path("--public", p)).transpose()?;
+        let session = args.session.clone().map(|p| check_path("--session", p)).transpose()?;
         // The parser has checked the range (1 to 600000).
         let timeout = Duration::from_millis(args.timeout_ms.unwrap_or(3000));
         let format = match args.format {
@@ -85,7 +84,7 @@ impl Options {
             Some(ProbeFormat::Prometheus) => Format::Prometheus,
         };
 
-        let api = match get(&args.api) {
+        let api = match args.api.clone() {
             None => {
                 let needs_api = [
                     ("--token-env", &args.token_env),
@@ -100,7 +99,7 @@ impl Options {
             }
             Some(path) => {
                 let path = check_path("--api", path)?;
-                let (token, source) = match (get(&args.token_env), get(&args.token_file)) {
+                let (token, source) = match (args.token_env.clone(), args.token_file.clone()) {
                     (Some(var), None) => {
                         (env(&var).ok_or(format!("environment variable {var} is not set"))?, format!("${var}"))
                     }
@@ -115,7 +114,7 @@ impl Options {
                 if !token.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(format!("the token in {source} has characters a bearer token cannot have"));
                 }
-                let legacy = match (get(&args.legacy_header), get(&args.legacy_value_env)) {
+                let legacy = match (args.legacy_header.clone(), args.legacy_value_env.clone()) {
                     (None, None) => None,
                     (Some(name), Some(var)) => {
                         if name.is_empty() || !name.bytes().all(is_token_char) {
@@ -140,7 +139,7 @@ impl Options {
         if public.is_none() && api.is_none() && session.is_none() {
             return Err("nothing to check: give at least one of --public, --api, --session".into());
         }
-        let targets = match (get(&args.config), get(&args.deployment)) {
+        let targets = match (args.config.clone(), args.deployment.clone()) {
             (None, None) => vec![Target { deployment: None, host, prefix: String::new() }],
             (Some(file), Some(which)) => targets(&read(&file)?, &file, &which, host.as_deref())?,
             (Some(_), None) => return Err("--config needs --deployment ID (or all)".into()),
